@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ABI shared by gc.bpf.c and user space: probe-site configuration written by
+ * the planner, and per-process GC counters read by the collector.
+ */
+#ifndef MMTRACE_GC_H
+#define MMTRACE_GC_H
+
+#define MMTRACE_GENERATIONS 3
+/* log2 buckets of pause in ns: slot i holds [2^i, 2^(i+1)); 2^39 ns ~ 9 min */
+#define MMTRACE_HIST_SLOTS 40
+#define MMTRACE_MAX_SITES 64
+#define MMTRACE_MAX_PROCS 4096
+#define MMTRACE_CHAIN_MAX 3
+
+/* Where the pointer chain that leads to generation_stats starts. */
+enum gc_base {
+	/* First argument of the probed function (the collector's tstate). */
+	GC_BASE_ARG0 = 0,
+	/* _PyRuntime, found as probe address + runtime_delta. */
+	GC_BASE_RUNTIME = 1,
+};
+
+/* What a probe site does when it fires. */
+enum gc_role {
+	GC_ROLE_BEGIN = 0,
+	GC_ROLE_END = 1,
+};
+
+/*
+ * One attached probe site, indexed by the BPF cookie of its link.
+ * stats = deref(...deref(base + deref_off[0]) ... + deref_off[n-1]) + stats_off
+ */
+struct gc_site {
+	__u32 base;	/* enum gc_base */
+	__u32 nderef;	/* number of pointer hops, <= MMTRACE_CHAIN_MAX */
+	__s64 runtime_delta;
+	__u64 deref_off[MMTRACE_CHAIN_MAX];
+	__u64 stats_off;
+};
+
+/* CPython's struct gc_generation_stats (Py_ssize_t fields), 3.8 to 3.13. */
+struct gc_gen_counts {
+	__s64 collections;
+	__s64 collected;
+	__s64 uncollectable;
+};
+
+/* Per-process GC counters, cumulative since attach. */
+struct gc_proc_stats {
+	__u64 collections[MMTRACE_GENERATIONS];
+	__u64 collected[MMTRACE_GENERATIONS];
+	__u64 uncollectable[MMTRACE_GENERATIONS];
+	__u64 pause_ns_total[MMTRACE_GENERATIONS];
+	__u64 pause_ns_max[MMTRACE_GENERATIONS];
+	__u64 pause_hist[MMTRACE_GENERATIONS][MMTRACE_HIST_SLOTS];
+	/* collector calls whose interpreter state could not be read */
+	__u64 read_errors;
+	/* collector calls that returned without collecting (3.13 early exits) */
+	__u64 empty_calls;
+	/* ends seen without a begin (attached in the middle of a collection) */
+	__u64 unmatched_ends;
+};
+
+#endif /* MMTRACE_GC_H */

@@ -1,0 +1,90 @@
+"""GC workload for mmtrace's end-to-end tests.
+
+Prints its own gc.get_stats() at a start and an end barrier, so that the
+window mmtrace counts is exactly the window the interpreter reports:
+
+  START <json stats>      printed, then waits for a line on stdin (or --go-file)
+  ... cyclic garbage, uncollectable objects, explicit gc.collect(gen) ...
+  END <json stats> <json callback timings>
+  then waits again, staying alive while mmtrace reads its final counters.
+"""
+import gc
+import json
+import os
+import sys
+import time
+
+
+def stats():
+    return [[s["collections"], s["collected"], s["uncollectable"]] for s in gc.get_stats()]
+
+
+class Node:
+    def __init__(self):
+        self.ref = self
+
+
+def make_uncollectable(n):
+    """Cycles through an object with a legacy tp_del finalizer: the GC cannot
+    order their finalization, leaves them in gc.garbage and counts them as
+    uncollectable (CPython's own test_gc does the same)."""
+    from _testcapi import with_tp_del
+
+    @with_tp_del
+    class Legacy:
+        def __tp_del__(self):
+            pass
+
+    for _ in range(n):
+        x = Legacy()
+        x.self = x
+
+
+def make_cycles(n):
+    for _ in range(n):
+        a, b = [], []
+        a.append(b)
+        b.append(a)
+        Node()
+
+
+def barrier(name, extra=None):
+    line = name + " " + json.dumps(stats())
+    if extra is not None:
+        line += " " + json.dumps(extra)
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+    go = os.environ.get("MMTRACE_GO_FILE")
+    if go:  # wait until the test says go
+        while not os.path.exists(go + "." + name):
+            time.sleep(0.01)
+    elif os.environ.get("MMTRACE_NO_WAIT") is None:
+        sys.stdin.readline()
+
+
+def main():
+    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+    pauses = []
+    t0 = [0.0]
+
+    def cb(phase, info):
+        if phase == "start":
+            t0[0] = time.perf_counter_ns()
+        else:
+            pauses.append([info["generation"], time.perf_counter_ns() - t0[0]])
+
+    barrier("START")
+    gc.callbacks.append(cb)
+    for i in range(rounds):
+        make_cycles(300)
+        if i % 50 == 0:
+            gc.collect(1)
+    make_uncollectable(25)
+    gc.collect()
+    gc.garbage.clear()
+    gc.callbacks.remove(cb)
+    barrier("END", pauses)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,23 @@
+#!/bin/sh
+# Installs the Debian packages mmtrace's build, demo and tests need, and only
+# those that are missing. Safe to run again.
+set -eu
+PKGS="clang llvm make gcc pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev \
+      libcmocka-dev python3-pytest python3.11 systemtap-sdt-dev"
+# The test matrix covers Debian's python3.11 with its build-id debug file too.
+[ "${MMTRACE_DEPS:-}" = demo ] || PKGS="$PKGS python3.11-dbg"
+
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+	echo "install-deps: missing packages:$missing (run as root to install them)" >&2
+	exit 1
+fi
+echo "install-deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends $missing

@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+#include <bpf/bpf.h>
+#include "attach.h"
+#include "exitcodes.h"
+#include "gc.skel.h"
+
+static int libbpf_print_verbose(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	(void)level;
+	return vfprintf(stderr, fmt, args);
+}
+
+static int libbpf_print_silent(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	(void)level;
+	(void)fmt;
+	(void)args;
+	return 0;
+}
+
+static int check_kernel(char *err, size_t errlen)
+{
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		snprintf(err, errlen, "kernel without BTF (/sys/kernel/btf/vmlinux): CO-RE programs cannot load");
+		return MMX_NO_KERNEL;
+	}
+	if (access("/sys/bus/event_source/devices/uprobe/type", R_OK)) {
+		snprintf(err, errlen, "kernel without uprobes (no uprobe PMU in /sys/bus/event_source/devices)");
+		return MMX_NO_KERNEL;
+	}
+	return MMX_OK;
+}
+
+int attacher_open(struct attacher *a, bool verbose, char *err, size_t errlen)
+{
+	int rc;
+
+	memset(a, 0, sizeof(*a));
+	libbpf_set_print(verbose ? libbpf_print_verbose : libbpf_print_silent);
+	if (geteuid() != 0) {
+		snprintf(err, errlen, "must run as root: loading BPF and attaching uprobes needs CAP_BPF, CAP_PERFMON");
+		return MMX_NO_PERMISSION;
+	}
+	rc = check_kernel(err, errlen);
+	if (rc)
+		return rc;
+	a->skel = gc_bpf__open_and_load();
+	if (!a->skel) {
+		rc = errno;
+		snprintf(err, errlen, "cannot load BPF programs: %s%s", strerror(rc), verbose ? "" : " (-v shows why)");
+		return rc == EPERM || rc == EACCES ? MMX_NO_PERMISSION : MMX_INTERNAL;
+	}
+	return MMX_OK;
+}
+
+static struct bpf_program *program_for(struct attacher *a, enum gc_role role)
+{
+	return role == GC_ROLE_BEGIN ? a->skel->progs.gc_begin : a->skel->progs.gc_end;
+}
+
+static int attach_site(struct attacher *a, struct target *t, const struct plan_site *s, char *err, size_t errlen)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, uo);
+	struct bpf_link *link;
+	__u32 idx = a->next_site;
+
+	if (idx >= MMTRACE_MAX_SITES || a->nlinks >= ATTACH_MAX_LINKS) {
+		snprintf(err, errlen, "too many probe sites (at most %d)", MMTRACE_MAX_SITES);
+		return MMX_INTERNAL;
+	}
+	if (bpf_map__update_elem(a->skel->maps.sites, &idx, sizeof(idx), &s->cfg, sizeof(s->cfg), BPF_ANY)) {
+		snprintf(err, errlen, "cannot configure probe site: %s", strerror(errno));
+		return MMX_INTERNAL;
+	}
+	uo.bpf_cookie = idx;
+	uo.retprobe = s->kind == SITE_URETPROBE;
+	/* a USDT site with a semaphore: the kernel raises it while attached */
+	uo.ref_ctr_offset = s->kind == SITE_USDT ? s->at.sem_offset : 0;
+	link = bpf_program__attach_uprobe_opts(program_for(a, s->role), t->pid, t->bin.open_path,
+					       s->at.offset, &uo);
+	if (!link) {
+		int e = errno;
+
+		snprintf(err, errlen, "cannot attach %s %s in %s for PID %d: %s", site_kind_name(s->kind),
+			 s->at.name, t->bin.path, t->pid, strerror(e));
+		return e == ESRCH ? MMX_NO_PROCESS : e == EPERM || e == EACCES ? MMX_NO_PERMISSION : MMX_INTERNAL;
+	}
+	a->links[a->nlinks++] = link;
+	a->next_site++;
+	return MMX_OK;
+}
+
+int attacher_attach(struct attacher *a, struct target *t, char *err, size_t errlen)
+{
+	int i, rc;
+
+	for (i = 0; i < t->plan.nsites; i++) {
+		rc = attach_site(a, t, &t->plan.sites[i], err, errlen);
+		if (rc)
+			return rc;
+	}
+	return MMX_OK;
+}
+
+int attacher_stats_fd(const struct attacher *a)
+{
+	return bpf_map__fd(a->skel->maps.proc_stats);
+}
+
+void attacher_close(struct attacher *a)
+{
+	while (a->nlinks > 0)
+		bpf_link__destroy(a->links[--a->nlinks]);
+	gc_bpf__destroy(a->skel);
+	a->skel = NULL;
+}

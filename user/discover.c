@@ -1,0 +1,365 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "discover.h"
+#include "elf_file.h"
+#include "exitcodes.h"
+
+#define MAX_MAPPED_FILES 256
+
+uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int read_comm(pid_t pid, char *buf, size_t len)
+{
+	char path[64];
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	n = fread(buf, 1, len - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return 0;
+}
+
+static bool process_exists(pid_t pid)
+{
+	return !kill(pid, 0) || errno == EPERM;
+}
+
+static bool is_kernel_thread(pid_t pid)
+{
+	char path[64], target[PATH_MAX];
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	return readlink(path, target, sizeof(target)) < 0 && errno == ENOENT;
+}
+
+struct mapped_files {
+	char *paths[MAX_MAPPED_FILES];
+	int n;
+	bool saw_deleted;
+	char deleted[PATH_MAX];
+};
+
+static void remember_path(struct mapped_files *m, const char *path)
+{
+	int i;
+
+	for (i = 0; i < m->n; i++)
+		if (!strcmp(m->paths[i], path))
+			return;
+	if (m->n < MAX_MAPPED_FILES)
+		m->paths[m->n] = strdup(path), m->n += m->paths[m->n] != NULL;
+}
+
+/* Executable file mappings of the process, the main executable first. */
+static int read_mapped_files(pid_t pid, struct mapped_files *m)
+{
+	char path[64], line[PATH_MAX + 128], perms[8];
+	const char *file;
+	size_t n;
+	int off = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (sscanf(line, "%*s %7s %*s %*s %*s %n", perms, &off) != 1 || !off || !strchr(perms, 'x'))
+			continue;
+		file = line + off;
+		while (*file == ' ')
+			file++;
+		if (*file != '/')
+			continue;
+		n = strlen(file);
+		if (n > 10 && !strcmp(file + n - 10, " (deleted)")) {
+			m->saw_deleted = true;
+			snprintf(m->deleted, sizeof(m->deleted), "%.*s", (int)(n - 10), file);
+			continue;
+		}
+		remember_path(m, file);
+	}
+	fclose(f);
+	return 0;
+}
+
+static void free_mapped_files(struct mapped_files *m)
+{
+	while (m->n > 0)
+		free(m->paths[--m->n]);
+}
+
+static int open_pidfd(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+static int find_interpreter(pid_t pid, const struct resolve_opts *ro, struct target *t,
+			    char *err, size_t errlen)
+{
+	struct mapped_files m = { 0 };
+	int i, rc = MMX_NOT_PYTHON;
+
+	if (read_mapped_files(pid, &m)) {
+		snprintf(err, errlen, "cannot read /proc/%d/maps: %s", pid, strerror(errno));
+		return errno == ENOENT || errno == ESRCH ? MMX_NO_PROCESS : MMX_NO_PERMISSION;
+	}
+	for (i = 0; i < m.n; i++) {
+		if (!resolve_python(m.paths[i], ro, &t->bin)) {
+			rc = MMX_OK;
+			break;
+		}
+	}
+	if (rc == MMX_OK)
+		;
+	else if (m.saw_deleted)
+		rc = MMX_BINARY_GONE, snprintf(err, errlen,
+			"process %d (%s) maps a deleted file %s; mmtrace needs the interpreter file on disk",
+			pid, t->comm, m.deleted);
+	else
+		snprintf(err, errlen, "process %d (%s) is not a CPython process: none of its %d executable "
+			 "mappings defines _PyRuntime and Py_GetVersion", pid, t->comm, m.n);
+	free_mapped_files(&m);
+	return rc;
+}
+
+int discover_pid(pid_t pid, const struct resolve_opts *ro_in, struct target *t, char *err, size_t errlen)
+{
+	struct resolve_opts ro = *ro_in;
+	char root[64];
+	int rc;
+
+	memset(t, 0, sizeof(*t));
+	t->pid = pid;
+	t->pidfd = -1;
+	if (pid <= 0 || !process_exists(pid)) {
+		snprintf(err, errlen, "no process with PID %d", pid);
+		return MMX_NO_PROCESS;
+	}
+	read_comm(pid, t->comm, sizeof(t->comm));
+	if (is_kernel_thread(pid)) {
+		snprintf(err, errlen, "PID %d (%s) is a kernel thread, not a CPython process", pid, t->comm);
+		return MMX_NOT_PYTHON;
+	}
+	/* paths in /proc/PID/maps are relative to the target's mount namespace */
+	snprintf(root, sizeof(root), "/proc/%d/root", pid);
+	ro.root = root;
+	rc = find_interpreter(pid, &ro, t, err, errlen);
+	if (rc)
+		return rc;
+	t->pidfd = open_pidfd(pid);
+	return MMX_OK;
+}
+
+/* Searches PATH like execvp, without running anything. */
+static int search_path(const char *cmd, char *out, size_t outlen)
+{
+	const char *path = getenv("PATH");
+	char *dirs, *dir, *save = NULL;
+	int found = -ENOENT;
+
+	if (strchr(cmd, '/')) {
+		snprintf(out, outlen, "%s", cmd);
+		return access(out, X_OK) ? -errno : 0;
+	}
+	dirs = strdup(path && *path ? path : "/usr/local/bin:/usr/bin:/bin");
+	if (!dirs)
+		return -ENOMEM;
+	for (dir = strtok_r(dirs, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+		snprintf(out, outlen, "%s/%s", *dir ? dir : ".", cmd);
+		if (!access(out, X_OK)) {
+			found = 0;
+			break;
+		}
+	}
+	free(dirs);
+	return found;
+}
+
+/* "#!/usr/bin/env python3 -u" -> python3 resolved on PATH; "#!/x/python" -> /x/python */
+static int follow_shebang(const char *file, char *out, size_t outlen)
+{
+	char line[PATH_MAX], *p, *prog, *save = NULL;
+	FILE *f = fopen(file, "re");
+	bool ok;
+
+	if (!f)
+		return -errno;
+	ok = fgets(line, sizeof(line), f) && !strncmp(line, "#!", 2);
+	fclose(f);
+	if (!ok)
+		return -ENOEXEC;
+	p = line + 2;
+	prog = strtok_r(p, " \t\n", &save);
+	if (!prog)
+		return -ENOEXEC;
+	if (!strcmp(basename(prog), "env")) {
+		prog = strtok_r(NULL, " \t\n", &save);
+		while (prog && prog[0] == '-')
+			prog = strtok_r(NULL, " \t\n", &save);
+		return prog ? search_path(prog, out, outlen) : -ENOEXEC;
+	}
+	snprintf(out, outlen, "%s", prog);
+	return 0;
+}
+
+struct lib_search {
+	const char *origin;
+	const struct resolve_opts *ro;
+	struct python_binary *pb;
+	char rpath[PATH_MAX];
+};
+
+static int try_lib_dirs(const char *dirs, const char *lib, struct lib_search *s)
+{
+	char buf[PATH_MAX], path[PATH_MAX], *dir, *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", dirs);
+	for (dir = strtok_r(buf, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+		if (!strncmp(dir, "$ORIGIN", 7))
+			snprintf(path, sizeof(path), "%s%s/%s", s->origin, dir + 7, lib);
+		else
+			snprintf(path, sizeof(path), "%s/%s", dir, lib);
+		if (!access(path, R_OK) && !resolve_python(path, s->ro, s->pb))
+			return 1;
+	}
+	return 0;
+}
+
+/* The loader's order, minus ld.so.cache: RUNPATH/RPATH, LD_LIBRARY_PATH, system dirs. */
+static int take_needed(const char *lib, void *arg)
+{
+	struct lib_search *s = arg;
+	const char *env = getenv("LD_LIBRARY_PATH");
+
+	if (strchr(lib, '/'))
+		return !resolve_python(lib, s->ro, s->pb);
+	return (s->rpath[0] && try_lib_dirs(s->rpath, lib, s)) ||
+	       (env && try_lib_dirs(env, lib, s)) ||
+	       try_lib_dirs("/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu:/lib64:/usr/lib64:"
+			    "/lib:/usr/lib:/usr/local/lib", lib, s);
+}
+
+static int take_rpath(const char *value, void *arg)
+{
+	struct lib_search *s = arg;
+
+	snprintf(s->rpath, sizeof(s->rpath), "%s", value);
+	return 1;
+}
+
+static int linked_libpython(const char *exe, const struct resolve_opts *ro, struct python_binary *pb)
+{
+	struct lib_search s = { .ro = ro, .pb = pb };
+	char real[PATH_MAX], origin[PATH_MAX];
+	struct elf_file ef;
+	int found;
+
+	if (!realpath(exe, real) || elf_file_open(&ef, real))
+		return -ENOEXEC;
+	snprintf(origin, sizeof(origin), "%s", real);
+	s.origin = dirname(origin);
+	if (!elf_for_each_dynstr(&ef, DT_RUNPATH, take_rpath, &s))
+		elf_for_each_dynstr(&ef, DT_RPATH, take_rpath, &s);
+	found = elf_for_each_dynstr(&ef, DT_NEEDED, take_needed, &s);
+	elf_file_close(&ef);
+	return found == 1 ? 0 : -ENOEXEC;
+}
+
+int discover_command(const char *cmd, const struct resolve_opts *ro, struct target *t,
+		     char *exe, size_t exelen, char *err, size_t errlen)
+{
+	char interp[PATH_MAX];
+	const char *probe = exe;
+	int rc;
+
+	memset(t, 0, sizeof(*t));
+	t->pidfd = -1;
+	t->spawned = true;
+	if (search_path(cmd, exe, exelen)) {
+		snprintf(err, errlen, "command not found or not executable: %s", cmd);
+		return MMX_CMD_NOT_FOUND;
+	}
+	if (!follow_shebang(exe, interp, sizeof(interp)))
+		probe = interp;
+	rc = resolve_python(probe, ro, &t->bin);
+	if (rc == -ENOEXEC)
+		rc = linked_libpython(probe, ro, &t->bin);
+	if (rc) {
+		snprintf(err, errlen, "%s is not a CPython interpreter and links no libpython; "
+			 "wrapper scripts (pyenv shims, venv launchers) are not followed: pass the interpreter, "
+			 "e.g. mmtrace -- /usr/bin/python3.11 app.py", probe);
+		return MMX_NOT_PYTHON;
+	}
+	snprintf(t->comm, sizeof(t->comm), "%.15s", basename(exe));
+	return MMX_OK;
+}
+
+int held_child_spawn(const char *exe, char *const argv[], struct held_child *c)
+{
+	int gate[2];
+	char go;
+
+	if (pipe2(gate, O_CLOEXEC))
+		return -errno;
+	c->pid = fork();
+	if (c->pid < 0) {
+		close(gate[0]);
+		close(gate[1]);
+		return -errno;
+	}
+	if (c->pid == 0) {
+		close(gate[1]);
+		/* wait until mmtrace's probes are attached; EOF means abort */
+		if (read(gate[0], &go, 1) != 1)
+			_exit(MMX_CMD_NOT_FOUND);
+		execv(exe, argv);
+		fprintf(stderr, "mmtrace: cannot run %s: %s\n", exe, strerror(errno));
+		_exit(MMX_CMD_NOT_FOUND);
+	}
+	close(gate[0]);
+	c->gate_fd = gate[1];
+	return 0;
+}
+
+int held_child_release(struct held_child *c)
+{
+	int rc = write(c->gate_fd, "g", 1) == 1 ? 0 : -errno;
+
+	close(c->gate_fd);
+	c->gate_fd = -1;
+	return rc;
+}
+
+void held_child_abort(struct held_child *c)
+{
+	if (c->gate_fd >= 0)
+		close(c->gate_fd);
+	c->gate_fd = -1;
+	if (c->pid > 0)
+		waitpid(c->pid, NULL, 0);
+}

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+/* Per-version CPython layouts needed to reach the GC's own statistics. */
+#ifndef MMTRACE_LAYOUT_H
+#define MMTRACE_LAYOUT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct cpython_layout {
+	int major, minor;
+	/* static function that runs one collection and updates generation_stats */
+	const char *collector;
+	/* its first argument is a PyThreadState * (false in 3.8: gcstate) */
+	bool collector_takes_tstate;
+	uint64_t runtime_interp_main;	 /* _PyRuntime.interpreters.main */
+	uint64_t runtime_tstate_current; /* _PyRuntime.gilstate.tstate_current, 0 if TLS */
+	uint64_t runtime_gc;		 /* _PyRuntime.gc (3.8 only), else 0 */
+	uint64_t tstate_interp;		 /* PyThreadState.interp */
+	uint64_t interp_gc;		 /* PyInterpreterState.gc, 0 when in _PyRuntime */
+	uint64_t gc_generation_stats;	 /* struct _gc_runtime_state.generation_stats */
+};
+
+/* NULL when mmtrace has no verified layout for this version. */
+const struct cpython_layout *layout_for(int major, int minor);
+
+#endif /* MMTRACE_LAYOUT_H */

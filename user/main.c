@@ -1,0 +1,296 @@
+// SPDX-License-Identifier: MIT
+/*
+ * mmtrace: discover -> resolve -> plan -> attach -> collect -> present.
+ * This file only sequences the stages and owns the lifecycle.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "attach.h"
+#include "collect.h"
+#include "discover.h"
+#include "exitcodes.h"
+#include "options.h"
+#include "present.h"
+
+struct mmtrace {
+	struct options opt;
+	struct resolve_opts ro;
+	struct plan_opts po;
+	struct target targets[OPT_MAX_PIDS];
+	int ntargets;
+	struct attacher att;
+	bool loaded;
+	struct held_child child;	/* pid 0 unless -- CMD */
+	char exe[PATH_MAX];
+	int sigfd;
+	FILE *out;
+	bool tty;
+	char err[512];
+};
+
+static void fail(const struct mmtrace *m)
+{
+	fprintf(stderr, "mmtrace: %s\n", m->err);
+}
+
+static int prepare_targets(struct mmtrace *m)
+{
+	int i, rc;
+
+	if (m->opt.cmd_argc) {
+		m->ntargets = 1;
+		return discover_command(m->opt.cmd[0], &m->ro, &m->targets[0], m->exe, sizeof(m->exe),
+					m->err, sizeof(m->err));
+	}
+	for (i = 0; i < m->opt.npids; i++) {
+		rc = discover_pid(m->opt.pids[i], &m->ro, &m->targets[i], m->err, sizeof(m->err));
+		m->ntargets = i + (rc == MMX_OK);
+		if (rc)
+			return rc;
+	}
+	return MMX_OK;
+}
+
+static int plan_targets(struct mmtrace *m)
+{
+	struct target *t;
+	int i, rc = MMX_OK;
+
+	for (i = 0; i < m->ntargets; i++) {
+		t = &m->targets[i];
+		if (plan_gc(&t->bin, &m->po, &t->plan) && rc == MMX_OK) {
+			snprintf(m->err, sizeof(m->err), "no GC probe point for %s (CPython %s): %s", t->bin.path,
+				 t->bin.version, t->plan.metrics[M_COLLECTIONS].reason);
+			rc = MMX_NO_PROBE;
+		}
+	}
+	return rc;
+}
+
+static int setup_signals(struct mmtrace *m)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGCHLD);
+	if (sigprocmask(SIG_BLOCK, &set, NULL))
+		return -errno;
+	m->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	return m->sigfd < 0 ? -errno : 0;
+}
+
+static int start_child(struct mmtrace *m)
+{
+	struct target *t = &m->targets[0];
+
+	if (held_child_spawn(m->exe, m->opt.cmd, &m->child)) {
+		snprintf(m->err, sizeof(m->err), "cannot start %s: %s", m->exe, strerror(errno));
+		return MMX_CMD_NOT_FOUND;
+	}
+	t->pid = m->child.pid;
+	return MMX_OK;
+}
+
+static int attach_all(struct mmtrace *m)
+{
+	int i, rc;
+
+	rc = attacher_open(&m->att, m->opt.verbose, m->err, sizeof(m->err));
+	if (rc)
+		return rc;
+	m->loaded = true;
+	for (i = 0; i < m->ntargets; i++) {
+		rc = attacher_attach(&m->att, &m->targets[i], m->err, sizeof(m->err));
+		if (rc)
+			return rc;
+		m->targets[i].start_ns = monotonic_ns();
+	}
+	return MMX_OK;
+}
+
+static void mark_exited(struct mmtrace *m, struct target *t)
+{
+	if (t->exited)
+		return;
+	t->exited = true;
+	t->end_ns = monotonic_ns();
+	if (t->spawned && waitpid(t->pid, &t->wait_status, 0) == t->pid)
+		m->child.pid = 0;
+}
+
+static bool all_exited(const struct mmtrace *m)
+{
+	int i;
+
+	for (i = 0; i < m->ntargets; i++)
+		if (!m->targets[i].exited)
+			return false;
+	return true;
+}
+
+static void report(struct mmtrace *m, bool final)
+{
+	struct report_row rows[OPT_MAX_PIDS];
+	struct report r = { rows, m->ntargets, { 0, 0 }, final };
+	uint64_t now = monotonic_ns();
+	struct target *t;
+	int i;
+
+	clock_gettime(CLOCK_REALTIME, &r.wall);
+	for (i = 0; i < m->ntargets; i++) {
+		t = &m->targets[i];
+		rows[i].t = t;
+		collect_gc(attacher_stats_fd(&m->att), t->pid, &rows[i].gc);
+		rows[i].traced_ns = (t->exited ? t->end_ns : now) - t->start_ns;
+	}
+	if (m->opt.json) {
+		present_json(m->out, &r);
+		return;
+	}
+	present_table(m->out, &r, m->tty);
+	if (m->opt.histograms)
+		present_histograms(m->out, &r);
+}
+
+/* Returns true when tracing must stop (signal). */
+static bool drain_signals(struct mmtrace *m)
+{
+	struct signalfd_siginfo si;
+	bool stop = false;
+
+	while (read(m->sigfd, &si, sizeof(si)) == sizeof(si))
+		if (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM)
+			stop = true;
+	return stop;
+}
+
+static void poll_exits(struct mmtrace *m, const struct pollfd *fds, int nfds)
+{
+	int i;
+
+	for (i = 1; i < nfds; i++)
+		if (fds[i].revents)
+			mark_exited(m, &m->targets[i - 1]);
+	for (i = 0; i < m->ntargets; i++)
+		if (m->targets[i].pidfd < 0 && kill(m->targets[i].pid, 0) && errno == ESRCH)
+			mark_exited(m, &m->targets[i]);
+}
+
+static void trace_loop(struct mmtrace *m)
+{
+	struct pollfd fds[OPT_MAX_PIDS + 1];
+	uint64_t interval = (uint64_t)(m->opt.interval_s * 1e9), next = monotonic_ns() + interval, now;
+	long reports = 0;
+	int i, timeout;
+
+	fds[0] = (struct pollfd){ .fd = m->sigfd, .events = POLLIN };
+	for (i = 0; i < m->ntargets; i++)
+		fds[i + 1] = (struct pollfd){ .fd = m->targets[i].pidfd, .events = POLLIN };
+	while (!all_exited(m)) {
+		now = monotonic_ns();
+		timeout = next > now ? (int)((next - now + 999999) / 1000000) : 0;
+		if (poll(fds, (nfds_t)m->ntargets + 1, timeout) < 0 && errno != EINTR)
+			break;
+		if (fds[0].revents && drain_signals(m))
+			break;
+		poll_exits(m, fds, m->ntargets + 1);
+		if (monotonic_ns() < next || all_exited(m))
+			continue;
+		next += interval;
+		report(m, false);
+		if (m->opt.count && ++reports >= m->opt.count)
+			break;
+	}
+}
+
+static int child_exit_code(const struct mmtrace *m)
+{
+	int st = m->targets[0].wait_status;
+
+	if (!m->targets[0].exited)
+		return MMX_OK;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : MMX_INTERNAL;
+}
+
+static int run(struct mmtrace *m)
+{
+	int rc;
+
+	rc = prepare_targets(m);
+	if (rc)
+		return rc;
+	rc = plan_targets(m);
+	if (m->opt.probes_only) {
+		(m->opt.json ? present_probes_json : present_probes_text)(m->out, m->targets, m->ntargets);
+		return rc;
+	}
+	if (rc)
+		return rc;
+	if (m->opt.cmd_argc && (rc = start_child(m)))
+		return rc;
+	if (setup_signals(m)) {
+		snprintf(m->err, sizeof(m->err), "cannot set up signals: %s", strerror(errno));
+		return MMX_INTERNAL;
+	}
+	rc = attach_all(m);
+	if (rc)
+		return rc;
+	if (m->child.pid) {
+		m->targets[0].pidfd = (int)syscall(SYS_pidfd_open, m->child.pid, 0);
+		held_child_release(&m->child);
+	}
+	trace_loop(m);
+	report(m, true);
+	return m->opt.cmd_argc ? child_exit_code(m) : MMX_OK;
+}
+
+int main(int argc, char **argv)
+{
+	static struct mmtrace m = { .sigfd = -1, .child = { 0, -1 } };
+	int rc, i;
+
+	rc = options_parse(argc, argv, &m.opt);
+	if (rc)
+		goto cleanup;
+	m.ro.debug_dirs[0] = "/usr/lib/debug";
+	m.ro.ndebug_dirs = 1;
+	if (m.opt.ndebug_dirs) {
+		memcpy(m.ro.debug_dirs, m.opt.debug_dirs, sizeof(m.ro.debug_dirs));
+		m.ro.ndebug_dirs = m.opt.ndebug_dirs;
+	}
+	m.po.no_usdt = m.opt.no_usdt;
+	m.out = m.opt.output ? fopen(m.opt.output, "we") : stdout;
+	if (!m.out) {
+		snprintf(m.err, sizeof(m.err), "cannot open %s: %s", m.opt.output, strerror(errno));
+		rc = MMX_USAGE;
+		goto cleanup;
+	}
+	m.tty = isatty(fileno(m.out));
+	rc = run(&m);
+cleanup:
+	if (rc && m.err[0] && !(m.opt.cmd_argc && m.targets[0].exited))
+		fail(&m);
+	if (m.child.pid)
+		held_child_abort(&m.child);
+	if (m.loaded)
+		attacher_close(&m.att);
+	for (i = 0; i < m.ntargets; i++)
+		if (m.targets[i].pidfd >= 0)
+			close(m.targets[i].pidfd);
+	if (m.sigfd >= 0)
+		close(m.sigfd);
+	if (m.out && m.out != stdout)
+		fclose(m.out);
+	options_free(&m.opt);
+	return rc;
+}

@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: MIT
+#include <argp.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "exitcodes.h"
+#include "options.h"
+
+const char *argp_program_version = "mmtrace 0.1";
+const char *argp_program_bug_address = "the mmtrace issue tracker";
+
+static const char doc[] =
+"mmtrace: watch CPython's garbage collector from outside, with eBPF.\n"
+"\n"
+"USAGE: mmtrace [OPTIONS] -p PID [INTERVAL [COUNT]]\n"
+"       mmtrace [OPTIONS] [INTERVAL [COUNT]] -- CMD [ARGS...]\n"
+"\n"
+"Attaches to the interpreter's GC (USDT python:gc__start/gc__done where the\n"
+"build has them, else uprobes on the collector) without restarting, pausing\n"
+"or injecting anything. Counts are cumulative since attach.\n"
+"\n"
+"EXAMPLES:\n"
+"    mmtrace -p 1234               # live GC table for PID 1234, every second\n"
+"    mmtrace -p 1234 -p 5678 5 3   # two processes, every 5 s, 3 reports\n"
+"    mmtrace -H -p 1234            # add log2 histograms of GC pauses\n"
+"    mmtrace --json -p 1234        # one JSON object per line per interval\n"
+"    mmtrace --probes -p 1234      # show the probe plan and exit\n"
+"    mmtrace -- python3.12 app.py  # trace a command from its first instruction\n"
+"    mmtrace -c 'python3 app.py'   # the same, words split on spaces, no shell\n"
+"\n"
+"OPTIONS:";
+
+enum { OPT_PROBES = 1000, OPT_NO_USDT, OPT_DEBUG_DIR };
+
+static const struct argp_option opts[] = {
+	{ "pid", 'p', "PID", 0, "Trace this process (repeatable)", 0 },
+	{ "command", 'c', "CMD", 0, "Run and trace CMD (split on spaces, no shell)", 0 },
+	{ "histogram", 'H', NULL, 0, "Print log2 histograms of GC pause per generation", 0 },
+	{ "json", 'j', NULL, 0, "One JSON object per line per interval, then a final one", 0 },
+	{ "probes", OPT_PROBES, NULL, 0, "Print the probe plan (with --json: as JSON) and exit", 0 },
+	{ "no-usdt", OPT_NO_USDT, NULL, 0, "Probe the collector's symbols even where USDT exists", 0 },
+	{ "debug-dir", OPT_DEBUG_DIR, "DIR", 0, "Debug file root (default /usr/lib/debug; repeatable)", 0 },
+	{ "output", 'o', "FILE", 0, "Write reports to FILE instead of stdout", 0 },
+	{ "verbose", 'v', NULL, 0, "Show libbpf's log", 0 },
+	{ NULL, 'h', NULL, OPTION_HIDDEN, "Show this help", 0 },
+	{ 0 },
+};
+
+static int parse_pid(const char *s, pid_t *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v <= 0 || v > 4194304)
+		return -EINVAL;
+	*out = (pid_t)v;
+	return 0;
+}
+
+static int split_words(struct options *o, const char *s)
+{
+	char *w, *save = NULL;
+
+	free(o->cmd_buf);
+	o->cmd_buf = strdup(s);
+	if (!o->cmd_buf)
+		return -ENOMEM;
+	o->cmd_argc = 0;
+	for (w = strtok_r(o->cmd_buf, " \t", &save); w && o->cmd_argc < OPT_MAX_CMD_ARGS;
+	     w = strtok_r(NULL, " \t", &save))
+		o->cmd[o->cmd_argc++] = w;
+	o->cmd[o->cmd_argc] = NULL;
+	return o->cmd_argc ? 0 : -EINVAL;
+}
+
+static int parse_positional(struct options *o, const char *arg, int index, struct argp_state *st)
+{
+	char *end;
+
+	errno = 0;
+	if (index == 0) {
+		o->interval_s = strtod(arg, &end);
+		if (errno || end == arg || *end || !isfinite(o->interval_s) || o->interval_s < 0.01 ||
+		    o->interval_s > 86400)
+			argp_error(st, "invalid INTERVAL '%s': seconds, from 0.01 to 86400", arg);
+	} else if (index == 1) {
+		o->count = strtol(arg, &end, 10);
+		if (errno || end == arg || *end || o->count <= 0)
+			argp_error(st, "invalid COUNT '%s': a whole number above 0", arg);
+	} else {
+		argp_error(st, "unexpected argument '%s'", arg);
+	}
+	return 0;
+}
+
+static error_t parse_opt(int key, char *arg, struct argp_state *st)
+{
+	struct options *o = st->input;
+
+	switch (key) {
+	case 'p':
+		if (o->npids >= OPT_MAX_PIDS)
+			argp_error(st, "at most %d -p options", OPT_MAX_PIDS);
+		if (parse_pid(arg, &o->pids[o->npids]))
+			argp_error(st, "invalid PID '%s': a positive whole number", arg);
+		o->npids++;
+		break;
+	case 'c':
+		if (split_words(o, arg))
+			argp_error(st, "empty -c command");
+		break;
+	case 'H': o->histograms = true; break;
+	case 'j': o->json = true; break;
+	case 'v': o->verbose = true; break;
+	case 'o': o->output = arg; break;
+	case OPT_PROBES: o->probes_only = true; break;
+	case OPT_NO_USDT: o->no_usdt = true; break;
+	case OPT_DEBUG_DIR:
+		if (o->ndebug_dirs >= RESOLVE_MAX_DEBUG_DIRS)
+			argp_error(st, "at most %d --debug-dir options", RESOLVE_MAX_DEBUG_DIRS);
+		o->debug_dirs[o->ndebug_dirs++] = arg;
+		break;
+	case 'h':
+		argp_state_help(st, stdout, ARGP_HELP_STD_HELP);
+		break;
+	case ARGP_KEY_ARG:
+		return parse_positional(o, arg, (int)st->arg_num, st);
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static int check_combination(const struct options *o)
+{
+	if (!o->npids && !o->cmd_argc) {
+		fprintf(stderr, "mmtrace: give a target: -p PID or -- CMD (try --help)\n");
+		return MMX_USAGE;
+	}
+	if (o->npids && o->cmd_argc) {
+		fprintf(stderr, "mmtrace: -p and a command exclude each other\n");
+		return MMX_USAGE;
+	}
+	return MMX_OK;
+}
+
+int options_parse(int argc, char **argv, struct options *o)
+{
+	static const struct argp argp = { opts, parse_opt, "[INTERVAL [COUNT]] [-- CMD [ARGS...]]", doc,
+					  NULL, NULL, NULL };
+	int i, own_argc = argc;
+
+	memset(o, 0, sizeof(*o));
+	o->interval_s = 1.0;
+	argp_err_exit_status = MMX_USAGE;
+	/* everything after the first "--" is the command, untouched by argp */
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--")) {
+			own_argc = i;
+			break;
+		}
+	}
+	for (i = own_argc + 1; i < argc && o->cmd_argc < OPT_MAX_CMD_ARGS; i++)
+		o->cmd[o->cmd_argc++] = argv[i];
+	o->cmd[o->cmd_argc] = NULL;
+	if (own_argc < argc && !o->cmd_argc) {
+		fprintf(stderr, "mmtrace: '--' must be followed by a command\n");
+		return MMX_USAGE;
+	}
+	if (argp_parse(&argp, own_argc, argv, 0, NULL, o))
+		return MMX_USAGE;
+	if (o->cmd_argc && o->cmd_buf && own_argc < argc) {
+		fprintf(stderr, "mmtrace: give the command once, with -c or after --\n");
+		return MMX_USAGE;
+	}
+	return check_combination(o);
+}
+
+void options_free(struct options *o)
+{
+	free(o->cmd_buf);
+	o->cmd_buf = NULL;
+}

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef MMTRACE_OPTIONS_H
+#define MMTRACE_OPTIONS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include "resolve.h"
+
+#define OPT_MAX_PIDS 64
+#define OPT_MAX_CMD_ARGS 256
+
+struct options {
+	pid_t pids[OPT_MAX_PIDS];
+	int npids;
+	double interval_s;	/* seconds between reports */
+	long count;		/* reports before exit, 0 = until stopped */
+	bool histograms;
+	bool json;
+	bool probes_only;
+	bool verbose;
+	bool no_usdt;
+	const char *output;	/* -o FILE, default stdout */
+	const char *debug_dirs[RESOLVE_MAX_DEBUG_DIRS];
+	int ndebug_dirs;
+	char *cmd[OPT_MAX_CMD_ARGS + 1];	/* NULL-terminated, from "-- CMD ..." or -c */
+	int cmd_argc;
+	char *cmd_buf;		/* owns the words of -c */
+};
+
+/* Returns MMX_OK or MMX_USAGE (message printed). --help exits 0. */
+int options_parse(int argc, char **argv, struct options *o);
+void options_free(struct options *o);
+
+#endif /* MMTRACE_OPTIONS_H */

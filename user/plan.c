@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include "layout.h"
+#include "plan.h"
+
+const char *coverage_name(enum coverage c)
+{
+	return c == COV_EXACT ? "exact" : c == COV_PARTIAL ? "partial" : "unavailable";
+}
+
+const char *metric_name(enum gc_metric m)
+{
+	static const char *const names[M__COUNT] = {
+		"gc.collections", "gc.collected", "gc.uncollectable", "gc.pause",
+	};
+	return m < M__COUNT ? names[m] : "?";
+}
+
+const char *site_kind_name(enum site_kind k)
+{
+	return k == SITE_USDT ? "usdt" : k == SITE_URETPROBE ? "uretprobe" : "uprobe";
+}
+
+/* _PyRuntime -> ... -> &gcstate->generation_stats, found from the probe address. */
+static void chain_from_runtime(const struct cpython_layout *l, int64_t delta, struct gc_site *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->base = GC_BASE_RUNTIME;
+	s->runtime_delta = delta;
+	if (l->runtime_gc) {
+		s->stats_off = l->runtime_gc + l->gc_generation_stats;
+		return;
+	}
+	if (l->runtime_tstate_current) {
+		/* the thread running the collection holds the GIL: it is current */
+		s->deref_off[s->nderef++] = l->runtime_tstate_current;
+		s->deref_off[s->nderef++] = l->tstate_interp;
+	} else {
+		s->deref_off[s->nderef++] = l->runtime_interp_main;
+	}
+	s->stats_off = l->interp_gc + l->gc_generation_stats;
+}
+
+static void chain_from_tstate(const struct cpython_layout *l, struct gc_site *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->base = GC_BASE_ARG0;
+	s->deref_off[s->nderef++] = l->tstate_interp;
+	s->stats_off = l->interp_gc + l->gc_generation_stats;
+}
+
+/* True when the chain reads the main interpreter, not the collecting one. */
+static bool main_interp_only(const struct gc_site *s, const struct cpython_layout *l)
+{
+	return s->base == GC_BASE_RUNTIME && !l->runtime_gc && !l->runtime_tstate_current;
+}
+
+static void add_site(struct probe_plan *p, enum site_kind kind, enum gc_role role,
+		     const struct code_site *at, const struct gc_site *cfg)
+{
+	struct plan_site *s = &p->sites[p->nsites++];
+
+	s->kind = kind;
+	s->role = role;
+	s->at = *at;
+	s->cfg = *cfg;
+}
+
+static void plan_usdt(const struct python_binary *pb, const struct cpython_layout *l, struct probe_plan *p)
+{
+	struct gc_site cfg;
+
+	p->method = "usdt";
+	chain_from_runtime(l, (int64_t)(pb->runtime_vaddr - pb->usdt_gc_start.vaddr), &cfg);
+	add_site(p, SITE_USDT, GC_ROLE_BEGIN, &pb->usdt_gc_start, &cfg);
+	add_site(p, SITE_USDT, GC_ROLE_END, &pb->usdt_gc_done, &cfg);
+}
+
+/* Clones that may have dropped or reordered arguments (constprop, isra). */
+static bool args_intact(const char *sym, const char *base)
+{
+	const char *rest = sym + strlen(base);
+
+	return *rest == '\0' || !strncmp(rest, ".lto_priv.", 10);
+}
+
+static void plan_uprobes(const struct python_binary *pb, const struct cpython_layout *l, struct probe_plan *p)
+{
+	const struct code_site *c;
+	struct gc_site cfg;
+	int i;
+
+	p->method = "uprobe";
+	for (i = 0; i < pb->ncollectors && p->nsites + 2 <= PLAN_MAX_SITES; i++) {
+		c = &pb->collectors[i];
+		if (l->collector_takes_tstate && args_intact(c->name, l->collector))
+			chain_from_tstate(l, &cfg);
+		else
+			chain_from_runtime(l, (int64_t)(pb->runtime_vaddr - c->vaddr), &cfg);
+		add_site(p, SITE_UPROBE, GC_ROLE_BEGIN, c, &cfg);
+		add_site(p, SITE_URETPROBE, GC_ROLE_END, c, &cfg);
+	}
+}
+
+static void set_all(struct probe_plan *p, enum coverage cov, const char *reason)
+{
+	int m;
+
+	for (m = 0; m < M__COUNT; m++) {
+		p->metrics[m].cov = cov;
+		snprintf(p->metrics[m].reason, sizeof(p->metrics[m].reason), "%s", reason);
+	}
+}
+
+static void explain_exact(const struct python_binary *pb, const struct cpython_layout *l, struct probe_plan *p)
+{
+	bool usdt = !strcmp(p->method, "usdt");
+	int m;
+
+	set_all(p, COV_EXACT, "difference of the interpreter's generation_stats across each collection");
+	snprintf(p->metrics[M_PAUSE].reason, sizeof(p->metrics[M_PAUSE].reason), "%s",
+		 usdt ? "gc__start to gc__done, inside the collector; excludes gc.callbacks" :
+		 pb->minor >= 13 ? "collector entry to return; includes gc.callbacks, which 3.13 runs inside it" :
+				   "collector entry to return; excludes gc.callbacks");
+	if (!main_interp_only(&p->sites[0].cfg, l))
+		return;
+	for (m = M_COLLECTIONS; m <= M_UNCOLLECTABLE; m++) {
+		p->metrics[m].cov = COV_PARTIAL;
+		snprintf(p->metrics[m].reason, sizeof(p->metrics[m].reason),
+			 "read from the main interpreter's generation_stats: collections in subinterpreters are missed");
+	}
+}
+
+static void explain_missing(const struct python_binary *pb, const struct cpython_layout *l,
+			    const struct plan_opts *o, struct probe_plan *p)
+{
+	char why[256];
+
+	if (!pb->stripped || pb->sym_source == SYM_BUILD_ID || pb->sym_source == SYM_DEBUGLINK)
+		snprintf(why, sizeof(why), "no symbol %s in %s%s", l->collector, sym_source_name(pb->sym_source),
+			 pb->has_gc_usdt ? "" : " and no python:gc__start/gc__done USDT notes");
+	else
+		snprintf(why, sizeof(why),
+			 "stripped build%s: install its debug symbols (Debian: python%d.%d-dbg) for %s",
+			 pb->has_gc_usdt && o->no_usdt ? " and --no-usdt" : " without GC USDT notes",
+			 pb->major, pb->minor, l->collector);
+	set_all(p, COV_UNAVAILABLE, why);
+}
+
+int plan_gc(const struct python_binary *pb, const struct plan_opts *o, struct probe_plan *p)
+{
+	const struct cpython_layout *l = layout_for(pb->major, pb->minor);
+	char why[256];
+
+	memset(p, 0, sizeof(*p));
+	p->method = "none";
+	if (!l) {
+		snprintf(why, sizeof(why), "CPython %d.%d has no verified layout in mmtrace (3.8 to 3.13 have)",
+			 pb->major, pb->minor);
+		set_all(p, COV_UNAVAILABLE, why);
+		return -ENOENT;
+	}
+	if (pb->has_gc_usdt && !o->no_usdt)
+		plan_usdt(pb, l, p);
+	else if (pb->ncollectors)
+		plan_uprobes(pb, l, p);
+	if (!p->nsites) {
+		explain_missing(pb, l, o, p);
+		return -ENOENT;
+	}
+	explain_exact(pb, l, p);
+	return 0;
+}

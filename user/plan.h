@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+/* plan: which probe point serves each metric, and how exactly. */
+#ifndef MMTRACE_PLAN_H
+#define MMTRACE_PLAN_H
+
+#include <linux/types.h>
+#include "gc.h"
+#include "resolve.h"
+
+enum coverage { COV_EXACT, COV_PARTIAL, COV_UNAVAILABLE };
+enum site_kind { SITE_UPROBE, SITE_URETPROBE, SITE_USDT };
+enum gc_metric { M_COLLECTIONS, M_COLLECTED, M_UNCOLLECTABLE, M_PAUSE, M__COUNT };
+
+#define PLAN_MAX_SITES (2 * RESOLVE_MAX_COLLECTORS)
+
+struct plan_site {
+	enum site_kind kind;
+	enum gc_role role;
+	struct code_site at;
+	struct gc_site cfg;
+};
+
+struct metric_plan {
+	enum coverage cov;
+	char reason[256];
+};
+
+struct probe_plan {
+	const char *method;	/* "usdt", "uprobe" or "none" */
+	struct plan_site sites[PLAN_MAX_SITES];
+	int nsites;
+	struct metric_plan metrics[M__COUNT];
+};
+
+struct plan_opts {
+	bool no_usdt;	/* use the collector's symbols even where USDT exists */
+};
+
+/* Returns 0 with sites planned, or -ENOENT when no GC probe point exists
+ * (the metrics then say why). */
+int plan_gc(const struct python_binary *pb, const struct plan_opts *o, struct probe_plan *plan);
+
+const char *coverage_name(enum coverage c);
+const char *metric_name(enum gc_metric m);
+const char *site_kind_name(enum site_kind k);
+
+#endif /* MMTRACE_PLAN_H */

@@ -1,0 +1,375 @@
+// SPDX-License-Identifier: MIT
+#include <ctype.h>
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "elf_file.h"
+#include "layout.h"
+#include "resolve.h"
+
+#define BUILD_ID_MAX 64
+
+const char *sym_source_name(enum sym_source s)
+{
+	switch (s) {
+	case SYM_DYNSYM: return ".dynsym";
+	case SYM_SYMTAB: return ".symtab";
+	case SYM_BUILD_ID: return "build-id debug file";
+	case SYM_DEBUGLINK: return ".gnu_debuglink debug file";
+	default: return "none";
+	}
+}
+
+static bool is_clone_suffix(const char *s)
+{
+	static const char *const kinds[] = { ".lto_priv.", ".constprop.", ".isra." };
+	size_t i, n;
+
+	while (*s) {
+		for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+			n = strlen(kinds[i]);
+			if (!strncmp(s, kinds[i], n) && isdigit((unsigned char)s[n]))
+				break;
+		}
+		if (i == sizeof(kinds) / sizeof(kinds[0]))
+			return false; /* .cold, .part and anything unknown */
+		s += n;
+		while (isdigit((unsigned char)*s))
+			s++;
+	}
+	return true;
+}
+
+bool symbol_is_clone_of(const char *name, const char *base)
+{
+	size_t n = strlen(base);
+
+	return !strncmp(name, base, n) && (name[n] == '\0' || is_clone_suffix(name + n));
+}
+
+bool parse_python_version(const char *s, int *major, int *minor, int *micro)
+{
+	char *end;
+	long v[3];
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		if (!isdigit((unsigned char)*s))
+			return false;
+		errno = 0;
+		v[i] = strtol(s, &end, 10);
+		if (errno || end == s || v[i] > 999)
+			return false;
+		s = end;
+		if (i < 2 && *s++ != '.')
+			return false;
+	}
+	/* allow a release tag such as "rc1" or "+" after the micro version */
+	if (*s && !isalpha((unsigned char)*s) && *s != '+')
+		return false;
+	*major = (int)v[0];
+	*minor = (int)v[1];
+	*micro = (int)v[2];
+	return true;
+}
+
+static int take_soname(const char *value, void *arg)
+{
+	int *mm = arg;
+	char *end;
+	long major, minor;
+
+	if (strncmp(value, "libpython", 9))
+		return 0;
+	errno = 0;
+	major = strtol(value + 9, &end, 10);
+	if (errno || end == value + 9 || *end != '.')
+		return 0;
+	minor = strtol(end + 1, &end, 10);
+	if (errno || (*end != '.' && *end != 'd' && *end != 'm' && *end != 't'))
+		return 0;
+	mm[0] = (int)major;
+	mm[1] = (int)minor;
+	return 1;
+}
+
+/*
+ * Before 3.11 there is no Py_Version. PY_VERSION's literal survives in
+ * .rodata, often tail-merged into a longer string ("/.../Python-3.9.18"), so
+ * accept "3.M.N\0" after any non-digit, and only when every match agrees.
+ */
+static void version_from_rodata(struct elf_file *ef, struct python_binary *pb)
+{
+	GElf_Shdr shdr;
+	Elf_Scn *scn = elf_section_named(ef, ".rodata", &shdr);
+	Elf_Data *d = scn ? elf_getdata(scn, NULL) : NULL;
+	const char *p, *end, *z;
+	int M, m, u, found = 0;
+
+	if (!d || !d->d_buf)
+		return;
+	p = d->d_buf;
+	end = p + d->d_size;
+	for (; p + 6 <= end; p++) {
+		if (p[0] != '3' || p[1] != '.' || (p > (const char *)d->d_buf && (isdigit((unsigned char)p[-1]) || p[-1] == '.')))
+			continue;
+		z = memchr(p, '\0', (size_t)(end - p) < 16 ? (size_t)(end - p) : 16);
+		if (!z || !parse_python_version(p, &M, &m, &u) || z - p > 11)
+			continue;
+		if (pb->major && (M != pb->major || m != pb->minor))
+			continue;
+		if (found && (M != pb->major || m != pb->minor || u != pb->micro)) {
+			pb->micro = -1; /* disagreement: do not guess */
+			return;
+		}
+		pb->major = M;
+		pb->minor = m;
+		pb->micro = u;
+		found = 1;
+	}
+}
+
+static int detect_version(struct elf_file *ef, Elf64_Word symtype, struct python_binary *pb)
+{
+	GElf_Sym sym;
+	uint32_t hex;
+	int mm[2] = { 0, 0 };
+
+	pb->micro = -1;
+	if (!elf_find_defined(ef, symtype, "Py_Version", &sym) &&
+	    !elf_read_vaddr(ef, sym.st_value, &hex, sizeof(hex))) {
+		pb->major = (int)(hex >> 24) & 0xff;
+		pb->minor = (int)(hex >> 16) & 0xff;
+		pb->micro = (int)(hex >> 8) & 0xff;
+		pb->version_source = "Py_Version";
+	} else if (elf_for_each_dynstr(ef, DT_SONAME, take_soname, mm) == 1) {
+		pb->major = mm[0];
+		pb->minor = mm[1];
+		pb->version_source = "DT_SONAME";
+		version_from_rodata(ef, pb);
+	} else {
+		version_from_rodata(ef, pb);
+		pb->version_source = "PY_VERSION in .rodata";
+	}
+	if (pb->major != 3)
+		return -ENOEXEC;
+	if (pb->micro >= 0)
+		snprintf(pb->version, sizeof(pb->version), "%d.%d.%d", pb->major, pb->minor, pb->micro);
+	else
+		snprintf(pb->version, sizeof(pb->version), "%d.%d", pb->major, pb->minor);
+	return 0;
+}
+
+static bool same_build_id(struct elf_file *a, struct elf_file *b)
+{
+	uint8_t ia[BUILD_ID_MAX], ib[BUILD_ID_MAX];
+	size_t la = 0, lb = 0;
+
+	if (elf_build_id(a, ia, sizeof(ia), &la))
+		return true; /* nothing to compare: debuglink CRC is the only check */
+	return !elf_build_id(b, ib, sizeof(ib), &lb) && la == lb && !memcmp(ia, ib, la);
+}
+
+/* A debug file is only useful if it has a symbol table and matches. */
+static bool usable_debug_file(struct elf_file *bin, const char *path)
+{
+	struct elf_file dbg;
+	bool ok;
+
+	if (access(path, R_OK) || elf_file_open(&dbg, path))
+		return false;
+	ok = elf_has_section_type(&dbg, SHT_SYMTAB) && same_build_id(bin, &dbg);
+	elf_file_close(&dbg);
+	return ok;
+}
+
+static bool find_by_build_id(struct elf_file *ef, const struct resolve_opts *o, char *out, size_t cap)
+{
+	uint8_t id[BUILD_ID_MAX];
+	char hex[2 * BUILD_ID_MAX + 1];
+	size_t len = 0, i;
+	int d;
+
+	if (elf_build_id(ef, id, sizeof(id), &len) || len < 2)
+		return false;
+	for (i = 0; i < len; i++)
+		snprintf(hex + 2 * i, 3, "%02x", id[i]);
+	for (d = 0; d < o->ndebug_dirs; d++) {
+		snprintf(out, cap, "%s/.build-id/%.2s/%s.debug", o->debug_dirs[d], hex, hex + 2);
+		if (usable_debug_file(ef, out))
+			return true;
+	}
+	return false;
+}
+
+static bool find_by_debuglink(struct elf_file *ef, const char *path, const struct resolve_opts *o,
+			      char *out, size_t cap)
+{
+	char link[256], dir[PATH_MAX];
+	uint32_t crc;
+	int d;
+
+	if (elf_debuglink(ef, link, sizeof(link), &crc) || strchr(link, '/'))
+		return false;
+	snprintf(dir, sizeof(dir), "%s", path);
+	dirname(dir);
+	snprintf(out, cap, "%s/%s", dir, link);
+	if (strcmp(out, path) && usable_debug_file(ef, out))
+		return true;
+	snprintf(out, cap, "%s/.debug/%s", dir, link);
+	if (usable_debug_file(ef, out))
+		return true;
+	for (d = 0; d < o->ndebug_dirs; d++) {
+		snprintf(out, cap, "%s%s/%s", o->debug_dirs[d], dir, link);
+		if (usable_debug_file(ef, out))
+			return true;
+	}
+	return false;
+}
+
+struct collector_scan {
+	const char *base;
+	struct python_binary *pb;
+	struct elf_file *bin;
+};
+
+static int take_collector(const char *name, const GElf_Sym *sym, void *arg)
+{
+	struct collector_scan *c = arg;
+	struct python_binary *pb = c->pb;
+	struct code_site *s;
+	int i;
+
+	if (GELF_ST_TYPE(sym->st_info) != STT_FUNC || !sym->st_value || sym->st_shndx == SHN_UNDEF ||
+	    !symbol_is_clone_of(name, c->base))
+		return 0;
+	for (i = 0; i < pb->ncollectors; i++)
+		if (pb->collectors[i].vaddr == sym->st_value)
+			return 0;
+	if (pb->ncollectors >= RESOLVE_MAX_COLLECTORS)
+		return 1;
+	s = &pb->collectors[pb->ncollectors];
+	/* offsets always come from the probed binary's own segments */
+	if (elf_vaddr_to_offset(c->bin, sym->st_value, &s->offset))
+		return 0;
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	s->vaddr = sym->st_value;
+	pb->ncollectors++;
+	return 0;
+}
+
+static void find_collectors(struct elf_file *bin, struct elf_file *symfile, struct python_binary *pb)
+{
+	const struct cpython_layout *l = layout_for(pb->major, pb->minor);
+	struct collector_scan c = { l ? l->collector : NULL, pb, bin };
+
+	if (l)
+		elf_for_each_symbol(symfile, SHT_SYMTAB, take_collector, &c);
+}
+
+static void find_symbols(struct elf_file *ef, const struct resolve_opts *o, struct python_binary *pb)
+{
+	struct elf_file dbg;
+
+	pb->stripped = !elf_has_section_type(ef, SHT_SYMTAB);
+	if (!pb->stripped) {
+		pb->sym_source = SYM_SYMTAB;
+		find_collectors(ef, ef, pb);
+		return;
+	}
+	if (find_by_build_id(ef, o, pb->debug_path, sizeof(pb->debug_path)))
+		pb->sym_source = SYM_BUILD_ID;
+	else if (find_by_debuglink(ef, pb->open_path, o, pb->debug_path, sizeof(pb->debug_path)))
+		pb->sym_source = SYM_DEBUGLINK;
+	else {
+		pb->sym_source = SYM_DYNSYM;
+		pb->debug_path[0] = '\0';
+		snprintf(pb->debug_hint, sizeof(pb->debug_hint),
+			 "stripped binary and no debug file under %s", o->debug_dirs[0]);
+		return;
+	}
+	if (!elf_file_open(&dbg, pb->debug_path)) {
+		find_collectors(ef, &dbg, pb);
+		elf_file_close(&dbg);
+	}
+}
+
+static int usdt_site(struct elf_file *ef, const struct elf_stapsdt *n, struct code_site *s)
+{
+	snprintf(s->name, sizeof(s->name), "%s:%s", n->provider, n->name);
+	s->vaddr = n->pc;
+	if (elf_vaddr_to_offset(ef, n->pc, &s->offset))
+		return 0;
+	if (n->sem && elf_vaddr_to_offset(ef, n->sem, &s->sem_offset))
+		return 0;
+	return 1;
+}
+
+struct usdt_scan {
+	struct elf_file *ef;
+	struct python_binary *pb;
+	int start_sites, done_sites;
+};
+
+static int take_gc_usdt(const struct elf_stapsdt *n, void *arg)
+{
+	struct usdt_scan *u = arg;
+
+	if (strcmp(n->provider, "python"))
+		return 0;
+	if (!strcmp(n->name, "gc__start"))
+		u->start_sites += usdt_site(u->ef, n, &u->pb->usdt_gc_start);
+	else if (!strcmp(n->name, "gc__done"))
+		u->done_sites += usdt_site(u->ef, n, &u->pb->usdt_gc_done);
+	return 0;
+}
+
+static void find_usdt(struct elf_file *ef, struct python_binary *pb)
+{
+	struct usdt_scan u = { ef, pb, 0, 0 };
+
+	elf_for_each_stapsdt(ef, take_gc_usdt, &u);
+	/* one site each: the begin/end pairing per thread needs no more */
+	pb->has_gc_usdt = u.start_sites == 1 && u.done_sites == 1;
+}
+
+/* CPython by content: it defines _PyRuntime and Py_GetVersion or Py_Version. */
+static int cpython_symbols(struct elf_file *ef, Elf64_Word *symtype, uint64_t *runtime)
+{
+	GElf_Sym sym;
+	Elf64_Word t = elf_has_section_type(ef, SHT_DYNSYM) ? SHT_DYNSYM : SHT_SYMTAB;
+
+	if (elf_find_defined(ef, t, "_PyRuntime", &sym))
+		return -ENOEXEC;
+	*runtime = sym.st_value;
+	*symtype = t;
+	if (elf_find_defined(ef, t, "Py_GetVersion", &sym) && elf_find_defined(ef, t, "Py_Version", &sym))
+		return -ENOEXEC;
+	return 0;
+}
+
+int resolve_python(const char *path, const struct resolve_opts *o, struct python_binary *pb)
+{
+	struct elf_file ef;
+	Elf64_Word symtype;
+	int err;
+
+	memset(pb, 0, sizeof(*pb));
+	snprintf(pb->path, sizeof(pb->path), "%s", path);
+	snprintf(pb->open_path, sizeof(pb->open_path), "%s%s", o->root ? o->root : "", path);
+	err = elf_file_open(&ef, pb->open_path);
+	if (err)
+		return err;
+	err = cpython_symbols(&ef, &symtype, &pb->runtime_vaddr);
+	if (!err)
+		err = detect_version(&ef, symtype, pb);
+	if (!err) {
+		find_symbols(&ef, o, pb);
+		find_usdt(&ef, pb);
+	}
+	elf_file_close(&ef);
+	return err;
+}

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * resolve: is this ELF file a CPython interpreter (by content, not name),
+ * which version, where are its symbols (.dynsym, .symtab, build-id debug
+ * file, .gnu_debuglink) and its USDT notes.
+ */
+#ifndef MMTRACE_RESOLVE_H
+#define MMTRACE_RESOLVE_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define RESOLVE_MAX_COLLECTORS 8
+#define RESOLVE_MAX_DEBUG_DIRS 4
+
+enum sym_source {
+	SYM_NONE = 0,
+	SYM_DYNSYM,
+	SYM_SYMTAB,
+	SYM_BUILD_ID,	/* /usr/lib/debug/.build-id/xx/rest.debug */
+	SYM_DEBUGLINK,	/* .gnu_debuglink in the usual directories */
+};
+
+struct code_site {
+	char name[128];		/* symbol, or provider:name for USDT */
+	uint64_t vaddr;
+	uint64_t offset;	/* file offset in the probed binary */
+	uint64_t sem_offset;	/* USDT semaphore file offset, 0 if none */
+};
+
+struct python_binary {
+	char path[PATH_MAX];	  /* as the process sees it */
+	char open_path[PATH_MAX]; /* what mmtrace opens and attaches to */
+	char debug_path[PATH_MAX];
+	int major, minor, micro;  /* micro is -1 when unknown */
+	char version[32];
+	const char *version_source;
+	bool stripped;		  /* no .symtab in the binary itself */
+	enum sym_source sym_source;
+	uint64_t runtime_vaddr;	  /* _PyRuntime */
+	struct code_site collectors[RESOLVE_MAX_COLLECTORS];
+	int ncollectors;
+	struct code_site usdt_gc_start, usdt_gc_done;
+	bool has_gc_usdt;
+	char debug_hint[160];	  /* why no debug file was found, when stripped */
+};
+
+struct resolve_opts {
+	/* debug file roots, default /usr/lib/debug */
+	const char *debug_dirs[RESOLVE_MAX_DEBUG_DIRS];
+	int ndebug_dirs;
+	/* prefix for paths inside the target's mount namespace, e.g. /proc/PID/root */
+	const char *root;
+};
+
+/*
+ * Returns 0 when path is a CPython interpreter (executable or libpython),
+ * -ENOEXEC when it is an ELF file but not CPython, other -errno on I/O errors.
+ */
+int resolve_python(const char *path, const struct resolve_opts *opts, struct python_binary *pb);
+
+/* Parses a trailing "3.12.1"-style version from s; false when none. */
+bool parse_python_version(const char *s, int *major, int *minor, int *micro);
+
+/* True when name is base itself or base with LTO/IPA clone suffixes
+ * (.lto_priv.N, .constprop.N, .isra.N), never a .cold or .part piece. */
+bool symbol_is_clone_of(const char *name, const char *base);
+
+const char *sym_source_name(enum sym_source s);
+
+#endif /* MMTRACE_RESOLVE_H */
