@@ -77,6 +77,7 @@ demo: deps
 
 test: deps
 	$(MAKE) all $(UNIT) fixtures
+	$(MAKE) SANITIZE=1 build-san/test_resolve
 	tests/run.sh $(OUT)
 
 install: $(APP)

@@ -3,9 +3,10 @@
 # those that are missing. Safe to run again.
 set -eu
 PKGS="clang llvm make gcc pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev \
-      libcmocka-dev python3-pytest python3.11 systemtap-sdt-dev"
-# The test matrix covers Debian's python3.11 with its build-id debug file too.
-[ "${MMTRACE_DEPS:-}" = demo ] || PKGS="$PKGS python3.11-dbg"
+      libcmocka-dev python3-pytest python3.11 systemtap-sdt-dev util-linux binutils"
+# The test matrix covers Debian's python3.11 with its build-id debug file too;
+# the matrix cell without it points mmtrace at an empty --debug-dir.
+PKGS="$PKGS python3.11-dbg"
 
 missing=""
 for p in $PKGS; do

@@ -226,6 +226,12 @@ static int run(struct mmtrace *m)
 {
 	int rc;
 
+	/* before anything else, so that a user is not told less useful things first */
+	if (!m->opt.probes_only && geteuid() != 0) {
+		snprintf(m->err, sizeof(m->err),
+			 "must run as root: loading BPF and attaching uprobes needs CAP_BPF and CAP_PERFMON");
+		return MMX_NO_PERMISSION;
+	}
 	rc = prepare_targets(m);
 	if (rc)
 		return rc;

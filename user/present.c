@@ -79,11 +79,13 @@ void present_table(FILE *f, const struct report *r, bool tty)
 static void log2_hist(FILE *f, const __u64 *slots, int n)
 {
 	__u64 max = 0;
-	int i, last = -1, j, stars;
+	int i, first = -1, last = -1, j, stars;
 
 	for (i = 0; i < n; i++) {
 		if (slots[i] > max)
 			max = slots[i];
+		if (slots[i] && first < 0)
+			first = i;
 		if (slots[i])
 			last = i;
 	}
@@ -92,7 +94,8 @@ static void log2_hist(FILE *f, const __u64 *slots, int n)
 		return;
 	}
 	fprintf(f, "%24s : count     distribution\n", "nsecs");
-	for (i = 0; i <= last; i++) {
+	/* from the first non-empty bucket, as bpftrace does: pauses start at ~10 us */
+	for (i = first; i <= last; i++) {
 		unsigned long long lo = i ? 1ull << i : 0, hi = (2ull << i) - 1;
 
 		stars = (int)(slots[i] * 40 / max);

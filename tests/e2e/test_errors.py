@@ -1,0 +1,167 @@
+"""Every documented error: its message and its exit code, target untouched."""
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import DEBIAN_PY, MMTRACE, NO_DEBUG_DIR, LineReader, run_mmtrace, stop, pyenv_interpreter
+
+PY = pyenv_interpreter("3.12") or DEBIAN_PY
+
+
+@pytest.fixture
+def sleeper():
+    p = subprocess.Popen([PY, "-c", "import sys; sys.stdin.readline()"], stdin=subprocess.PIPE)
+    time.sleep(0.3)
+    yield p
+    p.kill()
+    p.wait()
+
+
+@pytest.mark.parametrize("args,msg", [
+    ([], "give a target"),
+    (["-p", "abc"], "invalid PID"),
+    (["-p", "12x"], "invalid PID"),
+    (["-p", "1", "zero"], "invalid INTERVAL"),
+    (["-p", "1", "1", "0"], "invalid COUNT"),
+    (["--bogus"], "unrecognized option"),
+    (["-p", "1", "--"], "must be followed"),
+    (["-p", "1", "--", "true"], "exclude each other"),
+])
+def test_usage_errors_exit_2(args, msg):
+    r = run_mmtrace(args)
+    assert r.returncode == 2
+    assert msg in r.stderr
+
+
+def test_help_has_usage_and_examples():
+    r = run_mmtrace(["--help"])
+    assert r.returncode == 0
+    assert "USAGE:" in r.stdout and "EXAMPLES:" in r.stdout
+
+
+def test_missing_pid_exit_3():
+    pid = 4194000
+    while os.path.exists("/proc/%d" % pid):
+        pid += 1
+    r = run_mmtrace(["-p", str(pid)])
+    assert r.returncode == 3 and "no process with PID" in r.stderr
+
+
+def test_kernel_thread_exit_4():
+    r = run_mmtrace(["-p", "2"])      # kthreadd
+    assert r.returncode == 4 and "kernel thread" in r.stderr
+
+
+def test_non_python_exit_4():
+    p = subprocess.Popen(["sleep", "30"])
+    try:
+        r = run_mmtrace(["-p", str(p.pid)])
+        assert r.returncode == 4 and "not a CPython process" in r.stderr
+    finally:
+        p.kill()
+        p.wait()
+
+
+def test_command_not_python_exit_4():
+    r = run_mmtrace(["--", "/bin/true"])
+    assert r.returncode == 4 and "not a CPython interpreter" in r.stderr
+
+
+def test_command_not_found_exit_127():
+    r = run_mmtrace(["--", "/nonexistent/python"])
+    assert r.returncode == 127 and "command not found" in r.stderr
+
+
+def test_no_probe_point_exit_5_says_what_to_install():
+    if not os.access(DEBIAN_PY, os.X_OK):
+        pytest.skip("%s is not installed" % DEBIAN_PY)
+    r = run_mmtrace(["--no-usdt", "--debug-dir", NO_DEBUG_DIR, "--", DEBIAN_PY, "-c", "pass"])
+    assert r.returncode == 5
+    assert "install its debug symbols (Debian: python3.11-dbg)" in r.stderr
+
+
+def test_not_root_exit_6(sleeper):
+    r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", MMTRACE,
+                        "-p", str(os.getpid())], capture_output=True, text=True)
+    assert r.returncode == 6 and "must run as root" in r.stderr
+    r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", MMTRACE,
+                        "--", PY, "-c", "pass"], capture_output=True, text=True)
+    assert r.returncode == 6 and "must run as root" in r.stderr
+
+
+def test_no_btf_exit_7(sleeper, tmp_path):
+    env = dict(os.environ, MMTRACE_SYSFS=str(tmp_path))
+    r = run_mmtrace(["-p", str(sleeper.pid)], env=env)
+    assert r.returncode == 7 and "kernel without BTF" in r.stderr
+    assert sleeper.poll() is None, "target untouched"
+
+
+def test_no_uprobes_exit_7(sleeper, tmp_path):
+    (tmp_path / "kernel" / "btf").mkdir(parents=True)
+    (tmp_path / "kernel" / "btf" / "vmlinux").write_text("")
+    env = dict(os.environ, MMTRACE_SYSFS=str(tmp_path))
+    r = run_mmtrace(["-p", str(sleeper.pid)], env=env)
+    assert r.returncode == 7 and "kernel without uprobes" in r.stderr
+
+
+def test_deleted_binary_exit_8(tmp_path):
+    if not os.access(DEBIAN_PY, os.X_OK):
+        pytest.skip("%s is not installed" % DEBIAN_PY)
+    copy = tmp_path / "python-copy"
+    shutil.copy(DEBIAN_PY, copy)
+    p = subprocess.Popen([str(copy), "-c", "import sys; sys.stdin.readline()"], stdin=subprocess.PIPE)
+    try:
+        time.sleep(0.3)
+        copy.unlink()
+        r = run_mmtrace(["-p", str(p.pid)])
+        assert r.returncode == 8 and "deleted" in r.stderr
+        assert p.poll() is None
+    finally:
+        p.kill()
+        p.wait()
+
+
+def test_sigint_prints_final_summary(sleeper):
+    mm = subprocess.Popen([MMTRACE, "-p", str(sleeper.pid), "0.2"], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE)
+    out = LineReader(mm.stdout)
+    out.line(match="PID")
+    stop(mm, signal.SIGINT)
+    rest = mm.stdout.read().decode()
+    assert mm.returncode == 0
+    assert "(final)" in out.buf.decode() + rest
+    assert sleeper.poll() is None, "target keeps running"
+
+
+def test_target_exit_while_traced_prints_final(sleeper):
+    mm = subprocess.Popen([MMTRACE, "--json", "-p", str(sleeper.pid), "0.2"], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE)
+    out = LineReader(mm.stdout)
+    out.line()
+    sleeper.stdin.write(b"\n")
+    sleeper.stdin.flush()
+    sleeper.wait(timeout=10)
+    mm.wait(timeout=10)
+    assert mm.returncode == 0
+    lines = [l for l in (out.buf + mm.stdout.read()).decode().splitlines() if l]
+    import json
+    final = json.loads(lines[-1])
+    assert final["final"] and final["processes"][0]["exited"] is True
+
+
+def test_count_stops_after_n_reports(sleeper):
+    r = run_mmtrace(["--json", "-p", str(sleeper.pid), "0.1", "3"])
+    assert r.returncode == 0
+    lines = r.stdout.splitlines()
+    assert len(lines) == 4                     # three reports and the final one
+    assert '"final":true' in lines[-1]
+
+
+def test_histograms_in_bcc_shape():
+    r = run_mmtrace(["-H", "--", PY, "-c", "import gc\nfor _ in range(20): gc.collect(0)"])
+    assert r.returncode == 0, r.stderr
+    assert "nsecs" in r.stdout and "distribution" in r.stdout and "|*" in r.stdout

@@ -1,0 +1,220 @@
+// SPDX-License-Identifier: MIT
+/* Unit tests of ELF/USDT/debug-file resolution and planning on fixtures. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include "elf_file.h"
+#include "plan.h"
+#include "resolve.h"
+
+static char fixtures[PATH_MAX];
+static char debugroot[PATH_MAX];
+
+static const char *fx(const char *rel)
+{
+	static char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", fixtures, rel);
+	return path;
+}
+
+static struct resolve_opts opts_with_root(const char *root)
+{
+	struct resolve_opts o = { .ndebug_dirs = 1 };
+
+	o.debug_dirs[0] = root;
+	return o;
+}
+
+static void expect_collectors(const struct python_binary *pb)
+{
+	bool plain = false, lto = false;
+	int i;
+
+	for (i = 0; i < pb->ncollectors; i++) {
+		assert_null(strstr(pb->collectors[i].name, ".cold"));
+		assert_null(strstr(pb->collectors[i].name, ".part"));
+		plain |= !strcmp(pb->collectors[i].name, "gc_collect_main");
+		lto |= !strcmp(pb->collectors[i].name, "gc_collect_main.lto_priv.0");
+	}
+	assert_int_equal(pb->ncollectors, 2);
+	assert_true(plain && lto);
+}
+
+static void test_full_symtab(void **state)
+{
+	struct resolve_opts o = opts_with_root("/nonexistent");
+	struct python_binary pb;
+
+	(void)state;
+	assert_int_equal(resolve_python(fx("fake_python"), &o, &pb), 0);
+	assert_string_equal(pb.version, "3.12.1");
+	assert_string_equal(pb.version_source, "Py_Version");
+	assert_false(pb.stripped);
+	assert_int_equal(pb.sym_source, SYM_SYMTAB);
+	assert_true(pb.runtime_vaddr != 0);
+	expect_collectors(&pb);
+}
+
+static void test_usdt_with_semaphores(void **state)
+{
+	struct resolve_opts o = opts_with_root("/nonexistent");
+	struct python_binary pb;
+	struct elf_file ef;
+	GElf_Sym sem;
+	uint64_t sem_off;
+
+	(void)state;
+	assert_int_equal(resolve_python(fx("fake_python"), &o, &pb), 0);
+	assert_true(pb.has_gc_usdt);
+	assert_string_equal(pb.usdt_gc_start.name, "python:gc__start");
+	assert_string_equal(pb.usdt_gc_done.name, "python:gc__done");
+	/* the semaphore offset is that of the variable the program tests */
+	assert_int_equal(elf_file_open(&ef, fx("fake_python")), 0);
+	assert_int_equal(elf_find_defined(&ef, SHT_SYMTAB, "python_gc__start_semaphore", &sem), 0);
+	assert_int_equal(elf_vaddr_to_offset(&ef, sem.st_value, &sem_off), 0);
+	elf_file_close(&ef);
+	assert_int_equal(pb.usdt_gc_start.sem_offset, sem_off);
+	assert_true(pb.usdt_gc_done.sem_offset != 0);
+	assert_true(pb.usdt_gc_start.offset != 0);
+}
+
+static void test_stripped_debuglink(void **state)
+{
+	struct resolve_opts o = opts_with_root("/nonexistent");
+	struct python_binary pb;
+
+	(void)state;
+	assert_int_equal(resolve_python(fx("stripped_debuglink/fake_python"), &o, &pb), 0);
+	assert_true(pb.stripped);
+	assert_int_equal(pb.sym_source, SYM_DEBUGLINK);
+	assert_non_null(strstr(pb.debug_path, "fake_python.debug"));
+	expect_collectors(&pb);
+}
+
+static void test_stripped_build_id(void **state)
+{
+	struct resolve_opts o = opts_with_root(debugroot);
+	struct python_binary pb;
+
+	(void)state;
+	assert_int_equal(resolve_python(fx("stripped_buildid/fake_python"), &o, &pb), 0);
+	assert_int_equal(pb.sym_source, SYM_BUILD_ID);
+	assert_non_null(strstr(pb.debug_path, "/.build-id/"));
+	expect_collectors(&pb);
+}
+
+static void test_stripped_bare_plans_usdt_or_says_why(void **state)
+{
+	struct resolve_opts o = opts_with_root("/nonexistent");
+	struct plan_opts po = { .no_usdt = false };
+	struct python_binary pb;
+	struct probe_plan plan;
+
+	(void)state;
+	assert_int_equal(resolve_python(fx("stripped_bare/fake_python"), &o, &pb), 0);
+	assert_int_equal(pb.sym_source, SYM_DYNSYM);
+	assert_int_equal(pb.ncollectors, 0);
+	assert_int_equal(plan_gc(&pb, &po, &plan), 0);
+	assert_string_equal(plan.method, "usdt");
+	assert_int_equal(plan.nsites, 2);
+	assert_int_equal(plan.sites[0].cfg.base, GC_BASE_RUNTIME);
+	/* _PyRuntime is found from the probe address */
+	assert_int_equal((int64_t)plan.sites[0].at.vaddr + plan.sites[0].cfg.runtime_delta, pb.runtime_vaddr);
+	po.no_usdt = true;
+	assert_int_equal(plan_gc(&pb, &po, &plan), -ENOENT);
+	assert_int_equal(plan.metrics[M_COLLECTIONS].cov, COV_UNAVAILABLE);
+	assert_non_null(strstr(plan.metrics[M_COLLECTIONS].reason, "python3.12-dbg"));
+}
+
+static void test_uprobe_plan_per_clone(void **state)
+{
+	struct resolve_opts o = opts_with_root("/nonexistent");
+	struct plan_opts po = { .no_usdt = true };
+	struct python_binary pb;
+	struct probe_plan plan;
+	int i;
+
+	(void)state;
+	assert_int_equal(resolve_python(fx("fake_python"), &o, &pb), 0);
+	assert_int_equal(plan_gc(&pb, &po, &plan), 0);
+	assert_string_equal(plan.method, "uprobe");
+	assert_int_equal(plan.nsites, 4);
+	for (i = 0; i < plan.nsites; i++) {
+		assert_int_equal(plan.sites[i].kind, i % 2 ? SITE_URETPROBE : SITE_UPROBE);
+		/* 3.12: tstate argument -> interp (+16) -> gc (+112) + generation_stats (+128) */
+		assert_int_equal(plan.sites[i].cfg.base, GC_BASE_ARG0);
+		assert_int_equal(plan.sites[i].cfg.deref_off[0], 16);
+		assert_int_equal(plan.sites[i].cfg.stats_off, 112 + 128);
+	}
+	assert_int_equal(plan.metrics[M_PAUSE].cov, COV_EXACT);
+}
+
+static void test_not_python_and_malformed(void **state)
+{
+	struct resolve_opts o = opts_with_root("/nonexistent");
+	struct python_binary pb;
+
+	(void)state;
+	assert_int_equal(resolve_python(fx("not_python"), &o, &pb), -ENOEXEC);
+	assert_int_equal(resolve_python(fx("truncated"), &o, &pb), -ENOEXEC);
+	assert_int_equal(resolve_python(fx("fake_python.c-does-not-exist"), &o, &pb), -ENOENT);
+	assert_int_equal(resolve_python("/proc/self/status", &o, &pb), -ENOEXEC);
+}
+
+static void test_clone_suffixes(void **state)
+{
+	(void)state;
+	assert_true(symbol_is_clone_of("collect", "collect"));
+	assert_true(symbol_is_clone_of("collect.constprop.0", "collect"));
+	assert_true(symbol_is_clone_of("gc_collect_main.lto_priv.0", "gc_collect_main"));
+	assert_true(symbol_is_clone_of("collect.isra.0.constprop.1", "collect"));
+	assert_false(symbol_is_clone_of("collect.cold", "collect"));
+	assert_false(symbol_is_clone_of("collect.constprop.0.cold", "collect"));
+	assert_false(symbol_is_clone_of("collect.part.0", "collect"));
+	assert_false(symbol_is_clone_of("collect_generations", "collect"));
+	assert_false(symbol_is_clone_of("collect.constprop.", "collect"));
+}
+
+static void test_version_strings(void **state)
+{
+	int M, m, u;
+
+	(void)state;
+	assert_true(parse_python_version("3.12.1", &M, &m, &u));
+	assert_int_equal(M * 10000 + m * 100 + u, 31201);
+	assert_true(parse_python_version("3.13.0rc1", &M, &m, &u));
+	assert_false(parse_python_version("3.12", &M, &m, &u));
+	assert_false(parse_python_version("3.x.1", &M, &m, &u));
+	assert_false(parse_python_version("3.12.1.4", &M, &m, &u));
+	assert_false(parse_python_version("99999999999999999999.1.1", &M, &m, &u));
+}
+
+int main(void)
+{
+	const char *dir = getenv("MMTRACE_FIXTURES");
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_full_symtab),
+		cmocka_unit_test(test_usdt_with_semaphores),
+		cmocka_unit_test(test_stripped_debuglink),
+		cmocka_unit_test(test_stripped_build_id),
+		cmocka_unit_test(test_stripped_bare_plans_usdt_or_says_why),
+		cmocka_unit_test(test_uprobe_plan_per_clone),
+		cmocka_unit_test(test_not_python_and_malformed),
+		cmocka_unit_test(test_clone_suffixes),
+		cmocka_unit_test(test_version_strings),
+	};
+
+	if (!dir) {
+		fprintf(stderr, "set MMTRACE_FIXTURES to the built fixtures directory\n");
+		return 2;
+	}
+	snprintf(fixtures, sizeof(fixtures), "%s", dir);
+	snprintf(debugroot, sizeof(debugroot), "%s/debugroot", dir);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
