@@ -54,7 +54,7 @@ $(OUT)/%.o: user/%.c | $(OUT)
 $(OUT)/attach.o: $(SKELS)
 
 $(APP): $(OUT)/main.o $(LIB_OBJS)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(CC) $(LDFLAGS) $(filter %.o,$^) $(LDLIBS) -o $@
 
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/vmlinux.h
@@ -63,7 +63,7 @@ deps:
 	tools/install-deps.sh
 
 $(UNIT): tests/unit/test_resolve.c $(LIB_OBJS)
-	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
+	$(CC) $(CFLAGS) $(LDFLAGS) $(filter %.c %.o,$^) $(LDLIBS) -lcmocka -o $@
 
 fixtures: | $(OUT)
 	$(MAKE) -C tests/fixtures OUT=$(abspath $(OUT))/fixtures

@@ -6,6 +6,10 @@
 #ifndef MMTRACE_GC_H
 #define MMTRACE_GC_H
 
+#ifndef __bpf__
+#include <linux/types.h>	/* BPF side gets these from vmlinux.h */
+#endif
+
 #define MMTRACE_GENERATIONS 3
 /* log2 buckets of pause in ns: slot i holds [2^i, 2^(i+1)); 2^39 ns ~ 9 min */
 #define MMTRACE_HIST_SLOTS 40
