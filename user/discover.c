@@ -69,8 +69,11 @@ static void remember_path(struct mapped_files *m, const char *path)
 	for (i = 0; i < m->n; i++)
 		if (!strcmp(m->paths[i], path))
 			return;
-	if (m->n < MAX_MAPPED_FILES)
-		m->paths[m->n] = strdup(path), m->n += m->paths[m->n] != NULL;
+	if (m->n >= MAX_MAPPED_FILES)
+		return;
+	m->paths[m->n] = strdup(path);
+	if (m->paths[m->n])
+		m->n++;
 }
 
 /* Executable file mappings of the process, the main executable first. */
@@ -134,15 +137,15 @@ static int find_interpreter(pid_t pid, const struct resolve_opts *ro, struct tar
 			break;
 		}
 	}
-	if (rc == MMX_OK)
-		;
-	else if (m.saw_deleted)
-		rc = MMX_BINARY_GONE, snprintf(err, errlen,
-			"process %d (%s) maps a deleted file %s; mmtrace needs the interpreter file on disk",
-			pid, t->comm, m.deleted);
-	else
+	if (rc != MMX_OK && m.saw_deleted) {
+		rc = MMX_BINARY_GONE;
+		snprintf(err, errlen,
+			 "process %d (%s) maps a deleted file %s; mmtrace needs the interpreter file on disk",
+			 pid, t->comm, m.deleted);
+	} else if (rc != MMX_OK) {
 		snprintf(err, errlen, "process %d (%s) is not a CPython process: none of its %d executable "
 			 "mappings defines _PyRuntime and Py_GetVersion", pid, t->comm, m.n);
+	}
 	free_mapped_files(&m);
 	return rc;
 }
