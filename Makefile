@@ -23,12 +23,14 @@ CFLAGS    += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-
 LDFLAGS   += -fsanitize=address,undefined
 OUT       := build-san
 endif
-BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) $(WARN) -Ivmlinux -Ibpf
+# BPF_PROG() declares ctx and every tracepoint argument, used or not
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) $(WARN) -Wno-unused-parameter -Ivmlinux -Ibpf
 
 BPF_OBJS  := $(OUT)/gc.bpf.o
 SKELS     := $(OUT)/gc.skel.h
 LIB_SRCS  := user/elf_file.c user/resolve.c user/layout.c user/plan.c user/discover.c \
-             user/attach.c user/collect.c user/present.c user/json.c user/options.c
+             user/attach.c user/collect.c user/present.c user/present_host.c user/present_json.c \
+             user/json.c user/options.c user/registry.c user/proctable.c user/discover_host.c user/host.c
 LIB_OBJS  := $(LIB_SRCS:user/%.c=$(OUT)/%.o)
 APP       := $(OUT)/mmtrace
 UNIT      := $(OUT)/test_resolve

@@ -9,14 +9,28 @@
  * report for that call: which generation ran, objects collected and
  * uncollectable, counted separately. Argument conventions do not matter,
  * which keeps LTO/constprop clones and 3.13's generation == -1 honest.
+ *
+ * Probes are attached once per interpreter file, so the counters are keyed
+ * by process here. The exec and exit tracepoints hand each process's final
+ * counters to user space and delete its entries, which keeps the maps
+ * bounded by the number of live processes, and (system-wide) report every
+ * exec so that user space can discover new interpreters.
  */
 #include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include "gc.h"
 #include "bits.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
+
+/* set by user space before load */
+const volatile bool report_execs = false;	/* system-wide discovery */
+const volatile __u64 min_pause_ns = 0;		/* 0: no per-collection events */
+
+/* ring buffer records that did not fit (user space shows them as lost) */
+__u64 lost_events = 0;
 
 struct gc_inflight {
 	__u64 start_ns;
@@ -47,16 +61,42 @@ struct {
 	__type(value, struct gc_proc_stats);
 } proc_stats SEC(".maps");
 
+/* processes user space tracks, keyed by tgid: their exit must be reported
+ * even when they never collected */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MMTRACE_MAX_PROCS);
+	__type(key, __u32);
+	__type(value, __u32);
+} watched SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+} events SEC(".maps");
+
 static const struct gc_proc_stats zero_stats;
 
-static struct gc_proc_stats *stats_of(__u32 tgid)
+static struct gc_proc_stats *stats_of(__u32 tgid, __u32 bin_id)
 {
 	struct gc_proc_stats *s = bpf_map_lookup_elem(&proc_stats, &tgid);
 
 	if (s)
 		return s;
 	bpf_map_update_elem(&proc_stats, &tgid, &zero_stats, BPF_NOEXIST);
-	return bpf_map_lookup_elem(&proc_stats, &tgid);
+	s = bpf_map_lookup_elem(&proc_stats, &tgid);
+	if (s)
+		s->bin_id = bin_id;
+	return s;
+}
+
+static void *reserve(__u64 size)
+{
+	void *e = bpf_ringbuf_reserve(&events, size, 0);
+
+	if (!e)
+		__sync_fetch_and_add(&lost_events, 1);
+	return e;
 }
 
 /* Follows the site's pointer chain to &gcstate->generation_stats. */
@@ -96,7 +136,7 @@ int gc_begin(struct pt_regs *ctx)
 		return 0;
 	if (stats_address(ctx, site, &f.stats_addr) ||
 	    bpf_probe_read_user(f.before, sizeof(f.before), (void *)f.stats_addr)) {
-		s = stats_of(id >> 32);
+		s = stats_of(id >> 32, site->bin_id);
 		if (s)
 			__sync_fetch_and_add(&s->read_errors, 1);
 		return 0;
@@ -104,6 +144,25 @@ int gc_begin(struct pt_regs *ctx)
 	f.start_ns = bpf_ktime_get_ns();
 	bpf_map_update_elem(&inflight, &tid, &f, BPF_ANY);
 	return 0;
+}
+
+static void report_pause(__u64 id, __u32 gen, const struct gc_gen_counts *before,
+			 const struct gc_gen_counts *after, __u64 pause_ns, __u64 now)
+{
+	struct mm_pause_event *e = reserve(sizeof(*e));
+
+	if (!e)
+		return;
+	e->kind = MM_EV_PAUSE;
+	e->pid = id >> 32;
+	e->tid = (__u32)id;
+	e->generation = gen;
+	e->ts_ns = now;
+	e->pause_ns = pause_ns;
+	e->collected = after->collected - before->collected;
+	e->uncollectable = after->uncollectable - before->uncollectable;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	bpf_ringbuf_submit(e, 0);
 }
 
 static void account(struct gc_proc_stats *s, __u32 gen, const struct gc_gen_counts *before,
@@ -124,15 +183,19 @@ static void account(struct gc_proc_stats *s, __u32 gen, const struct gc_gen_coun
 }
 
 SEC("uprobe")
-int gc_end(struct pt_regs *ctx __attribute__((unused)))
+int gc_end(struct pt_regs *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid(), now = bpf_ktime_get_ns();
+	__u32 tid = (__u32)id, gen, ran = 0, idx = (__u32)bpf_get_attach_cookie(ctx);
 	struct gc_gen_counts after[MMTRACE_GENERATIONS];
-	__u32 tid = (__u32)id, gen, ran = 0;
 	struct gc_inflight *f;
 	struct gc_proc_stats *s;
+	struct gc_site *site;
 
-	s = stats_of(id >> 32);
+	site = bpf_map_lookup_elem(&sites, &idx);
+	if (!site)
+		return 0;
+	s = stats_of(id >> 32, site->bin_id);
 	if (!s)
 		return 0;
 	f = bpf_map_lookup_elem(&inflight, &tid);
@@ -148,11 +211,91 @@ int gc_end(struct pt_regs *ctx __attribute__((unused)))
 		if (after[gen].collections <= f->before[gen].collections)
 			continue;
 		account(s, gen, &f->before[gen], &after[gen], now - f->start_ns);
+		if (min_pause_ns && now - f->start_ns >= min_pause_ns)
+			report_pause(id, gen, &f->before[gen], &after[gen], now - f->start_ns, now);
 		ran++;
 	}
 	if (!ran)
 		__sync_fetch_and_add(&s->empty_calls, 1);
 out:
 	bpf_map_delete_elem(&inflight, &tid);
+	return 0;
+}
+
+/* Hands a tracked process's final counters to user space and forgets it. */
+static void end_process(__u32 tgid, __u32 reason)
+{
+	struct gc_proc_stats *s = bpf_map_lookup_elem(&proc_stats, &tgid);
+	struct mm_end_event *e;
+
+	if (!s && !bpf_map_lookup_elem(&watched, &tgid))
+		return;
+	e = reserve(sizeof(*e));
+	if (e) {
+		e->kind = MM_EV_END;
+		e->pid = tgid;
+		e->reason = reason;
+		e->ts_ns = bpf_ktime_get_ns();
+		/* ring buffer memory is not zeroed: copy zeros when there are no counters */
+		e->has_stats = s && !bpf_probe_read_kernel(&e->stats, sizeof(e->stats), s);
+		if (!e->has_stats)
+			bpf_probe_read_kernel(&e->stats, sizeof(e->stats), &zero_stats);
+		bpf_ringbuf_submit(e, 0);
+	}
+	bpf_map_delete_elem(&proc_stats, &tgid);
+	bpf_map_delete_elem(&watched, &tgid);
+}
+
+static __u32 ns_tgid(struct task_struct *p)
+{
+	struct pid *pid = BPF_CORE_READ(p, thread_pid);
+	unsigned int level = BPF_CORE_READ(pid, level);
+	int nr = 0;
+
+	bpf_core_read(&nr, sizeof(nr), &pid->numbers[level].nr);
+	return (__u32)nr;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(mm_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct mm_exec_event *e;
+	struct inode *ino;
+
+	/* the old image's counters end here; a new image starts from zero */
+	end_process(tgid, MM_END_EXEC);
+	if (!report_execs)
+		return 0;
+	e = reserve(sizeof(*e));
+	if (!e)
+		return 0;
+	ino = BPF_CORE_READ(bprm, file, f_inode);
+	e->kind = MM_EV_EXEC;
+	e->pid = tgid;
+	e->ns_pid = ns_tgid(p);
+	e->mnt_ns = BPF_CORE_READ(p, nsproxy, mnt_ns, ns.inum);
+	e->ts_ns = bpf_ktime_get_ns();
+	e->ino = BPF_CORE_READ(ino, i_ino);
+	e->dev = BPF_CORE_READ(ino, i_sb, s_dev);
+	e->pad = 0;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), BPF_CORE_READ(bprm, filename));
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(mm_exit, struct task_struct *p)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+
+	/* a thread that dies inside a collection leaves no begin behind */
+	bpf_map_delete_elem(&inflight, &tid);
+	/* live was decremented before this tracepoint: 0 means the last thread */
+	if (BPF_CORE_READ(p, signal, live.counter) != 0)
+		return 0;
+	end_process(id >> 32, MM_END_EXIT);
 	return 0;
 }

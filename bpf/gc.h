@@ -13,8 +13,10 @@
 #define MMTRACE_GENERATIONS 3
 /* log2 buckets of pause in ns: slot i holds [2^i, 2^(i+1)); 2^39 ns ~ 9 min */
 #define MMTRACE_HIST_SLOTS 40
-#define MMTRACE_MAX_SITES 64
-#define MMTRACE_MAX_PROCS 4096
+/* sites of all attached binaries: 2 for USDT, 2 per collector clone */
+#define MMTRACE_MAX_SITES 1024
+/* processes tracked at once; entries go when a process exits or execs */
+#define MMTRACE_MAX_PROCS 8192
 #define MMTRACE_CHAIN_MAX 3
 
 /* Where the pointer chain that leads to generation_stats starts. */
@@ -38,6 +40,8 @@ enum gc_role {
 struct gc_site {
 	__u32 base;	/* enum gc_base */
 	__u32 nderef;	/* number of pointer hops, <= MMTRACE_CHAIN_MAX */
+	__u32 bin_id;	/* user space's index of the interpreter file */
+	__u32 pad;
 	__s64 runtime_delta;
 	__u64 deref_off[MMTRACE_CHAIN_MAX];
 	__u64 stats_off;
@@ -64,6 +68,58 @@ struct gc_proc_stats {
 	__u64 empty_calls;
 	/* ends seen without a begin (attached in the middle of a collection) */
 	__u64 unmatched_ends;
+	/* the interpreter file whose probes counted this process (gc_site.bin_id) */
+	__u32 bin_id;
+	__u32 pad;
+};
+
+/* Ring buffer records; each starts with enum mm_event_kind. */
+enum mm_event_kind {
+	MM_EV_EXEC = 1,		/* a process exec'd (system-wide discovery) */
+	MM_EV_END = 2,		/* a tracked process exited or exec'd: its final counters */
+	MM_EV_PAUSE = 3,	/* one collection at least min_pause_ns long */
+};
+
+enum mm_end_reason {
+	MM_END_EXIT = 1,
+	MM_END_EXEC = 2,
+};
+
+#define MMTRACE_COMM_LEN 16
+#define MMTRACE_FILENAME_LEN 256
+
+struct mm_exec_event {
+	__u32 kind;
+	__u32 pid;		/* host tgid */
+	__u32 ns_pid;		/* tgid in the process's own PID namespace */
+	__u32 mnt_ns;		/* mount namespace inode number */
+	__u64 ts_ns;		/* CLOCK_MONOTONIC */
+	__u64 ino;		/* the executable: inode and s_dev (kernel encoding) */
+	__u32 dev;
+	__u32 pad;
+	char comm[MMTRACE_COMM_LEN];
+	char filename[MMTRACE_FILENAME_LEN];	/* as passed to execve */
+};
+
+struct mm_end_event {
+	__u32 kind;
+	__u32 pid;
+	__u32 reason;		/* enum mm_end_reason */
+	__u32 has_stats;	/* 0: the process never reached a GC probe */
+	__u64 ts_ns;
+	struct gc_proc_stats stats;
+};
+
+struct mm_pause_event {
+	__u32 kind;
+	__u32 pid;
+	__u32 tid;
+	__u32 generation;
+	__u64 ts_ns;		/* CLOCK_MONOTONIC at the end of the collection */
+	__u64 pause_ns;
+	__u64 collected;
+	__u64 uncollectable;
+	char comm[MMTRACE_COMM_LEN];
 };
 
 #endif /* MMTRACE_GC_H */

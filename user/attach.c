@@ -47,22 +47,48 @@ static int check_kernel(char *err, size_t errlen)
 	return MMX_OK;
 }
 
-int attacher_open(struct attacher *a, bool verbose, char *err, size_t errlen)
+static int load_programs(struct attacher *a, const struct attach_opts *o, char *err, size_t errlen)
+{
+	int rc;
+
+	a->skel = gc_bpf__open();
+	if (a->skel) {
+		a->skel->rodata->report_execs = o->report_execs;
+		a->skel->rodata->min_pause_ns = o->min_pause_ns;
+		if (!gc_bpf__load(a->skel))
+			return MMX_OK;
+	}
+	rc = errno;
+	snprintf(err, errlen, "cannot load BPF programs: %s%s", strerror(rc), o->verbose ? "" : " (-v shows why)");
+	return rc == EPERM || rc == EACCES ? MMX_NO_PERMISSION : MMX_INTERNAL;
+}
+
+static int attach_tracepoint(struct attacher *a, struct bpf_program *prog, char *err, size_t errlen)
+{
+	struct bpf_link *link = bpf_program__attach(prog);
+
+	if (!link) {
+		snprintf(err, errlen, "cannot attach %s: %s", bpf_program__name(prog), strerror(errno));
+		return MMX_NO_KERNEL;
+	}
+	a->links[a->nlinks++] = link;
+	return MMX_OK;
+}
+
+int attacher_open(struct attacher *a, const struct attach_opts *o, char *err, size_t errlen)
 {
 	int rc;
 
 	memset(a, 0, sizeof(*a));
-	libbpf_set_print(verbose ? libbpf_print_verbose : libbpf_print_silent);
+	libbpf_set_print(o->verbose ? libbpf_print_verbose : libbpf_print_silent);
 	rc = check_kernel(err, errlen);
-	if (rc)
-		return rc;
-	a->skel = gc_bpf__open_and_load();
-	if (!a->skel) {
-		rc = errno;
-		snprintf(err, errlen, "cannot load BPF programs: %s%s", strerror(rc), verbose ? "" : " (-v shows why)");
-		return rc == EPERM || rc == EACCES ? MMX_NO_PERMISSION : MMX_INTERNAL;
-	}
-	return MMX_OK;
+	if (!rc)
+		rc = load_programs(a, o, err, errlen);
+	if (!rc)
+		rc = attach_tracepoint(a, a->skel->progs.mm_exit, err, errlen);
+	if (!rc)
+		rc = attach_tracepoint(a, a->skel->progs.mm_exec, err, errlen);
+	return rc;
 }
 
 static struct bpf_program *program_for(struct attacher *a, enum gc_role role)
@@ -70,9 +96,17 @@ static struct bpf_program *program_for(struct attacher *a, enum gc_role role)
 	return role == GC_ROLE_BEGIN ? a->skel->progs.gc_begin : a->skel->progs.gc_end;
 }
 
-static int attach_site(struct attacher *a, struct target *t, const struct plan_site *s, char *err, size_t errlen)
+struct attach_req {
+	const struct python_binary *bin;
+	pid_t pid;
+	__u32 bin_id;
+};
+
+static int attach_site(struct attacher *a, const struct attach_req *r, const struct plan_site *s,
+		       char *err, size_t errlen)
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, uo);
+	struct gc_site cfg = s->cfg;
 	struct bpf_link *link;
 	__u32 idx = a->next_site;
 
@@ -80,7 +114,8 @@ static int attach_site(struct attacher *a, struct target *t, const struct plan_s
 		snprintf(err, errlen, "too many probe sites (at most %d)", MMTRACE_MAX_SITES);
 		return MMX_INTERNAL;
 	}
-	if (bpf_map__update_elem(a->skel->maps.sites, &idx, sizeof(idx), &s->cfg, sizeof(s->cfg), BPF_ANY)) {
+	cfg.bin_id = r->bin_id;
+	if (bpf_map__update_elem(a->skel->maps.sites, &idx, sizeof(idx), &cfg, sizeof(cfg), BPF_ANY)) {
 		snprintf(err, errlen, "cannot configure probe site: %s", strerror(errno));
 		return MMX_INTERNAL;
 	}
@@ -88,13 +123,13 @@ static int attach_site(struct attacher *a, struct target *t, const struct plan_s
 	uo.retprobe = s->kind == SITE_URETPROBE;
 	/* a USDT site with a semaphore: the kernel raises it while attached */
 	uo.ref_ctr_offset = s->kind == SITE_USDT ? s->at.sem_offset : 0;
-	link = bpf_program__attach_uprobe_opts(program_for(a, s->role), t->pid, t->bin.open_path,
+	link = bpf_program__attach_uprobe_opts(program_for(a, s->role), r->pid, r->bin->open_path,
 					       s->at.offset, &uo);
 	if (!link) {
 		int e = errno;
 
-		snprintf(err, errlen, "cannot attach %s %s in %s for PID %d: %s", site_kind_name(s->kind),
-			 s->at.name, t->bin.path, t->pid, strerror(e));
+		snprintf(err, errlen, "cannot attach %s %s in %s for %s %d: %s", site_kind_name(s->kind),
+			 s->at.name, r->bin->path, r->pid > 0 ? "PID" : "all processes, pid", r->pid, strerror(e));
 		return e == ESRCH ? MMX_NO_PROCESS : e == EPERM || e == EACCES ? MMX_NO_PERMISSION : MMX_INTERNAL;
 	}
 	a->links[a->nlinks++] = link;
@@ -102,12 +137,14 @@ static int attach_site(struct attacher *a, struct target *t, const struct plan_s
 	return MMX_OK;
 }
 
-int attacher_attach(struct attacher *a, struct target *t, char *err, size_t errlen)
+int attacher_attach(struct attacher *a, const struct python_binary *bin, const struct probe_plan *plan,
+		    pid_t pid, __u32 bin_id, char *err, size_t errlen)
 {
+	struct attach_req r = { bin, pid, bin_id };
 	int i, rc;
 
-	for (i = 0; i < t->plan.nsites; i++) {
-		rc = attach_site(a, t, &t->plan.sites[i], err, errlen);
+	for (i = 0; i < plan->nsites; i++) {
+		rc = attach_site(a, &r, &plan->sites[i], err, errlen);
 		if (rc)
 			return rc;
 	}
@@ -117,6 +154,21 @@ int attacher_attach(struct attacher *a, struct target *t, char *err, size_t errl
 int attacher_stats_fd(const struct attacher *a)
 {
 	return bpf_map__fd(a->skel->maps.proc_stats);
+}
+
+int attacher_watched_fd(const struct attacher *a)
+{
+	return bpf_map__fd(a->skel->maps.watched);
+}
+
+int attacher_events_fd(const struct attacher *a)
+{
+	return bpf_map__fd(a->skel->maps.events);
+}
+
+__u64 attacher_lost_events(const struct attacher *a)
+{
+	return __atomic_load_n(&a->skel->bss->lost_events, __ATOMIC_RELAXED);
 }
 
 void attacher_close(struct attacher *a)

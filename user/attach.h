@@ -5,12 +5,22 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include "discover.h"
+#include <sys/types.h>
+#include <linux/types.h>
+#include "gc.h"
+#include "plan.h"
+#include "resolve.h"
 
-#define ATTACH_MAX_LINKS 256
+#define ATTACH_MAX_LINKS (MMTRACE_MAX_SITES + 2)
 
 struct gc_bpf;
 struct bpf_link;
+
+struct attach_opts {
+	bool verbose;		/* libbpf's log on stderr */
+	bool report_execs;	/* system-wide: an event for every exec on the host */
+	__u64 min_pause_ns;	/* 0: no per-collection events */
+};
 
 struct attacher {
 	struct gc_bpf *skel;
@@ -19,11 +29,18 @@ struct attacher {
 	unsigned int next_site;
 };
 
-/* Checks the kernel and loads the programs. Returns an exit code (MMX_*). */
-int attacher_open(struct attacher *a, bool verbose, char *err, size_t errlen);
-/* Attaches the target's plan, filtered to its pid. Returns an exit code. */
-int attacher_attach(struct attacher *a, struct target *t, char *err, size_t errlen);
+/* Checks the kernel, loads the programs and attaches the exec and exit
+ * tracepoints. Returns an exit code (MMX_*). */
+int attacher_open(struct attacher *a, const struct attach_opts *o, char *err, size_t errlen);
+/* Attaches a plan to the interpreter file: for one process (pid > 0) or for
+ * every process that maps the file (pid == -1). Counters carry bin_id. */
+int attacher_attach(struct attacher *a, const struct python_binary *bin, const struct probe_plan *plan,
+		    pid_t pid, __u32 bin_id, char *err, size_t errlen);
 int attacher_stats_fd(const struct attacher *a);
+int attacher_watched_fd(const struct attacher *a);
+int attacher_events_fd(const struct attacher *a);
+/* ring buffer records dropped because it was full */
+__u64 attacher_lost_events(const struct attacher *a);
 void attacher_close(struct attacher *a);
 
 #endif /* MMTRACE_ATTACH_H */

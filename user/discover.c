@@ -15,8 +15,6 @@
 #include "elf_file.h"
 #include "exitcodes.h"
 
-#define MAX_MAPPED_FILES 256
-
 uint64_t monotonic_ns(void)
 {
 	struct timespec ts;
@@ -55,31 +53,28 @@ static bool is_kernel_thread(pid_t pid)
 	return readlink(path, target, sizeof(target)) < 0 && errno == ENOENT;
 }
 
-struct mapped_files {
-	char *paths[MAX_MAPPED_FILES];
-	int n;
-	bool saw_deleted;
-	char deleted[PATH_MAX];
-};
-
-static void remember_path(struct mapped_files *m, const char *path)
+static void remember_path(struct mapped_files *m, const char *path, unsigned int major, unsigned int minor,
+			  unsigned long long ino)
 {
 	int i;
 
 	for (i = 0; i < m->n; i++)
-		if (!strcmp(m->paths[i], path))
+		if (!strcmp(m->files[i].path, path))
 			return;
 	if (m->n >= MAX_MAPPED_FILES)
 		return;
-	m->paths[m->n] = strdup(path);
-	if (m->paths[m->n])
+	m->files[m->n].path = strdup(path);
+	m->files[m->n].id = (struct file_id){ kernel_dev(major, minor), ino };
+	if (m->files[m->n].path)
 		m->n++;
 }
 
-/* Executable file mappings of the process, the main executable first. */
-static int read_mapped_files(pid_t pid, struct mapped_files *m)
+/* Executable file mappings of the process, in address order. */
+int read_mapped_files(pid_t pid, struct mapped_files *m)
 {
 	char path[64], line[PATH_MAX + 128], perms[8];
+	unsigned int major, minor;
+	unsigned long long ino;
 	const char *file;
 	size_t n;
 	int off = 0;
@@ -91,7 +86,9 @@ static int read_mapped_files(pid_t pid, struct mapped_files *m)
 		return -errno;
 	while (fgets(line, sizeof(line), f)) {
 		line[strcspn(line, "\n")] = '\0';
-		if (sscanf(line, "%*s %7s %*s %*s %*s %n", perms, &off) != 1 || !off || !strchr(perms, 'x'))
+		off = 0;
+		if (sscanf(line, "%*s %7s %*s %x:%x %llu %n", perms, &major, &minor, &ino, &off) != 4 || !off ||
+		    !strchr(perms, 'x'))
 			continue;
 		file = line + off;
 		while (*file == ' ')
@@ -104,16 +101,16 @@ static int read_mapped_files(pid_t pid, struct mapped_files *m)
 			snprintf(m->deleted, sizeof(m->deleted), "%.*s", (int)(n - 10), file);
 			continue;
 		}
-		remember_path(m, file);
+		remember_path(m, file, major, minor, ino);
 	}
 	fclose(f);
 	return 0;
 }
 
-static void free_mapped_files(struct mapped_files *m)
+void free_mapped_files(struct mapped_files *m)
 {
 	while (m->n > 0)
-		free(m->paths[--m->n]);
+		free(m->files[--m->n].path);
 }
 
 static int open_pidfd(pid_t pid)
@@ -132,7 +129,7 @@ static int find_interpreter(pid_t pid, const struct resolve_opts *ro, struct tar
 		return errno == ENOENT || errno == ESRCH ? MMX_NO_PROCESS : MMX_NO_PERMISSION;
 	}
 	for (i = 0; i < m.n; i++) {
-		if (!resolve_python(m.paths[i], ro, &t->bin)) {
+		if (!resolve_python(m.files[i].path, ro, &t->bin)) {
 			rc = MMX_OK;
 			break;
 		}
@@ -239,7 +236,8 @@ struct lib_search {
 
 static int try_lib_dirs(const char *dirs, const char *lib, struct lib_search *s)
 {
-	char buf[PATH_MAX], path[PATH_MAX], *dir, *save = NULL;
+	char buf[PATH_MAX], path[PATH_MAX], rooted[PATH_MAX], *dir, *save = NULL;
+	const char *root = s->ro->root ? s->ro->root : "";
 
 	snprintf(buf, sizeof(buf), "%s", dirs);
 	for (dir = strtok_r(buf, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
@@ -247,7 +245,8 @@ static int try_lib_dirs(const char *dirs, const char *lib, struct lib_search *s)
 			snprintf(path, sizeof(path), "%s%s/%s", s->origin, dir + 7, lib);
 		else
 			snprintf(path, sizeof(path), "%s/%s", dir, lib);
-		if (!access(path, R_OK) && !resolve_python(path, s->ro, s->pb))
+		snprintf(rooted, sizeof(rooted), "%s%s", root, path);
+		if (!access(rooted, R_OK) && !resolve_python(path, s->ro, s->pb))
 			return 1;
 	}
 	return 0;
@@ -275,14 +274,20 @@ static int take_rpath(const char *value, void *arg)
 	return 1;
 }
 
-static int linked_libpython(const char *exe, const struct resolve_opts *ro, struct python_binary *pb)
+int linked_libpython(const char *exe, const struct resolve_opts *ro, struct python_binary *pb)
 {
 	struct lib_search s = { .ro = ro, .pb = pb };
-	char real[PATH_MAX], origin[PATH_MAX];
+	char real[PATH_MAX], rooted[PATH_MAX], origin[PATH_MAX];
 	struct elf_file ef;
 	int found;
 
-	if (!realpath(exe, real) || elf_file_open(&ef, real))
+	/* inside another mount namespace the path is already the kernel's own */
+	if (ro->root)
+		snprintf(real, sizeof(real), "%s", exe);
+	else if (!realpath(exe, real))
+		return -ENOEXEC;
+	snprintf(rooted, sizeof(rooted), "%s%s", ro->root ? ro->root : "", real);
+	if (elf_file_open(&ef, rooted))
 		return -ENOEXEC;
 	snprintf(origin, sizeof(origin), "%s", real);
 	s.origin = dirname(origin);
@@ -336,6 +341,11 @@ int held_child_spawn(const char *exe, char *const argv[], struct held_child *c)
 		return -errno;
 	}
 	if (c->pid == 0) {
+		sigset_t none;
+
+		/* mmtrace blocks SIGINT/SIGTERM/SIGCHLD for its signalfd; CMD must not inherit that */
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
 		close(gate[1]);
 		/* wait until mmtrace's probes are attached; EOF means abort */
 		if (read(gate[0], &go, 1) != 1)

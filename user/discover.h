@@ -4,6 +4,7 @@
 #define MMTRACE_DISCOVER_H
 
 #include <stdbool.h>
+#include <limits.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include "plan.h"
@@ -40,6 +41,40 @@ int held_child_spawn(const char *exe, char *const argv[], struct held_child *c);
 int held_child_release(struct held_child *c);
 /* Kills a child that must not run (attach failed) and reaps it. */
 void held_child_abort(struct held_child *c);
+
+/* A file as the kernel names it: s_dev in the kernel's encoding
+ * (major << 20 | minor, as /proc/PID/maps and BPF see it) and inode. */
+struct file_id {
+	uint32_t dev;
+	uint64_t ino;
+};
+
+static inline uint32_t kernel_dev(unsigned int major, unsigned int minor)
+{
+	return (major << 20) | (minor & 0xfffff);
+}
+
+#define MAX_MAPPED_FILES 256
+
+struct mapped_file {
+	char *path;		/* in the process's mount namespace */
+	struct file_id id;
+};
+
+struct mapped_files {
+	struct mapped_file files[MAX_MAPPED_FILES];
+	int n;
+	bool saw_deleted;
+	char deleted[PATH_MAX];
+};
+
+/* The executable file mappings of pid. 0 or -errno; free_mapped_files after. */
+int read_mapped_files(pid_t pid, struct mapped_files *m);
+void free_mapped_files(struct mapped_files *m);
+
+/* Finds a libpython among exe's DT_NEEDED entries, searched like ld.so does
+ * (minus ld.so.cache), under ro->root when set. 0 or -ENOEXEC. */
+int linked_libpython(const char *exe, const struct resolve_opts *ro, struct python_binary *pb);
 
 uint64_t monotonic_ns(void);
 int read_comm(pid_t pid, char *buf, size_t len);

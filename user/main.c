@@ -17,9 +17,11 @@
 #include "collect.h"
 #include "discover.h"
 #include "exitcodes.h"
+#include "host.h"
 #include "options.h"
 #include "present.h"
 
+/* The one-process mode (-p, -- CMD); the system-wide mode lives in host.c. */
 struct mmtrace {
 	struct options opt;
 	struct resolve_opts ro;
@@ -28,6 +30,11 @@ struct mmtrace {
 	int ntargets;
 	struct attacher att;
 	bool loaded;
+	struct collector col;
+	bool collecting;
+	/* counters handed over by BPF when a target exited or exec'd */
+	struct gc_proc_stats final[OPT_MAX_PIDS];
+	bool has_final[OPT_MAX_PIDS];
 	struct held_child child;	/* pid 0 unless -- CMD */
 	char exe[PATH_MAX];
 	int sigfd;
@@ -75,7 +82,8 @@ static int plan_targets(struct mmtrace *m)
 	return rc;
 }
 
-static int setup_signals(struct mmtrace *m)
+/* SIGINT, SIGTERM and SIGCHLD arrive on a descriptor the loop polls. */
+static int signals_fd(void)
 {
 	sigset_t set;
 
@@ -84,9 +92,52 @@ static int setup_signals(struct mmtrace *m)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGCHLD);
 	if (sigprocmask(SIG_BLOCK, &set, NULL))
-		return -errno;
-	m->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	return m->sigfd < 0 ? -errno : 0;
+		return -1;
+	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+static int target_index(const struct mmtrace *m, pid_t pid)
+{
+	int i;
+
+	for (i = 0; i < m->ntargets; i++)
+		if (m->targets[i].pid == pid)
+			return i;
+	return -1;
+}
+
+static void on_end(void *ctx, const struct mm_end_event *e)
+{
+	struct mmtrace *m = ctx;
+	int i = target_index(m, (pid_t)e->pid);
+
+	/* without counters it says nothing the map would not; and the held
+	 * child's own exec into CMD ends a "process" that never ran Python */
+	if (i < 0 || m->has_final[i] || !e->has_stats)
+		return;
+	m->final[i] = e->stats;
+	m->has_final[i] = true;
+}
+
+static void on_pause(void *ctx, const struct mm_pause_event *e)
+{
+	struct mmtrace *m = ctx;
+
+	if (target_index(m, (pid_t)e->pid) >= 0)
+		present_pause_event(m->out, e, m->opt.json);
+}
+
+static int open_collector(struct mmtrace *m)
+{
+	struct collect_handlers h = { .ctx = m, .on_end = on_end, .on_pause = on_pause };
+
+	if (collector_open(&m->col, attacher_events_fd(&m->att), attacher_stats_fd(&m->att),
+			   attacher_watched_fd(&m->att), &h)) {
+		snprintf(m->err, sizeof(m->err), "cannot read the BPF ring buffer: %s", strerror(errno));
+		return MMX_INTERNAL;
+	}
+	m->collecting = true;
+	return MMX_OK;
 }
 
 static int start_child(struct mmtrace *m)
@@ -103,19 +154,20 @@ static int start_child(struct mmtrace *m)
 
 static int attach_all(struct mmtrace *m)
 {
+	struct attach_opts ao = { .verbose = m->opt.verbose, .min_pause_ns = (__u64)(m->opt.min_pause_ms * 1e6) };
+	struct target *t;
 	int i, rc;
 
-	rc = attacher_open(&m->att, m->opt.verbose, m->err, sizeof(m->err));
-	if (rc)
-		return rc;
+	rc = attacher_open(&m->att, &ao, m->err, sizeof(m->err));
 	m->loaded = true;
-	for (i = 0; i < m->ntargets; i++) {
-		rc = attacher_attach(&m->att, &m->targets[i], m->err, sizeof(m->err));
-		if (rc)
-			return rc;
-		m->targets[i].start_ns = monotonic_ns();
+	if (!rc)
+		rc = open_collector(m);
+	for (i = 0; !rc && i < m->ntargets; i++) {
+		t = &m->targets[i];
+		rc = attacher_attach(&m->att, &t->bin, &t->plan, t->pid, (__u32)i, m->err, sizeof(m->err));
+		t->start_ns = monotonic_ns();
 	}
-	return MMX_OK;
+	return rc;
 }
 
 static void mark_exited(struct mmtrace *m, struct target *t)
@@ -138,26 +190,42 @@ static bool all_exited(const struct mmtrace *m)
 	return true;
 }
 
+static void fill_row(struct mmtrace *m, int i, uint64_t now, struct report_row *row)
+{
+	const struct target *t = &m->targets[i];
+
+	memset(row, 0, sizeof(*row));
+	row->pid = t->pid;
+	row->comm = t->comm;
+	row->bin = &t->bin;
+	row->plan = &t->plan;
+	row->exited = t->exited;
+	row->from_exec = t->spawned;
+	if (m->has_final[i])
+		row->gc = m->final[i];
+	else
+		collect_gc(attacher_stats_fd(&m->att), t->pid, &row->gc);
+	row->traced_ns = (t->exited ? t->end_ns : now) - t->start_ns;
+}
+
 static void report(struct mmtrace *m, bool final)
 {
-	struct report_row rows[OPT_MAX_PIDS];
-	struct report r = { rows, m->ntargets, { 0, 0 }, final };
+	static struct report_row rows[OPT_MAX_PIDS];
+	struct report r = { rows, m->ntargets, { 0, 0 }, final, NULL };
 	uint64_t now = monotonic_ns();
-	struct target *t;
 	int i;
 
+	/* final counters of targets that just ended are in the ring buffer */
+	collector_drain(&m->col);
 	clock_gettime(CLOCK_REALTIME, &r.wall);
-	for (i = 0; i < m->ntargets; i++) {
-		t = &m->targets[i];
-		rows[i].t = t;
-		collect_gc(attacher_stats_fd(&m->att), t->pid, &rows[i].gc);
-		rows[i].traced_ns = (t->exited ? t->end_ns : now) - t->start_ns;
-	}
+	for (i = 0; i < m->ntargets; i++)
+		fill_row(m, i, now, &rows[i]);
 	if (m->opt.json) {
 		present_json(m->out, &r);
 		return;
 	}
-	present_table(m->out, &r, m->tty);
+	/* slow-GC lines would be wiped by clearing the screen */
+	present_table(m->out, &r, m->tty && !m->opt.min_pause_ms);
 	if (m->opt.histograms)
 		present_histograms(m->out, &r);
 }
@@ -188,22 +256,25 @@ static void poll_exits(struct mmtrace *m, const struct pollfd *fds, int nfds)
 
 static void trace_loop(struct mmtrace *m)
 {
-	struct pollfd fds[OPT_MAX_PIDS + 1];
+	struct pollfd fds[OPT_MAX_PIDS + 2];
 	uint64_t interval = (uint64_t)(m->opt.interval_s * 1e9), next = monotonic_ns() + interval, now;
+	int i, timeout, nfds = m->ntargets + 2;
 	long reports = 0;
-	int i, timeout;
 
 	fds[0] = (struct pollfd){ .fd = m->sigfd, .events = POLLIN };
 	for (i = 0; i < m->ntargets; i++)
 		fds[i + 1] = (struct pollfd){ .fd = m->targets[i].pidfd, .events = POLLIN };
+	fds[nfds - 1] = (struct pollfd){ .fd = collector_fd(&m->col), .events = POLLIN };
 	while (!all_exited(m)) {
 		now = monotonic_ns();
 		timeout = next > now ? (int)((next - now + 999999) / 1000000) : 0;
-		if (poll(fds, (nfds_t)m->ntargets + 1, timeout) < 0 && errno != EINTR)
+		if (poll(fds, (nfds_t)nfds, timeout) < 0 && errno != EINTR)
 			break;
 		if (fds[0].revents && drain_signals(m))
 			break;
-		poll_exits(m, fds, m->ntargets + 1);
+		if (fds[nfds - 1].revents)
+			collector_drain(&m->col);
+		poll_exits(m, fds, nfds - 1);
 		if (monotonic_ns() < next || all_exited(m))
 			continue;
 		next += interval;
@@ -222,32 +293,33 @@ static int child_exit_code(const struct mmtrace *m)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : MMX_INTERNAL;
 }
 
-static int run(struct mmtrace *m)
+static void print_probes(struct mmtrace *m)
+{
+	struct probe_view v[OPT_MAX_PIDS];
+	int i;
+
+	for (i = 0; i < m->ntargets; i++)
+		v[i] = (struct probe_view){ m->targets[i].pid, m->targets[i].comm, &m->targets[i].bin,
+					    &m->targets[i].plan };
+	(m->opt.json ? present_probes_json : present_probes_text)(m->out, v, m->ntargets);
+}
+
+static int run_single(struct mmtrace *m)
 {
 	int rc;
 
-	/* before anything else, so that a user is not told less useful things first */
-	if (!m->opt.probes_only && geteuid() != 0) {
-		snprintf(m->err, sizeof(m->err),
-			 "must run as root: loading BPF and attaching uprobes needs CAP_BPF and CAP_PERFMON");
-		return MMX_NO_PERMISSION;
-	}
 	rc = prepare_targets(m);
 	if (rc)
 		return rc;
 	rc = plan_targets(m);
 	if (m->opt.probes_only) {
-		(m->opt.json ? present_probes_json : present_probes_text)(m->out, m->targets, m->ntargets);
+		print_probes(m);
 		return rc;
 	}
 	if (rc)
 		return rc;
 	if (m->opt.cmd_argc && (rc = start_child(m)))
 		return rc;
-	if (setup_signals(m)) {
-		snprintf(m->err, sizeof(m->err), "cannot set up signals: %s", strerror(errno));
-		return MMX_INTERNAL;
-	}
 	rc = attach_all(m);
 	if (rc)
 		return rc;
@@ -258,6 +330,25 @@ static int run(struct mmtrace *m)
 	trace_loop(m);
 	report(m, true);
 	return m->opt.cmd_argc ? child_exit_code(m) : MMX_OK;
+}
+
+static int run(struct mmtrace *m)
+{
+	struct host_config hc = { &m->opt, &m->ro, &m->po, m->out, m->tty, -1, m->err, sizeof(m->err) };
+
+	/* before anything else, so that a user is not told less useful things first */
+	if (!m->opt.probes_only && geteuid() != 0) {
+		snprintf(m->err, sizeof(m->err),
+			 "must run as root: loading BPF and attaching uprobes needs CAP_BPF and CAP_PERFMON");
+		return MMX_NO_PERMISSION;
+	}
+	m->sigfd = signals_fd();
+	if (m->sigfd < 0) {
+		snprintf(m->err, sizeof(m->err), "cannot set up signals: %s", strerror(errno));
+		return MMX_INTERNAL;
+	}
+	hc.sigfd = m->sigfd;
+	return m->opt.all ? host_run(&hc) : run_single(m);
 }
 
 int main(int argc, char **argv)
@@ -288,6 +379,8 @@ cleanup:
 		fail(&m);
 	if (m.child.pid)
 		held_child_abort(&m.child);
+	if (m.collecting)
+		collector_close(&m.col);
 	if (m.loaded)
 		attacher_close(&m.att);
 	for (i = 0; i < m.ntargets; i++)

@@ -14,14 +14,21 @@ const char *argp_program_bug_address = "the mmtrace issue tracker";
 static const char doc[] =
 "mmtrace: watch CPython's garbage collector from outside, with eBPF.\n"
 "\n"
-"USAGE: mmtrace [OPTIONS] -p PID [INTERVAL [COUNT]]\n"
+"USAGE: mmtrace [OPTIONS] [-a] [INTERVAL [COUNT]]\n"
+"       mmtrace [OPTIONS] -p PID [INTERVAL [COUNT]]\n"
 "       mmtrace [OPTIONS] [INTERVAL [COUNT]] -- CMD [ARGS...]\n"
 "\n"
 "Attaches to the interpreter's GC (USDT python:gc__start/gc__done where the\n"
 "build has them, else uprobes on the collector) without restarting, pausing\n"
-"or injecting anything. Counts are cumulative since attach.\n"
+"or injecting anything. Counts are cumulative since attach. With no target,\n"
+"watches every CPython process on the host, including ones that start later\n"
+"and ones in containers, with one set of probes per interpreter file.\n"
 "\n"
 "EXAMPLES:\n"
+"    mmtrace                       # every CPython process on the host, every second\n"
+"    mmtrace -s pause -n 10 5      # the 10 with the longest pauses, every 5 s\n"
+"    mmtrace --min-pause 50        # also a line per collection of 50 ms or more\n"
+"    mmtrace -H --merge 10 1       # one host-wide pause histogram per generation\n"
 "    mmtrace -p 1234               # live GC table for PID 1234, every second\n"
 "    mmtrace -p 1234 -p 5678 5 3   # two processes, every 5 s, 3 reports\n"
 "    mmtrace -H -p 1234            # add log2 histograms of GC pauses\n"
@@ -32,11 +39,16 @@ static const char doc[] =
 "\n"
 "OPTIONS:";
 
-enum { OPT_PROBES = 1000, OPT_NO_USDT, OPT_DEBUG_DIR };
+enum { OPT_PROBES = 1000, OPT_NO_USDT, OPT_DEBUG_DIR, OPT_MIN_PAUSE, OPT_MERGE };
 
 static const struct argp_option opts[] = {
 	{ "pid", 'p', "PID", 0, "Trace this process (repeatable)", 0 },
 	{ "command", 'c', "CMD", 0, "Run and trace CMD (split on spaces, no shell)", 0 },
+	{ "all", 'a', NULL, 0, "Every CPython process on the host (the default with no target)", 0 },
+	{ "sort", 's', "KEY", 0, "System-wide table order: time (GC share, default), pause, gc, pid", 0 },
+	{ "top", 'n', "N", 0, "System-wide table: show the first N processes", 0 },
+	{ "min-pause", OPT_MIN_PAUSE, "MS", 0, "Print a line for every collection of at least MS milliseconds", 0 },
+	{ "merge", OPT_MERGE, NULL, 0, "System-wide -H: one histogram per generation for the host", 0 },
 	{ "histogram", 'H', NULL, 0, "Print log2 histograms of GC pause per generation", 0 },
 	{ "json", 'j', NULL, 0, "One JSON object per line per interval, then a final one", 0 },
 	{ "probes", OPT_PROBES, NULL, 0, "Print the probe plan (with --json: as JSON) and exit", 0 },
@@ -58,6 +70,45 @@ static int parse_pid(const char *s, pid_t *out)
 	if (errno || end == s || *end || v <= 0 || v > 4194304)
 		return -EINVAL;
 	*out = (pid_t)v;
+	return 0;
+}
+
+static int parse_sort(const char *s, enum sort_key *out)
+{
+	static const char *const names[] = { [SORT_TIME] = "time", [SORT_PAUSE] = "pause",
+					     [SORT_GC] = "gc", [SORT_PID] = "pid" };
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!strcmp(s, names[i])) {
+			*out = (enum sort_key)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static int parse_top(const char *s, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v <= 0 || v > 1000000)
+		return -EINVAL;
+	*out = (int)v;
+	return 0;
+}
+
+static int parse_ms(const char *s, double *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(*out) || *out <= 0 || *out > 3600e3)
+		return -EINVAL;
 	return 0;
 }
 
@@ -113,6 +164,21 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 		if (split_words(o, arg))
 			argp_error(st, "empty -c command");
 		break;
+	case 'a': o->all = true; break;
+	case 's':
+		if (parse_sort(arg, &o->sort))
+			argp_error(st, "invalid sort key '%s': time, pause, gc or pid", arg);
+		o->sort_given = true;
+		break;
+	case 'n':
+		if (parse_top(arg, &o->top))
+			argp_error(st, "invalid -n '%s': a whole number above 0", arg);
+		break;
+	case OPT_MIN_PAUSE:
+		if (parse_ms(arg, &o->min_pause_ms))
+			argp_error(st, "invalid --min-pause '%s': milliseconds above 0", arg);
+		break;
+	case OPT_MERGE: o->merge = true; o->histograms = true; break;
 	case 'H': o->histograms = true; break;
 	case 'j': o->json = true; break;
 	case 'v': o->verbose = true; break;
@@ -135,12 +201,19 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 	return 0;
 }
 
-static int check_combination(const struct options *o)
+static int check_combination(struct options *o)
 {
-	if (!o->npids && !o->cmd_argc) {
-		fprintf(stderr, "mmtrace: give a target: -p PID or -- CMD (try --help)\n");
+	bool single = o->npids || o->cmd_argc;
+
+	if (o->all && single) {
+		fprintf(stderr, "mmtrace: -a (every process) excludes -p and a command\n");
 		return MMX_USAGE;
 	}
+	if (single && (o->sort_given || o->top || o->merge)) {
+		fprintf(stderr, "mmtrace: -s, -n and --merge apply to the system-wide mode (no -p, no command)\n");
+		return MMX_USAGE;
+	}
+	o->all = !single;
 	if (o->npids && o->cmd_argc) {
 		fprintf(stderr, "mmtrace: -p and a command exclude each other\n");
 		return MMX_USAGE;

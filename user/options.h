@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <sys/types.h>
+#include "present.h"
 #include "resolve.h"
 
 #define OPT_MAX_PIDS 64
@@ -19,6 +20,12 @@ struct options {
 	bool probes_only;
 	bool verbose;
 	bool no_usdt;
+	bool all;		/* system-wide: no -p and no command, or -a */
+	enum sort_key sort;	/* -s, system-wide table */
+	bool sort_given;
+	int top;		/* -n, rows shown, 0 = all */
+	double min_pause_ms;	/* --min-pause, 0 = off */
+	bool merge;		/* --merge: one host-wide histogram per generation */
 	const char *output;	/* -o FILE, default stdout */
 	const char *debug_dirs[RESOLVE_MAX_DEBUG_DIRS];
 	int ndebug_dirs;

@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: MIT
 #include <string.h>
 #include "collect.h"
-#include "json.h"
 #include "present.h"
 
 /* "1.23ms"-style: three significant digits in the largest fitting unit. */
-static const char *fmt_ns(char *buf, size_t len, double ns)
+const char *fmt_ns(char *buf, size_t len, double ns)
 {
 	if (ns < 1e3)
 		snprintf(buf, len, "%.0fns", ns);
@@ -18,7 +17,7 @@ static const char *fmt_ns(char *buf, size_t len, double ns)
 	return buf;
 }
 
-static double pct(__u64 part, __u64 whole)
+double pct(__u64 part, __u64 whole)
 {
 	return whole ? 100.0 * (double)part / (double)whole : 0.0;
 }
@@ -39,12 +38,11 @@ static void table_row(FILE *f, const struct report_row *row, int gen)
 
 static void table_process(FILE *f, const struct report_row *row)
 {
-	const struct target *t = row->t;
 	const struct gc_proc_stats *s = &row->gc;
 	int g;
 
-	fprintf(f, "PID %d (%s)  Python %s  via %s  %s%s\n", t->pid, t->comm, t->bin.version, t->plan.method,
-		t->bin.path, t->exited ? "  [exited]" : "");
+	fprintf(f, "PID %d (%s)  Python %s  via %s  %s%s\n", row->pid, row->comm, row->bin->version,
+		row->plan->method, row->bin->path, row->exited ? "  [exited]" : "");
 	fprintf(f, "GEN %12s %12s %12s %10s %10s %10s %7s\n", "COLLECTIONS", "COLLECTED", "UNCOLLECT",
 		"PAUSE_TOT", "PAUSE_AVG", "PAUSE_MAX", "%TIME");
 	for (g = 0; g < MMTRACE_GENERATIONS; g++)
@@ -76,7 +74,7 @@ void present_table(FILE *f, const struct report *r, bool tty)
 }
 
 /* The bcc print_log2_hist shape, with ns buckets. */
-static void log2_hist(FILE *f, const __u64 *slots, int n)
+void log2_hist(FILE *f, const __u64 *slots, int n)
 {
 	__u64 max = 0;
 	int i, first = -1, last = -1, j, stars;
@@ -112,7 +110,7 @@ void present_histograms(FILE *f, const struct report *r)
 
 	for (i = 0; i < r->n; i++) {
 		for (g = 0; g < MMTRACE_GENERATIONS; g++) {
-			fprintf(f, "PID %d (%s) gen %d GC pause:\n", r->rows[i].t->pid, r->rows[i].t->comm, g);
+			fprintf(f, "PID %d (%s) gen %d GC pause:\n", r->rows[i].pid, r->rows[i].comm, g);
 			log2_hist(f, r->rows[i].gc.pause_hist[g], MMTRACE_HIST_SLOTS);
 		}
 		fputc('\n', f);
@@ -120,157 +118,38 @@ void present_histograms(FILE *f, const struct report *r)
 	fflush(f);
 }
 
-static void json_gc(FILE *f, const struct gc_proc_stats *s)
-{
-	int first = 1, g;
-
-	fputc('{', f);
-	json_key(f, "collections", &first), json_u64_array(f, s->collections, MMTRACE_GENERATIONS);
-	json_key(f, "collected", &first), json_u64_array(f, s->collected, MMTRACE_GENERATIONS);
-	json_key(f, "uncollectable", &first), json_u64_array(f, s->uncollectable, MMTRACE_GENERATIONS);
-	json_key(f, "pause_ns_total", &first), json_u64_array(f, s->pause_ns_total, MMTRACE_GENERATIONS);
-	json_key(f, "pause_ns_max", &first), json_u64_array(f, s->pause_ns_max, MMTRACE_GENERATIONS);
-	json_key(f, "pause_hist_log2_ns", &first);
-	fputc('[', f);
-	for (g = 0; g < MMTRACE_GENERATIONS; g++) {
-		if (g)
-			fputc(',', f);
-		json_u64_array(f, s->pause_hist[g], MMTRACE_HIST_SLOTS);
-	}
-	fputc(']', f);
-	json_key(f, "read_errors", &first), fprintf(f, "%llu", (unsigned long long)s->read_errors);
-	json_key(f, "unmatched_ends", &first), fprintf(f, "%llu", (unsigned long long)s->unmatched_ends);
-	json_key(f, "empty_calls", &first), fprintf(f, "%llu", (unsigned long long)s->empty_calls);
-	fputc('}', f);
-}
-
-static void json_process(FILE *f, const struct report_row *row)
-{
-	const struct target *t = row->t;
-	int first = 1;
-
-	fputc('{', f);
-	json_key(f, "pid", &first), fprintf(f, "%d", t->pid);
-	json_key(f, "comm", &first), json_string(f, t->comm);
-	json_key(f, "python", &first), json_string(f, t->bin.version);
-	json_key(f, "binary", &first), json_string(f, t->bin.path);
-	json_key(f, "exited", &first), fputs(t->exited ? "true" : "false", f);
-	json_key(f, "probe_method", &first), json_string(f, t->plan.method);
-	json_key(f, "traced_ns", &first), fprintf(f, "%llu", (unsigned long long)row->traced_ns);
-	json_key(f, "gc_time_pct", &first), fprintf(f, "%.6f", pct(gc_sum(row->gc.pause_ns_total), row->traced_ns));
-	json_key(f, "gc", &first), json_gc(f, &row->gc);
-	fputc('}', f);
-}
-
-void present_json(FILE *f, const struct report *r)
-{
-	int i;
-
-	fprintf(f, "{\"time\":%lld.%03ld,\"final\":%s,\"processes\":[", (long long)r->wall.tv_sec,
-		r->wall.tv_nsec / 1000000, r->final ? "true" : "false");
-	for (i = 0; i < r->n; i++) {
-		if (i)
-			fputc(',', f);
-		json_process(f, &r->rows[i]);
-	}
-	fputs("]}\n", f);
-	fflush(f);
-}
-
-static void probes_text_site(FILE *f, const struct target *t, const struct plan_site *s)
+static void probes_text_site(FILE *f, const struct probe_view *t, const struct plan_site *s)
 {
 	fprintf(f, "  %-9s %-5s %-32s vaddr 0x%llx offset 0x%llx", site_kind_name(s->kind),
 		s->role == GC_ROLE_BEGIN ? "begin" : "end", s->at.name, (unsigned long long)s->at.vaddr,
 		(unsigned long long)s->at.offset);
 	if (s->kind == SITE_USDT && s->at.sem_offset)
 		fprintf(f, " semaphore 0x%llx", (unsigned long long)s->at.sem_offset);
-	fprintf(f, " in %s\n", t->bin.path);
+	fprintf(f, " in %s\n", t->bin->path);
 }
 
-void present_probes_text(FILE *f, const struct target *ts, int n)
+void present_probes_text(FILE *f, const struct probe_view *ts, int n)
 {
-	const struct target *t;
+	const struct probe_view *t;
 	int i, j;
 
 	for (i = 0; i < n; i++) {
 		t = &ts[i];
-		fprintf(f, "PID %d (%s): CPython %s (version from %s)\n", t->pid, t->comm, t->bin.version,
-			t->bin.version_source);
-		fprintf(f, "  binary:  %s%s\n", t->bin.path, t->bin.stripped ? " (stripped)" : "");
-		fprintf(f, "  symbols: %s%s%s\n", sym_source_name(t->bin.sym_source),
-			t->bin.debug_path[0] ? " " : "", t->bin.debug_path);
-		fprintf(f, "  usdt:    %s\n", t->bin.has_gc_usdt ? "python:gc__start, python:gc__done" : "none");
-		fprintf(f, "  sites (%s):\n", t->plan.method);
-		for (j = 0; j < t->plan.nsites; j++)
-			probes_text_site(f, t, &t->plan.sites[j]);
+		if (t->pid)
+			fprintf(f, "PID %d (%s): ", t->pid, t->comm);
+		fprintf(f, "CPython %s (version from %s)\n", t->bin->version, t->bin->version_source);
+		fprintf(f, "  binary:  %s%s\n", t->bin->path, t->bin->stripped ? " (stripped)" : "");
+		fprintf(f, "  symbols: %s%s%s\n", sym_source_name(t->bin->sym_source),
+			t->bin->debug_path[0] ? " " : "", t->bin->debug_path);
+		fprintf(f, "  usdt:    %s\n", t->bin->has_gc_usdt ? "python:gc__start, python:gc__done" : "none");
+		fprintf(f, "  sites (%s):\n", t->plan->method);
+		for (j = 0; j < t->plan->nsites; j++)
+			probes_text_site(f, t, &t->plan->sites[j]);
 		fprintf(f, "  %-18s %-12s %s\n", "METRIC", "COVERAGE", "WHY");
 		for (j = 0; j < M__COUNT; j++)
-			fprintf(f, "  %-18s %-12s %s\n", metric_name(j), coverage_name(t->plan.metrics[j].cov),
-				t->plan.metrics[j].reason);
+			fprintf(f, "  %-18s %-12s %s\n", metric_name(j), coverage_name(t->plan->metrics[j].cov),
+				t->plan->metrics[j].reason);
 		fputc('\n', f);
 	}
 }
 
-static void probes_json_site(FILE *f, const struct plan_site *s)
-{
-	int first = 1;
-
-	fputc('{', f);
-	json_key(f, "kind", &first), json_string(f, site_kind_name(s->kind));
-	json_key(f, "role", &first), json_string(f, s->role == GC_ROLE_BEGIN ? "begin" : "end");
-	json_key(f, "at", &first), json_string(f, s->at.name);
-	json_key(f, "vaddr", &first), fprintf(f, "%llu", (unsigned long long)s->at.vaddr);
-	json_key(f, "offset", &first), fprintf(f, "%llu", (unsigned long long)s->at.offset);
-	json_key(f, "semaphore_offset", &first), fprintf(f, "%llu", (unsigned long long)s->at.sem_offset);
-	fputc('}', f);
-}
-
-static void probes_json_target(FILE *f, const struct target *t)
-{
-	int first = 1, j;
-
-	fputc('{', f);
-	json_key(f, "pid", &first), fprintf(f, "%d", t->pid);
-	json_key(f, "comm", &first), json_string(f, t->comm);
-	json_key(f, "python", &first), json_string(f, t->bin.version);
-	json_key(f, "version_source", &first), json_string(f, t->bin.version_source);
-	json_key(f, "binary", &first), json_string(f, t->bin.path);
-	json_key(f, "stripped", &first), fputs(t->bin.stripped ? "true" : "false", f);
-	json_key(f, "symbol_source", &first), json_string(f, sym_source_name(t->bin.sym_source));
-	json_key(f, "debug_file", &first), json_string(f, t->bin.debug_path);
-	json_key(f, "usdt", &first), fputs(t->bin.has_gc_usdt ? "true" : "false", f);
-	json_key(f, "method", &first), json_string(f, t->plan.method);
-	json_key(f, "sites", &first), fputc('[', f);
-	for (j = 0; j < t->plan.nsites; j++) {
-		if (j)
-			fputc(',', f);
-		probes_json_site(f, &t->plan.sites[j]);
-	}
-	fputc(']', f);
-	json_key(f, "metrics", &first), fputc('{', f);
-	for (j = 0; j < M__COUNT; j++) {
-		int mf = 1;
-
-		if (j)
-			fputc(',', f);
-		json_string(f, metric_name(j));
-		fputs(":{", f);
-		json_key(f, "coverage", &mf), json_string(f, coverage_name(t->plan.metrics[j].cov));
-		json_key(f, "reason", &mf), json_string(f, t->plan.metrics[j].reason);
-		fputc('}', f);
-	}
-	fputs("}}", f);
-}
-
-void present_probes_json(FILE *f, const struct target *ts, int n)
-{
-	int i;
-
-	fputs("{\"targets\":[", f);
-	for (i = 0; i < n; i++) {
-		if (i)
-			fputc(',', f);
-		probes_json_target(f, &ts[i]);
-	}
-	fputs("]}\n", f);
-}

@@ -1,31 +1,76 @@
 /* SPDX-License-Identifier: MIT */
-/* present: the live table, log2 histograms, JSON lines and the probe plan. */
+/* present: the live tables, log2 histograms, JSON lines, slow-GC event
+ * lines and the probe plan. Nothing here reads maps or /proc. */
 #ifndef MMTRACE_PRESENT_H
 #define MMTRACE_PRESENT_H
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <sys/types.h>
 #include <time.h>
-#include "discover.h"
 #include "gc.h"
+#include "plan.h"
+#include "resolve.h"
 
 struct report_row {
-	const struct target *t;
-	struct gc_proc_stats gc;
+	pid_t pid;
+	pid_t ns_pid;		/* 0 when unknown or equal to pid */
+	const char *comm;
+	const struct python_binary *bin;
+	const struct probe_plan *plan;
+	bool exited;
+	bool from_exec;		/* counted from its first instruction */
+	struct gc_proc_stats gc;	/* cumulative */
+	struct gc_proc_stats delta;	/* since the previous report */
 	uint64_t traced_ns;	/* wall time the process was traced */
+	uint64_t interval_ns;	/* of the delta */
 };
 
+/* Host-wide figures of the system-wide mode. */
+struct host_summary {
+	unsigned long long processes_seen;	/* CPython processes, ever */
+	unsigned long long live;
+	unsigned long long ended;
+	unsigned long long folded;		/* ended rows no longer listed */
+	unsigned long long interpreters;	/* distinct files attached */
+	unsigned long long lost_events;		/* ring buffer overflows */
+	unsigned long long missed_execs;	/* exited before being identified */
+	unsigned int map_proc_stats, map_watched, map_max;
+};
+
+enum sort_key { SORT_TIME = 0, SORT_PAUSE, SORT_GC, SORT_PID };
+
 struct report {
-	const struct report_row *rows;
+	struct report_row *rows;
 	int n;
 	struct timespec wall;	/* CLOCK_REALTIME of this report */
 	bool final;
+	const struct host_summary *host;	/* NULL in the one-process mode */
 };
 
+struct probe_view {
+	pid_t pid;		/* 0: a file, not one process */
+	const char *comm;
+	const struct python_binary *bin;
+	const struct probe_plan *plan;
+};
+
+/* present.c: one-process table and histograms, probe plan as text */
 void present_table(FILE *f, const struct report *r, bool tty);
 void present_histograms(FILE *f, const struct report *r);
+void present_probes_text(FILE *f, const struct probe_view *v, int n);
+const char *fmt_ns(char *buf, size_t len, double ns);
+double pct(__u64 part, __u64 whole);
+
+/* present_host.c: one row per process, sorted, and merged histograms */
+void present_host_table(FILE *f, struct report *r, enum sort_key key, int top, bool clear);
+void present_merged_histograms(FILE *f, const struct report *r);
+void log2_hist(FILE *f, const __u64 *slots, int n);
+
+/* present_json.c */
 void present_json(FILE *f, const struct report *r);
-void present_probes_text(FILE *f, const struct target *ts, int n);
-void present_probes_json(FILE *f, const struct target *ts, int n);
+void present_probes_json(FILE *f, const struct probe_view *v, int n);
+/* one line per collection slower than --min-pause */
+void present_pause_event(FILE *f, const struct mm_pause_event *e, bool json);
 
 #endif /* MMTRACE_PRESENT_H */

@@ -22,7 +22,14 @@ def sleeper():
 
 
 @pytest.mark.parametrize("args,msg", [
-    ([], "give a target"),
+    (["-a", "-p", "1"], "excludes -p"),
+    (["-s", "size"], "invalid sort key"),
+    (["-n", "0"], "invalid -n"),
+    (["-n", "5x"], "invalid -n"),
+    (["--min-pause", "-1"], "invalid --min-pause"),
+    (["--min-pause", "nan"], "invalid --min-pause"),
+    (["-s", "pid", "-p", "1"], "system-wide mode"),
+    (["--merge", "--", "true"], "system-wide mode"),
     (["-p", "abc"], "invalid PID"),
     (["-p", "12x"], "invalid PID"),
     (["-p", "1", "zero"], "invalid INTERVAL"),

@@ -1,0 +1,260 @@
+// SPDX-License-Identifier: MIT
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+#include "discover_host.h"
+
+static uint64_t mnt_ns_of(const char *ns_link)
+{
+	struct stat st;
+
+	return stat(ns_link, &st) ? 0 : st.st_ino;
+}
+
+void discover_host_init(struct host_discovery *d, struct registry *reg, const struct resolve_opts *ro)
+{
+	memset(d, 0, sizeof(*d));
+	d->reg = reg;
+	d->ro = ro;
+	d->own_mnt_ns = mnt_ns_of("/proc/self/ns/mnt");
+}
+
+/* NULL for a process in mmtrace's own mount namespace (paths are ours),
+ * else its /proc/PID/root, through which its files are reached. */
+static const char *root_of(const struct host_discovery *d, pid_t pid, char *buf, size_t len)
+{
+	char link[64];
+	uint64_t ns;
+
+	snprintf(link, sizeof(link), "/proc/%d/ns/mnt", pid);
+	ns = mnt_ns_of(link);
+	if (ns && ns == d->own_mnt_ns)
+		return NULL;
+	snprintf(buf, len, "/proc/%d/root", pid);
+	return buf;
+}
+
+static int id_of_path(const char *root, const char *path, struct file_id *id)
+{
+	char full[PATH_MAX];
+	struct stat st;
+
+	snprintf(full, sizeof(full), "%s%s", root ? root : "", path);
+	if (stat(full, &st))
+		return -errno;
+	*id = (struct file_id){ kernel_dev(major(st.st_dev), minor(st.st_dev)), st.st_ino };
+	return 0;
+}
+
+static bool same_file(struct file_id a, struct file_id b)
+{
+	return a.dev == b.dev && a.ino == b.ino;
+}
+
+/* Resolves path as an interpreter and registers it under id, after checking
+ * that the path still names that file. An interpreter id or -errno. */
+static int register_interp(struct host_discovery *d, const struct resolve_opts *ro, const char *path,
+			   struct file_id id)
+{
+	struct python_binary *pb = malloc(sizeof(*pb));
+	struct file_id now;
+	int rc;
+
+	if (!pb)
+		return -ENOMEM;
+	d->elf_parses++;
+	rc = resolve_python(path, ro, pb);
+	if (!rc && (id_of_path(ro->root, path, &now) || !same_file(now, id)))
+		rc = -ESTALE;	/* replaced under us: classify it when next seen */
+	if (!rc)
+		rc = registry_add_interp(d->reg, id, pb);
+	else if (rc == -ENOEXEC)
+		registry_remember(d->reg, id, FILE_NOT_PYTHON, -1);
+	free(pb);
+	return rc;
+}
+
+static int classify_mapped(struct host_discovery *d, const struct resolve_opts *ro, const struct mapped_file *f)
+{
+	enum file_kind kind;
+	int bin;
+
+	if (registry_lookup(d->reg, f->id, &kind, &bin))
+		return kind == FILE_PYTHON ? bin : -ENOEXEC;
+	return register_interp(d, ro, f->path, f->id);
+}
+
+/* Whether the executable alone makes a process CPython: true when it is the
+ * interpreter or links the libpython that bin is. An embedding host that
+ * dlopens libpython (uwsgi) is not, and is found by rescans instead. */
+static void learn_executable(struct host_discovery *d, const struct resolve_opts *ro, pid_t pid, int bin)
+{
+	char link[64], path[PATH_MAX];
+	struct file_id exe, lib;
+	struct python_binary *pb;
+	enum file_kind kind;
+	ssize_t n;
+	int known;
+
+	snprintf(link, sizeof(link), "/proc/%d/exe", pid);
+	if (id_of_path(NULL, link, &exe) || registry_lookup(d->reg, exe, &kind, &known))
+		return;
+	n = readlink(link, path, sizeof(path) - 1);
+	pb = malloc(sizeof(*pb));
+	if (n > 0 && pb) {
+		path[n] = '\0';
+		d->elf_parses++;
+		if (!linked_libpython(path, ro, pb) && !id_of_path(NULL, pb->open_path, &lib) &&
+		    same_file(lib, d->reg->bins[bin]->id))
+			registry_remember(d->reg, exe, FILE_LINKS_PYTHON, bin);
+		else
+			registry_remember(d->reg, exe, FILE_NOT_PYTHON, -1);
+	}
+	free(pb);
+}
+
+int discover_host_pid(struct host_discovery *d, pid_t pid)
+{
+	struct resolve_opts ro = *d->ro;
+	struct mapped_files *m = calloc(1, sizeof(*m));
+	char root[64];
+	int i, bin = -ENOEXEC;
+
+	if (!m)
+		return -ENOMEM;
+	ro.root = root_of(d, pid, root, sizeof(root));
+	if (read_mapped_files(pid, m)) {
+		bin = errno == ENOENT || errno == ESRCH ? -ESRCH : -errno;
+		free(m);
+		return bin;
+	}
+	for (i = 0; i < m->n && bin < 0; i++) {
+		bin = classify_mapped(d, &ro, &m->files[i]);
+		if (bin < 0 && bin != -ENOEXEC)
+			bin = -ENOEXEC;	/* unreadable file: try the others */
+	}
+	free_mapped_files(m);
+	free(m);
+	if (bin >= 0)
+		learn_executable(d, &ro, pid, bin);
+	return bin;
+}
+
+/* Where the just-exec'd file can be read: through /proc while the process
+ * lives, else by the name it was exec'd by, when that name is ours. */
+static int locate_exec(struct host_discovery *d, const struct mm_exec_event *e, char *path, size_t len,
+		       const char **root, char *rootbuf, size_t rootlen)
+{
+	char link[64];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/%u/exe", e->pid);
+	n = readlink(link, path, len - 1);
+	if (n > 0) {
+		path[n] = '\0';
+		*root = root_of(d, (pid_t)e->pid, rootbuf, rootlen);
+		return 0;
+	}
+	if (e->mnt_ns == (uint32_t)d->own_mnt_ns && e->filename[0] == '/') {
+		snprintf(path, len, "%.*s", (int)sizeof(e->filename), e->filename);
+		*root = NULL;
+		return 0;
+	}
+	return -ESRCH;
+}
+
+int discover_host_exec(struct host_discovery *d, const struct mm_exec_event *e)
+{
+	struct file_id id = { e->dev, e->ino }, lib, now;
+	struct resolve_opts ro = *d->ro;
+	struct python_binary *pb;
+	char path[PATH_MAX], rootbuf[64];
+	enum file_kind kind;
+	int bin, rc;
+
+	if (registry_lookup(d->reg, id, &kind, &bin))
+		return kind == FILE_NOT_PYTHON ? -ENOEXEC : bin;
+	if (locate_exec(d, e, path, sizeof(path), &ro.root, rootbuf, sizeof(rootbuf)) ||
+	    id_of_path(ro.root, path, &now) || !same_file(now, id)) {
+		d->missed++;
+		return -ESRCH;
+	}
+	rc = register_interp(d, &ro, path, id);
+	if (rc != -ENOEXEC)
+		return rc;
+	/* not an interpreter itself: one that links libpython is one too */
+	pb = malloc(sizeof(*pb));
+	if (!pb)
+		return -ENOMEM;
+	d->elf_parses++;
+	rc = -ENOEXEC;
+	if (!linked_libpython(path, &ro, pb) && !id_of_path(NULL, pb->open_path, &lib)) {
+		rc = registry_add_interp(d->reg, lib, pb);
+		if (rc >= 0)
+			registry_remember(d->reg, id, FILE_LINKS_PYTHON, rc);
+	}
+	free(pb);
+	return rc;
+}
+
+static bool parse_pid_name(const char *s, pid_t *pid)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v <= 0 || v > 4194304)
+		return false;
+	*pid = (pid_t)v;
+	return true;
+}
+
+int discover_host_each(void (*fn)(void *arg, pid_t pid), void *arg)
+{
+	DIR *dir = opendir("/proc");
+	struct dirent *de;
+	pid_t pid, self = getpid();
+
+	if (!dir)
+		return -errno;
+	while ((de = readdir(dir)))
+		if (parse_pid_name(de->d_name, &pid) && pid != self)
+			fn(arg, pid);
+	closedir(dir);
+	return 0;
+}
+
+pid_t read_ns_pid(pid_t pid)
+{
+	char path[64], line[256], *p, *last = NULL, *end, *save = NULL;
+	pid_t ns = 0;
+	long v;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "NSpid:", 6))
+			continue;
+		/* "NSpid:\t4242\t7": the innermost namespace comes last */
+		for (p = strtok_r(line + 6, " \t\n", &save); p; p = strtok_r(NULL, " \t\n", &save))
+			last = p;
+		if (last) {
+			errno = 0;
+			v = strtol(last, &end, 10);
+			if (!errno && end != last && !*end && v > 0)
+				ns = (pid_t)v;
+		}
+		break;
+	}
+	fclose(f);
+	return ns;
+}

@@ -1,0 +1,414 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The system-wide mode: discover (scan /proc, then exec events) -> resolve
+ * (once per file) -> plan and attach (once per interpreter file, for every
+ * process that maps it) -> collect (per-process counters, final counters on
+ * exit) -> present (one row per process).
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+#include "attach.h"
+#include "collect.h"
+#include "discover_host.h"
+#include "exitcodes.h"
+#include "host.h"
+#include "present.h"
+#include "proctable.h"
+#include "registry.h"
+
+/* A process can load libpython long after exec (uwsgi's plugin): /proc is
+ * scanned again this often. Exec events find everything else at once. */
+#define RESCAN_NS (10ull * 1000000000ull)
+
+struct host {
+	const struct host_config *c;
+	struct registry reg;
+	struct host_discovery disc;
+	struct proctable procs;
+	struct attacher att;
+	bool loaded;
+	struct collector col;
+	bool collecting;
+	uint64_t last_report_ns;
+	unsigned long long untraceable;	/* CPython processes whose file has no usable probe */
+};
+
+static struct interp_file *interp(const struct host *h, int bin_id)
+{
+	return h->reg.bins[bin_id];
+}
+
+/* Plans and attaches an interpreter file the first time a process of it
+ * shows up. 0 when its probes are live. */
+static int ensure_attached(struct host *h, int bin_id)
+{
+	struct interp_file *f = interp(h, bin_id);
+
+	if (f->attached)
+		return 0;
+	if (f->attach_error[0])
+		return -1;
+	if (plan_gc(&f->bin, h->c->po, &f->plan))
+		snprintf(f->attach_error, sizeof(f->attach_error), "no GC probe point: %s",
+			 f->plan.metrics[M_COLLECTIONS].reason);
+	else if (!attacher_attach(&h->att, &f->bin, &f->plan, -1, (__u32)bin_id, f->attach_error,
+				  sizeof(f->attach_error)))
+		f->attached = true;
+	if (!f->attached) {
+		fprintf(stderr, "mmtrace: not tracing CPython %s at %s: %s\n", f->bin.version, f->bin.path,
+			f->attach_error);
+		return -1;
+	}
+	f->attach_ns = monotonic_ns();
+	return 0;
+}
+
+/* A live row for a CPython process. exec_ns is when it exec'd, 0 when
+ * unknown; it was counted from its first instruction when its interpreter's
+ * probes were already live then. */
+static void track(struct host *h, pid_t pid, int bin_id, const char *comm, pid_t ns_pid, uint64_t exec_ns)
+{
+	struct interp_file *f = interp(h, bin_id);
+	struct proc_row *row;
+
+	if (proctable_live(&h->procs, pid))
+		return;
+	row = proctable_add(&h->procs, pid);
+	if (!row)
+		return;
+	row->bin_id = bin_id;
+	snprintf(row->comm, sizeof(row->comm), "%s", comm);
+	row->ns_pid = ns_pid;
+	row->from_exec = exec_ns && f->attach_ns <= exec_ns;
+	row->start_ns = row->from_exec ? exec_ns : f->attach_ns;
+	row->found_ns = monotonic_ns();
+	/* so that BPF reports its end even if it never collects */
+	collect_watch(&h->col, pid, (__u32)bin_id);
+}
+
+static void consider_pid(void *arg, pid_t pid)
+{
+	struct host *h = arg;
+	char comm[MMTRACE_COMM_LEN] = "?";
+	int bin;
+
+	if (proctable_live(&h->procs, pid))
+		return;
+	bin = discover_host_pid(&h->disc, pid);
+	if (bin < 0)
+		return;
+	if (ensure_attached(h, bin)) {
+		h->untraceable++;
+		return;
+	}
+	read_comm(pid, comm, sizeof(comm));
+	track(h, pid, bin, comm, read_ns_pid(pid), 0);
+}
+
+static void on_exec(void *ctx, const struct mm_exec_event *e)
+{
+	struct host *h = ctx;
+	struct proc_row *row = proctable_live(&h->procs, (pid_t)e->pid);
+	char comm[MMTRACE_COMM_LEN + 1];
+	int bin;
+
+	if (row && row->found_ns > e->ts_ns)
+		return;		/* the scan already saw the new image */
+	if (row)		/* its end event was lost: the old image ends here */
+		proctable_end(&h->procs, row, e->ts_ns);
+	bin = discover_host_exec(&h->disc, e);
+	if (bin < 0)
+		return;
+	if (ensure_attached(h, bin)) {
+		h->untraceable++;
+		return;
+	}
+	snprintf(comm, sizeof(comm), "%.*s", MMTRACE_COMM_LEN, e->comm);
+	track(h, (pid_t)e->pid, bin, comm, (pid_t)e->ns_pid, e->ts_ns);
+}
+
+/* Counters of a process that ended before mmtrace learned of it. */
+static void adopt_ended(struct host *h, const struct mm_end_event *e)
+{
+	struct proc_row *row;
+	int bin = (int)e->stats.bin_id;
+
+	if (!e->has_stats || bin < 0 || bin >= h->reg.nbins || !interp(h, bin)->attached)
+		return;
+	row = proctable_add(&h->procs, (pid_t)e->pid);
+	if (!row)
+		return;
+	row->bin_id = bin;
+	snprintf(row->comm, sizeof(row->comm), "?");
+	row->start_ns = interp(h, bin)->attach_ns;
+	row->found_ns = e->ts_ns;
+	row->now = e->stats;
+	row->exec_replaced = e->reason == MM_END_EXEC;
+	proctable_end(&h->procs, row, e->ts_ns);
+}
+
+static void on_end(void *ctx, const struct mm_end_event *e)
+{
+	struct host *h = ctx;
+	struct proc_row *row = proctable_live(&h->procs, (pid_t)e->pid);
+
+	if (!row || row->found_ns > e->ts_ns) {
+		adopt_ended(h, e);
+		return;
+	}
+	if (e->has_stats)
+		row->now = e->stats;
+	row->exec_replaced = e->reason == MM_END_EXEC;
+	proctable_end(&h->procs, row, e->ts_ns);
+}
+
+static void on_pause(void *ctx, const struct mm_pause_event *e)
+{
+	struct host *h = ctx;
+
+	present_pause_event(h->c->out, e, h->c->opt->json);
+}
+
+/* Reads the live rows' counters; rows whose process vanished without an
+ * end event (ring buffer full) end here and their map entries go. */
+static void refresh(struct host *h, uint64_t now)
+{
+	struct proc_row *row;
+	int i, fd = attacher_stats_fd(&h->att);
+
+	collector_drain(&h->col);
+	for (i = 0; i < h->procs.n; i++) {
+		row = &h->procs.rows[i];
+		if (row->ended)
+			continue;
+		/* absent: not collected yet, or just ended (its event comes next) */
+		collect_gc_entry(fd, row->pid, &row->now);
+		if (kill(row->pid, 0) && errno == ESRCH) {
+			collect_forget(&h->col, row->pid);
+			proctable_end(&h->procs, row, now);
+			i = -1;	/* ending may fold rows: start over, ended rows are skipped */
+		}
+	}
+}
+
+static void summarize(struct host *h, struct host_summary *s)
+{
+	struct map_usage u;
+	int i;
+
+	memset(s, 0, sizeof(*s));
+	collect_map_usage(&h->col, &u);
+	s->processes_seen = h->procs.seen;
+	s->ended = (unsigned long long)h->procs.nended + h->procs.folded;
+	s->live = h->procs.n - h->procs.nended;
+	s->folded = h->procs.folded;
+	for (i = 0; i < h->reg.nbins; i++)
+		s->interpreters += interp(h, i)->attached;
+	s->lost_events = attacher_lost_events(&h->att);
+	s->missed_execs = h->disc.missed;
+	s->map_proc_stats = u.proc_stats;
+	s->map_watched = u.watched;
+	s->map_max = u.max;
+}
+
+static void fill_row(const struct host *h, const struct proc_row *p, uint64_t now, bool final,
+		     struct report_row *r)
+{
+	uint64_t end = p->ended ? p->end_ns : now;
+	uint64_t from = h->last_report_ns > p->start_ns ? h->last_report_ns : p->start_ns;
+
+	memset(r, 0, sizeof(*r));
+	r->pid = p->pid;
+	r->ns_pid = p->ns_pid;
+	r->comm = p->comm;
+	r->bin = &interp(h, p->bin_id)->bin;
+	r->plan = &interp(h, p->bin_id)->plan;
+	r->exited = p->ended;
+	r->from_exec = p->from_exec;
+	r->gc = p->now;
+	r->traced_ns = end > p->start_ns ? end - p->start_ns : 0;
+	if (final) {	/* the whole traced time is the "interval" */
+		r->delta = p->now;
+		r->interval_ns = r->traced_ns;
+	} else {
+		gc_stats_delta(&r->delta, &p->now, &p->prev);
+		r->interval_ns = end > from ? end - from : 0;
+	}
+}
+
+static void print_report(struct host *h, struct report *r)
+{
+	const struct options *o = h->c->opt;
+
+	if (o->json) {
+		present_json(h->c->out, r);
+		return;
+	}
+	present_host_table(h->c->out, r, o->sort, o->top, h->c->tty && !o->min_pause_ms && !r->final);
+	if (o->histograms && o->merge)
+		present_merged_histograms(h->c->out, r);
+	else if (o->histograms)
+		present_histograms(h->c->out, r);
+}
+
+/* Live rows and rows that ended since the last report; all rows at the end. */
+static void report(struct host *h, bool final)
+{
+	struct report_row *rows = calloc((size_t)h->procs.n + 1, sizeof(*rows));
+	struct host_summary sum;
+	struct report r = { rows, 0, { 0, 0 }, final, &sum };
+	uint64_t now = monotonic_ns();
+	struct proc_row *p;
+	int i;
+
+	refresh(h, now);
+	summarize(h, &sum);
+	clock_gettime(CLOCK_REALTIME, &r.wall);
+	for (i = 0; rows && i < h->procs.n; i++) {
+		p = &h->procs.rows[i];
+		if (final || !p->reported_end)
+			fill_row(h, p, now, final, &rows[r.n++]);
+	}
+	if (rows)
+		print_report(h, &r);
+	for (i = 0; i < h->procs.n; i++) {
+		p = &h->procs.rows[i];
+		p->prev = p->now;
+		p->reported_end = p->ended;
+	}
+	h->last_report_ns = now;
+	free(rows);
+}
+
+static bool stop_requested(int sigfd)
+{
+	struct signalfd_siginfo si;
+	bool stop = false;
+
+	while (read(sigfd, &si, sizeof(si)) == sizeof(si))
+		if (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM)
+			stop = true;
+	return stop;
+}
+
+static void host_loop(struct host *h)
+{
+	uint64_t interval = (uint64_t)(h->c->opt->interval_s * 1e9), now = monotonic_ns();
+	uint64_t next_report = now + interval, next_scan = now + RESCAN_NS, wake;
+	struct pollfd fds[2] = { { .fd = h->c->sigfd, .events = POLLIN },
+				 { .fd = collector_fd(&h->col), .events = POLLIN } };
+	long reports = 0;
+
+	for (;;) {
+		now = monotonic_ns();
+		wake = next_report < next_scan ? next_report : next_scan;
+		if (poll(fds, 2, wake > now ? (int)((wake - now + 999999) / 1000000) : 0) < 0 && errno != EINTR)
+			break;
+		if (fds[0].revents && stop_requested(h->c->sigfd))
+			break;
+		if (fds[1].revents)
+			collector_drain(&h->col);
+		now = monotonic_ns();
+		if (now >= next_scan) {
+			discover_host_each(consider_pid, h);
+			next_scan = now + RESCAN_NS;
+		}
+		if (now < next_report)
+			continue;
+		next_report += interval;
+		report(h, false);
+		if (h->c->opt->count && ++reports >= h->c->opt->count)
+			break;
+	}
+}
+
+static int start(struct host *h)
+{
+	const struct options *o = h->c->opt;
+	struct attach_opts ao = { .verbose = o->verbose, .report_execs = true,
+				  .min_pause_ns = (__u64)(o->min_pause_ms * 1e6) };
+	struct collect_handlers hd = { .ctx = h, .on_exec = on_exec, .on_end = on_end, .on_pause = on_pause };
+	int rc;
+
+	rc = attacher_open(&h->att, &ao, h->c->err, h->c->errlen);
+	h->loaded = true;
+	if (rc)
+		return rc;
+	if (collector_open(&h->col, attacher_events_fd(&h->att), attacher_stats_fd(&h->att),
+			   attacher_watched_fd(&h->att), &hd)) {
+		snprintf(h->c->err, h->c->errlen, "cannot read the BPF ring buffer: %s", strerror(errno));
+		return MMX_INTERNAL;
+	}
+	h->collecting = true;
+	/* exec events are already flowing: processes started during the scan are not missed */
+	discover_host_each(consider_pid, h);
+	h->last_report_ns = monotonic_ns();
+	return MMX_OK;
+}
+
+static void plan_pid(void *arg, pid_t pid)
+{
+	struct host *h = arg;
+	int bin = discover_host_pid(&h->disc, pid);
+
+	/* a file without a probe point still gets a plan: its metrics say why */
+	if (bin >= 0 && !interp(h, bin)->planned) {
+		plan_gc(&interp(h, bin)->bin, h->c->po, &interp(h, bin)->plan);
+		interp(h, bin)->planned = true;
+	}
+}
+
+/* --probes with no target: the plan of every interpreter file in use. */
+static int print_host_probes(struct host *h)
+{
+	struct probe_view *v;
+	int i;
+
+	discover_host_each(plan_pid, h);
+	v = calloc((size_t)h->reg.nbins + 1, sizeof(*v));
+	if (!v)
+		return MMX_INTERNAL;
+	for (i = 0; i < h->reg.nbins; i++)
+		v[i] = (struct probe_view){ 0, NULL, &interp(h, i)->bin, &interp(h, i)->plan };
+	(h->c->opt->json ? present_probes_json : present_probes_text)(h->c->out, v, h->reg.nbins);
+	free(v);
+	return MMX_OK;
+}
+
+int host_run(const struct host_config *c)
+{
+	struct host *h = calloc(1, sizeof(*h));
+	int rc;
+
+	if (!h || registry_init(&h->reg)) {
+		free(h);
+		snprintf(c->err, c->errlen, "out of memory");
+		return MMX_INTERNAL;
+	}
+	h->c = c;
+	discover_host_init(&h->disc, &h->reg, c->ro);
+	proctable_init(&h->procs);
+	if (c->opt->probes_only) {
+		rc = print_host_probes(h);
+		goto cleanup;
+	}
+	rc = start(h);
+	if (rc)
+		goto cleanup;
+	host_loop(h);
+	report(h, true);
+cleanup:
+	if (h->collecting)
+		collector_close(&h->col);
+	if (h->loaded)
+		attacher_close(&h->att);
+	proctable_free(&h->procs);
+	registry_free(&h->reg);
+	free(h);
+	return rc;
+}

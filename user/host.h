@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+/* host: the system-wide mode. Every CPython process on the host, found at
+ * start and on exec, probes attached once per interpreter file. */
+#ifndef MMTRACE_HOST_H
+#define MMTRACE_HOST_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include "options.h"
+#include "plan.h"
+#include "resolve.h"
+
+struct host_config {
+	const struct options *opt;
+	const struct resolve_opts *ro;
+	const struct plan_opts *po;
+	FILE *out;
+	bool tty;
+	int sigfd;	/* SIGINT/SIGTERM arrive here */
+	char *err;
+	size_t errlen;
+};
+
+/* Runs until a signal or COUNT reports. Returns an exit code (MMX_*). */
+int host_run(const struct host_config *c);
+
+#endif /* MMTRACE_HOST_H */

@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: MIT
+#include <stdlib.h>
+#include <string.h>
+#include "proctable.h"
+
+void proctable_init(struct proctable *t)
+{
+	memset(t, 0, sizeof(*t));
+}
+
+void proctable_free(struct proctable *t)
+{
+	free(t->rows);
+	memset(t, 0, sizeof(*t));
+}
+
+struct proc_row *proctable_live(struct proctable *t, pid_t pid)
+{
+	int i;
+
+	for (i = 0; i < t->n; i++)
+		if (t->rows[i].pid == pid && !t->rows[i].ended)
+			return &t->rows[i];
+	return NULL;
+}
+
+struct proc_row *proctable_add(struct proctable *t, pid_t pid)
+{
+	struct proc_row *rows;
+	int cap;
+
+	if (t->n == t->cap) {
+		cap = t->cap ? t->cap * 2 : 64;
+		rows = realloc(t->rows, (size_t)cap * sizeof(*rows));
+		if (!rows)
+			return NULL;
+		t->rows = rows;
+		t->cap = cap;
+	}
+	memset(&t->rows[t->n], 0, sizeof(t->rows[0]));
+	t->rows[t->n].pid = pid;
+	t->seen++;
+	return &t->rows[t->n++];
+}
+
+/* Drops the oldest ended row whose end has been reported. */
+static void fold_oldest_ended(struct proctable *t)
+{
+	int i;
+
+	for (i = 0; i < t->n; i++) {
+		if (t->rows[i].ended && t->rows[i].reported_end) {
+			memmove(&t->rows[i], &t->rows[i + 1], (size_t)(t->n - i - 1) * sizeof(t->rows[0]));
+			t->n--;
+			t->nended--;
+			t->folded++;
+			return;
+		}
+	}
+}
+
+void proctable_end(struct proctable *t, struct proc_row *row, uint64_t end_ns)
+{
+	if (row->ended)
+		return;
+	row->ended = true;
+	row->end_ns = end_ns;
+	t->nended++;
+	/* may move rows: the caller's pointer is not used after this */
+	if (t->nended > PROCTABLE_MAX_ENDED)
+		fold_oldest_ended(t);
+}

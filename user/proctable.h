@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * proctable: one row per CPython process mmtrace has seen, live or ended.
+ * A pid can be reused (or exec a new image), so a row is one process
+ * image: at most one live row per pid.
+ */
+#ifndef MMTRACE_PROCTABLE_H
+#define MMTRACE_PROCTABLE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "gc.h"
+
+/* ended rows kept for the final summary; older ones are folded into a count */
+#define PROCTABLE_MAX_ENDED 4096
+
+struct proc_row {
+	pid_t pid;
+	pid_t ns_pid;		/* in its own PID namespace, 0 when unknown */
+	char comm[MMTRACE_COMM_LEN];
+	int bin_id;
+	uint64_t start_ns;	/* CLOCK_MONOTONIC from which it was counted */
+	uint64_t end_ns;	/* when it exited or exec'd, 0 while live */
+	uint64_t found_ns;	/* when mmtrace learned of it: older events are not its own */
+	bool from_exec;		/* counted from its first instruction */
+	bool ended;
+	bool exec_replaced;	/* ended by exec'ing another image */
+	bool reported_end;	/* its last interval report has been printed */
+	struct gc_proc_stats now;	/* cumulative at the last read */
+	struct gc_proc_stats prev;	/* cumulative at the previous report */
+};
+
+struct proctable {
+	struct proc_row *rows;
+	int n;
+	int cap;
+	int nended;
+	uint64_t seen;		/* processes ever added */
+	uint64_t folded;	/* ended rows dropped past PROCTABLE_MAX_ENDED */
+};
+
+void proctable_init(struct proctable *t);
+void proctable_free(struct proctable *t);
+struct proc_row *proctable_live(struct proctable *t, pid_t pid);
+/* A new live row for pid (NULL when out of memory). */
+struct proc_row *proctable_add(struct proctable *t, pid_t pid);
+/* Marks the row ended at end_ns and keeps the table bounded. */
+void proctable_end(struct proctable *t, struct proc_row *row, uint64_t end_ns);
+
+#endif /* MMTRACE_PROCTABLE_H */
