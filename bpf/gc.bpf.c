@@ -26,7 +26,7 @@
 char LICENSE[] SEC("license") = "GPL";
 
 /* set by user space before load */
-const volatile bool report_execs = false;	/* system-wide discovery */
+const volatile bool system_wide = false;	/* report execs and forks for discovery */
 const volatile __u64 min_pause_ns = 0;		/* 0: no per-collection events */
 
 /* ring buffer records that did not fit (user space shows them as lost) */
@@ -265,7 +265,7 @@ int BPF_PROG(mm_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 
 	/* the old image's counters end here; a new image starts from zero */
 	end_process(tgid, MM_END_EXEC);
-	if (!report_execs)
+	if (!system_wide)
 		return 0;
 	e = reserve(sizeof(*e));
 	if (!e)
@@ -281,6 +281,48 @@ int BPF_PROG(mm_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	e->pad = 0;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), BPF_CORE_READ(bprm, filename));
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(mm_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ptgid = BPF_CORE_READ(parent, tgid), ctgid = BPF_CORE_READ(child, tgid), bin_id;
+	struct gc_proc_stats *s;
+	struct mm_fork_event *e;
+	__u32 *bin;
+
+	/* threads share the parent's process */
+	if (!system_wide || ctgid == ptgid || (__u32)BPF_CORE_READ(child, pid) != ctgid)
+		return 0;
+	s = bpf_map_lookup_elem(&proc_stats, &ptgid);
+	bin = bpf_map_lookup_elem(&watched, &ptgid);
+	if (bin)
+		bin_id = *bin;
+	else if (s)
+		bin_id = s->bin_id;
+	else
+		return 0;	/* not a process mmtrace tracks */
+	/* its exit is reported even if user space has not caught up yet */
+	bpf_map_update_elem(&watched, &ctgid, &bin_id, BPF_ANY);
+	e = reserve(sizeof(*e));
+	if (!e)
+		return 0;
+	e->kind = MM_EV_FORK;
+	e->parent_pid = ptgid;
+	e->pid = ctgid;
+	e->ts_ns = bpf_ktime_get_ns();
+	e->has_stats = s != NULL;
+	if (s) {
+		__builtin_memcpy(e->parent_collections, s->collections, sizeof(e->parent_collections));
+		__builtin_memcpy(e->parent_collected, s->collected, sizeof(e->parent_collected));
+		__builtin_memcpy(e->parent_uncollectable, s->uncollectable, sizeof(e->parent_uncollectable));
+	} else {
+		__builtin_memset(e->parent_collections, 0, sizeof(e->parent_collections));
+		__builtin_memset(e->parent_collected, 0, sizeof(e->parent_collected));
+		__builtin_memset(e->parent_uncollectable, 0, sizeof(e->parent_uncollectable));
+	}
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }

@@ -78,6 +78,7 @@ enum mm_event_kind {
 	MM_EV_EXEC = 1,		/* a process exec'd (system-wide discovery) */
 	MM_EV_END = 2,		/* a tracked process exited or exec'd: its final counters */
 	MM_EV_PAUSE = 3,	/* one collection at least min_pause_ns long */
+	MM_EV_FORK = 4,		/* a tracked process forked a new process */
 };
 
 enum mm_end_reason {
@@ -108,6 +109,19 @@ struct mm_end_event {
 	__u32 has_stats;	/* 0: the process never reached a GC probe */
 	__u64 ts_ns;
 	struct gc_proc_stats stats;
+};
+
+/* The child of a fork starts with a copy of its parent's interpreter, GC
+ * statistics included; parent_* are the parent's counters at that moment. */
+struct mm_fork_event {
+	__u32 kind;
+	__u32 parent_pid;
+	__u32 pid;
+	__u32 has_stats;	/* 0: the parent had not collected yet */
+	__u64 ts_ns;
+	__u64 parent_collections[MMTRACE_GENERATIONS];
+	__u64 parent_collected[MMTRACE_GENERATIONS];
+	__u64 parent_uncollectable[MMTRACE_GENERATIONS];
 };
 
 struct mm_pause_event {

@@ -7,6 +7,8 @@ PKGS="clang llvm make gcc pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev \
 # The test matrix covers Debian's python3.11 with its build-id debug file too;
 # the matrix cell without it points mmtrace at an empty --debug-dir.
 PKGS="$PKGS python3.11-dbg"
+# the system-wide tests trace a real pre-fork server
+PKGS="$PKGS gunicorn"
 
 missing=""
 for p in $PKGS; do

@@ -53,7 +53,7 @@ static int load_programs(struct attacher *a, const struct attach_opts *o, char *
 
 	a->skel = gc_bpf__open();
 	if (a->skel) {
-		a->skel->rodata->report_execs = o->report_execs;
+		a->skel->rodata->system_wide = o->system_wide;
 		a->skel->rodata->min_pause_ns = o->min_pause_ns;
 		if (!gc_bpf__load(a->skel))
 			return MMX_OK;
@@ -88,6 +88,8 @@ int attacher_open(struct attacher *a, const struct attach_opts *o, char *err, si
 		rc = attach_tracepoint(a, a->skel->progs.mm_exit, err, errlen);
 	if (!rc)
 		rc = attach_tracepoint(a, a->skel->progs.mm_exec, err, errlen);
+	if (!rc)
+		rc = attach_tracepoint(a, a->skel->progs.mm_fork, err, errlen);
 	return rc;
 }
 

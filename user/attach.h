@@ -11,14 +11,14 @@
 #include "plan.h"
 #include "resolve.h"
 
-#define ATTACH_MAX_LINKS (MMTRACE_MAX_SITES + 2)
+#define ATTACH_MAX_LINKS (MMTRACE_MAX_SITES + 3)
 
 struct gc_bpf;
 struct bpf_link;
 
 struct attach_opts {
 	bool verbose;		/* libbpf's log on stderr */
-	bool report_execs;	/* system-wide: an event for every exec on the host */
+	bool system_wide;	/* events for every exec, and forks of tracked processes */
 	__u64 min_pause_ns;	/* 0: no per-collection events */
 };
 

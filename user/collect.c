@@ -23,7 +23,9 @@ static int dispatch(void *arg, void *data, size_t size)
 		c->h.on_end(c->h.ctx, data);
 	else if (kind == MM_EV_PAUSE && size >= sizeof(struct mm_pause_event) && c->h.on_pause)
 		c->h.on_pause(c->h.ctx, data);
-	else if (kind != MM_EV_EXEC && kind != MM_EV_END && kind != MM_EV_PAUSE)
+	else if (kind == MM_EV_FORK && size >= sizeof(struct mm_fork_event) && c->h.on_fork)
+		c->h.on_fork(c->h.ctx, data);
+	else if (kind < MM_EV_EXEC || kind > MM_EV_FORK)
 		c->malformed++;
 	return 0;
 }

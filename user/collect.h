@@ -15,6 +15,7 @@ struct collect_handlers {
 	void (*on_exec)(void *ctx, const struct mm_exec_event *e);
 	void (*on_end)(void *ctx, const struct mm_end_event *e);
 	void (*on_pause)(void *ctx, const struct mm_pause_event *e);
+	void (*on_fork)(void *ctx, const struct mm_fork_event *e);
 };
 
 struct collector {

@@ -85,7 +85,7 @@ static int classify_mapped(struct host_discovery *d, const struct resolve_opts *
 	int bin;
 
 	if (registry_lookup(d->reg, f->id, &kind, &bin))
-		return kind == FILE_PYTHON ? bin : -ENOEXEC;
+		return kind == FILE_PYTHON ? bin : -ENOEXEC;	/* an executable is no interpreter */
 	return register_interp(d, ro, f->path, f->id);
 }
 
@@ -102,7 +102,8 @@ static void learn_executable(struct host_discovery *d, const struct resolve_opts
 	int known;
 
 	snprintf(link, sizeof(link), "/proc/%d/exe", pid);
-	if (id_of_path(NULL, link, &exe) || registry_lookup(d->reg, exe, &kind, &known))
+	if (id_of_path(NULL, link, &exe) ||
+	    (registry_lookup(d->reg, exe, &kind, &known) && kind != FILE_NOT_PYTHON))
 		return;
 	n = readlink(link, path, sizeof(path) - 1);
 	pb = malloc(sizeof(*pb));
@@ -113,7 +114,7 @@ static void learn_executable(struct host_discovery *d, const struct resolve_opts
 		    same_file(lib, d->reg->bins[bin]->id))
 			registry_remember(d->reg, exe, FILE_LINKS_PYTHON, bin);
 		else
-			registry_remember(d->reg, exe, FILE_NOT_PYTHON, -1);
+			registry_remember(d->reg, exe, FILE_EXE_NOT_PYTHON, -1);
 	}
 	free(pb);
 }
@@ -174,17 +175,18 @@ int discover_host_exec(struct host_discovery *d, const struct mm_exec_event *e)
 	struct resolve_opts ro = *d->ro;
 	struct python_binary *pb;
 	char path[PATH_MAX], rootbuf[64];
-	enum file_kind kind;
-	int bin, rc;
+	enum file_kind kind = 0;
+	int bin = 0, rc;
 
-	if (registry_lookup(d->reg, id, &kind, &bin))
-		return kind == FILE_NOT_PYTHON ? -ENOEXEC : bin;
+	/* FILE_NOT_PYTHON came from a mapping: what it links is still unknown */
+	if (registry_lookup(d->reg, id, &kind, &bin) && kind != FILE_NOT_PYTHON)
+		return kind == FILE_EXE_NOT_PYTHON ? -ENOEXEC : bin;
 	if (locate_exec(d, e, path, sizeof(path), &ro.root, rootbuf, sizeof(rootbuf)) ||
 	    id_of_path(ro.root, path, &now) || !same_file(now, id)) {
 		d->missed++;
 		return -ESRCH;
 	}
-	rc = register_interp(d, &ro, path, id);
+	rc = kind == FILE_NOT_PYTHON ? -ENOEXEC : register_interp(d, &ro, path, id);
 	if (rc != -ENOEXEC)
 		return rc;
 	/* not an interpreter itself: one that links libpython is one too */
@@ -198,6 +200,8 @@ int discover_host_exec(struct host_discovery *d, const struct mm_exec_event *e)
 		if (rc >= 0)
 			registry_remember(d->reg, id, FILE_LINKS_PYTHON, rc);
 	}
+	if (rc == -ENOEXEC)
+		registry_remember(d->reg, id, FILE_EXE_NOT_PYTHON, -1);
 	free(pb);
 	return rc;
 }

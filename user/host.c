@@ -85,6 +85,7 @@ static void track(struct host *h, pid_t pid, int bin_id, const char *comm, pid_t
 	snprintf(row->comm, sizeof(row->comm), "%s", comm);
 	row->ns_pid = ns_pid;
 	row->from_exec = exec_ns && f->attach_ns <= exec_ns;
+	row->absolute = row->from_exec;
 	row->start_ns = row->from_exec ? exec_ns : f->attach_ns;
 	row->found_ns = monotonic_ns();
 	/* so that BPF reports its end even if it never collects */
@@ -152,6 +153,45 @@ static void adopt_ended(struct host *h, const struct mm_end_event *e)
 	proctable_end(&h->procs, row, e->ts_ns);
 }
 
+static void on_fork(void *ctx, const struct mm_fork_event *e)
+{
+	struct host *h = ctx;
+	struct proc_row *parent = proctable_live(&h->procs, (pid_t)e->parent_pid), *row;
+	struct gc_inherited from_parent;
+	int g;
+
+	if (!parent)
+		return;
+	from_parent = parent->inherited;
+	for (g = 0; e->has_stats && g < MMTRACE_GENERATIONS; g++) {
+		from_parent.collections[g] += e->parent_collections[g];
+		from_parent.collected[g] += e->parent_collected[g];
+		from_parent.uncollectable[g] += e->parent_uncollectable[g];
+	}
+	row = proctable_live(&h->procs, (pid_t)e->pid);
+	if (row)	/* a stale row of a reused pid */
+		proctable_end(&h->procs, row, e->ts_ns);
+	parent = proctable_live(&h->procs, (pid_t)e->parent_pid);
+	row = parent ? proctable_add(&h->procs, (pid_t)e->pid) : NULL;
+	if (!row)
+		return;
+	parent = proctable_live(&h->procs, (pid_t)e->parent_pid);	/* rows may have moved */
+	row->bin_id = parent->bin_id;
+	row->parent_pid = parent->pid;
+	snprintf(row->comm, sizeof(row->comm), "%s", parent->comm);
+	row->ns_pid = read_ns_pid(row->pid);
+	row->forked = true;
+	row->absolute = parent->absolute;
+	row->inherited = from_parent;
+	row->start_ns = e->ts_ns;
+	row->found_ns = e->ts_ns;	/* its end, however soon, is its own */
+}
+
+static bool own_collections(const struct proc_row *row)
+{
+	return gc_sum(row->now.collections) != 0;
+}
+
 static void on_end(void *ctx, const struct mm_end_event *e)
 {
 	struct host *h = ctx;
@@ -159,6 +199,10 @@ static void on_end(void *ctx, const struct mm_end_event *e)
 
 	if (!row || row->found_ns > e->ts_ns) {
 		adopt_ended(h, e);
+		return;
+	}
+	if (row->forked && e->reason == MM_END_EXEC && !e->has_stats && !own_collections(row)) {
+		proctable_discard(&h->procs, row);	/* fork + exec: the child's new image is what counts */
 		return;
 	}
 	if (e->has_stats)
@@ -230,6 +274,11 @@ static void fill_row(const struct host *h, const struct proc_row *p, uint64_t no
 	r->plan = &interp(h, p->bin_id)->plan;
 	r->exited = p->ended;
 	r->from_exec = p->from_exec;
+	r->forked = p->forked;
+	r->parent_pid = p->parent_pid;
+	r->absolute = p->absolute;
+	if (p->forked)
+		r->inherited = &p->inherited;
 	r->gc = p->now;
 	r->traced_ns = end > p->start_ns ? end - p->start_ns : 0;
 	if (final) {	/* the whole traced time is the "interval" */
@@ -330,9 +379,10 @@ static void host_loop(struct host *h)
 static int start(struct host *h)
 {
 	const struct options *o = h->c->opt;
-	struct attach_opts ao = { .verbose = o->verbose, .report_execs = true,
+	struct attach_opts ao = { .verbose = o->verbose, .system_wide = true,
 				  .min_pause_ns = (__u64)(o->min_pause_ms * 1e6) };
-	struct collect_handlers hd = { .ctx = h, .on_exec = on_exec, .on_end = on_end, .on_pause = on_pause };
+	struct collect_handlers hd = { .ctx = h, .on_exec = on_exec, .on_end = on_end, .on_pause = on_pause,
+				       .on_fork = on_fork };
 	int rc;
 
 	rc = attacher_open(&h->att, &ao, h->c->err, h->c->errlen);

@@ -201,6 +201,7 @@ static void fill_row(struct mmtrace *m, int i, uint64_t now, struct report_row *
 	row->plan = &t->plan;
 	row->exited = t->exited;
 	row->from_exec = t->spawned;
+	row->absolute = t->spawned;
 	if (m->has_final[i])
 		row->gc = m->final[i];
 	else

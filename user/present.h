@@ -9,6 +9,7 @@
 #include <sys/types.h>
 #include <time.h>
 #include "gc.h"
+#include "proctable.h"
 #include "plan.h"
 #include "resolve.h"
 
@@ -20,6 +21,10 @@ struct report_row {
 	const struct probe_plan *plan;
 	bool exited;
 	bool from_exec;		/* counted from its first instruction */
+	bool forked;		/* counted from its fork off a tracked parent */
+	pid_t parent_pid;
+	bool absolute;		/* inherited + gc equal the interpreter's own totals */
+	const struct gc_inherited *inherited;	/* forked rows: the parent's at fork */
 	struct gc_proc_stats gc;	/* cumulative */
 	struct gc_proc_stats delta;	/* since the previous report */
 	uint64_t traced_ns;	/* wall time the process was traced */

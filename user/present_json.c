@@ -36,6 +36,18 @@ static void json_gc(FILE *f, const struct gc_proc_stats *s)
 	fputc('}', f);
 }
 
+/* a forked child's interpreter starts with its parent's GC statistics */
+static void json_inherited(FILE *f, const struct gc_inherited *in)
+{
+	int first = 1;
+
+	fputc('{', f);
+	json_key(f, "collections", &first), json_u64_array(f, in->collections, MMTRACE_GENERATIONS);
+	json_key(f, "collected", &first), json_u64_array(f, in->collected, MMTRACE_GENERATIONS);
+	json_key(f, "uncollectable", &first), json_u64_array(f, in->uncollectable, MMTRACE_GENERATIONS);
+	fputc('}', f);
+}
+
 static void json_process(FILE *f, const struct report_row *row)
 {
 	int first = 1;
@@ -47,7 +59,13 @@ static void json_process(FILE *f, const struct report_row *row)
 	json_key(f, "python", &first), json_string(f, row->bin->version);
 	json_key(f, "binary", &first), json_string(f, row->bin->path);
 	json_key(f, "exited", &first), fputs(row->exited ? "true" : "false", f);
-	json_key(f, "traced_from", &first), json_string(f, row->from_exec ? "exec" : "attach");
+	json_key(f, "traced_from", &first),
+		json_string(f, row->forked ? "fork" : row->from_exec ? "exec" : "attach");
+	json_key(f, "counts_absolute", &first), fputs(row->absolute ? "true" : "false", f);
+	if (row->forked) {
+		json_key(f, "parent_pid", &first), fprintf(f, "%d", row->parent_pid);
+		json_key(f, "inherited", &first), json_inherited(f, row->inherited);
+	}
 	json_key(f, "probe_method", &first), json_string(f, row->plan->method);
 	json_u64(f, "traced_ns", row->traced_ns, &first);
 	json_key(f, "gc_time_pct", &first), fprintf(f, "%.6f", pct(gc_sum(row->gc.pause_ns_total), row->traced_ns));

@@ -43,6 +43,17 @@ struct proc_row *proctable_add(struct proctable *t, pid_t pid)
 	return &t->rows[t->n++];
 }
 
+void proctable_discard(struct proctable *t, struct proc_row *row)
+{
+	int i = (int)(row - t->rows);
+
+	if (row->ended)
+		t->nended--;
+	memmove(&t->rows[i], &t->rows[i + 1], (size_t)(t->n - i - 1) * sizeof(t->rows[0]));
+	t->n--;
+	t->seen--;
+}
+
 /* Drops the oldest ended row whose end has been reported. */
 static void fold_oldest_ended(struct proctable *t)
 {

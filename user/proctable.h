@@ -15,8 +15,16 @@
 /* ended rows kept for the final summary; older ones are folded into a count */
 #define PROCTABLE_MAX_ENDED 4096
 
+/* What a forked child's interpreter already counted when it was born. */
+struct gc_inherited {
+	__u64 collections[MMTRACE_GENERATIONS];
+	__u64 collected[MMTRACE_GENERATIONS];
+	__u64 uncollectable[MMTRACE_GENERATIONS];
+};
+
 struct proc_row {
 	pid_t pid;
+	pid_t parent_pid;	/* for forked rows */
 	pid_t ns_pid;		/* in its own PID namespace, 0 when unknown */
 	char comm[MMTRACE_COMM_LEN];
 	int bin_id;
@@ -24,6 +32,10 @@ struct proc_row {
 	uint64_t end_ns;	/* when it exited or exec'd, 0 while live */
 	uint64_t found_ns;	/* when mmtrace learned of it: older events are not its own */
 	bool from_exec;		/* counted from its first instruction */
+	bool forked;		/* counted from its fork off a tracked parent */
+	/* inherited + own counters equal the interpreter's gc.get_stats() */
+	bool absolute;
+	struct gc_inherited inherited;
 	bool ended;
 	bool exec_replaced;	/* ended by exec'ing another image */
 	bool reported_end;	/* its last interval report has been printed */
@@ -45,6 +57,9 @@ void proctable_free(struct proctable *t);
 struct proc_row *proctable_live(struct proctable *t, pid_t pid);
 /* A new live row for pid (NULL when out of memory). */
 struct proc_row *proctable_add(struct proctable *t, pid_t pid);
+/* Removes a row that turned out not to be a process of its own (a fork
+ * that exec'd at once, as subprocess does). */
+void proctable_discard(struct proctable *t, struct proc_row *row);
 /* Marks the row ended at end_ns and keeps the table bounded. */
 void proctable_end(struct proctable *t, struct proc_row *row, uint64_t end_ns);
 

@@ -74,7 +74,8 @@ static int rehash(struct registry *r, uint32_t new_cap, bool keep_all)
 	r->cap = new_cap;
 	r->used = 0;
 	for (i = 0; i < old_cap; i++) {
-		if (!old[i].kind || (!keep_all && old[i].kind == FILE_NOT_PYTHON))
+		if (!old[i].kind ||
+		    (!keep_all && old[i].kind != FILE_PYTHON && old[i].kind != FILE_LINKS_PYTHON))
 			continue;
 		s = find_slot(r, old[i].id);
 		*s = old[i];

@@ -21,9 +21,10 @@
 #define REGISTRY_MAX_BINS 256
 
 enum file_kind {
-	FILE_NOT_PYTHON = 1,	/* no CPython in it, and it links none */
+	FILE_NOT_PYTHON = 1,	/* no CPython in it (what it links is not checked) */
 	FILE_PYTHON,		/* an interpreter: executable or libpython */
 	FILE_LINKS_PYTHON,	/* an executable whose DT_NEEDED is a libpython */
+	FILE_EXE_NOT_PYTHON,	/* an executable that is no CPython and links none */
 };
 
 struct interp_file {

@@ -141,3 +141,112 @@ def stop(proc, sig=signal.SIGINT, timeout=20):
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def interpreter_or_skip(minor):
+    """The pyenv build of minor, under the matrix's skip/fail rule."""
+    cell = next(c for c in MATRIX if c.name == "pyenv-" + minor)
+    require(cell)
+    return cell.exe
+
+
+class Workload:
+    """A GC workload process that waits at its START and END barriers."""
+
+    def __init__(self, argv, tmp_path, name, script=None, args=("150",)):
+        self.go_file = str(tmp_path / ("go-" + name))
+        env = dict(os.environ, MMTRACE_GO_FILE=self.go_file)
+        script = script or os.path.join(WORKLOADS, "gc_workload.py")
+        self.p = subprocess.Popen(list(argv) + [script] + list(args), stderr=subprocess.PIPE, env=env)
+        self.err = LineReader(self.p.stderr)
+        self.pid = self.p.pid
+
+    def barrier(self, name, timeout=60):
+        return barrier_stats(self.err.line(match=name, timeout=timeout))
+
+    def go(self, name):
+        go(self.go_file, name)
+
+    def finish(self):
+        self.go("START")
+        self.go("END")
+        try:
+            self.p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+
+
+class HostTrace:
+    """mmtrace --json in the system-wide mode, its output drained by a thread
+    so that it never blocks on a full pipe while a test is busy."""
+
+    def __init__(self, args=(), interval="0.2"):
+        import queue
+        import threading
+        self.reports, self.events, self.stderr = queue.Queue(), [], []
+        self.p = subprocess.Popen([MMTRACE, "--json", interval] + list(args),
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.last = None
+        threading.Thread(target=self._read_out, daemon=True).start()
+        threading.Thread(target=self._read_err, daemon=True).start()
+
+    def _read_out(self):
+        for line in self.p.stdout:
+            d = json.loads(line)
+            if "event" in d:
+                self.events.append(d)
+            else:
+                self.reports.put(d)
+        self.reports.put(None)
+
+    def _read_err(self):
+        for line in self.p.stderr:
+            self.stderr.append(line)
+
+    def report(self, pred=lambda r: True, timeout=60, what="a report"):
+        import queue
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                r = self.reports.get(timeout=max(left, 0.01))
+            except queue.Empty:
+                raise TimeoutError("no %s within %ss; last: %s; stderr: %s" %
+                                   (what, timeout, json.dumps(self.last)[:3000], "".join(self.stderr)[-2000:]))
+            if r is None:
+                raise EOFError("mmtrace ended (%s): %s" % (self.p.poll(), "".join(self.stderr)[-2000:]))
+            self.last = r
+            if pred(r):
+                return r
+
+    def live(self, pids, timeout=60):
+        """The first report in which every pid has a live row."""
+        pids = set(pids)
+        return self.report(lambda r: pids <= {p["pid"] for p in r["processes"] if not p["exited"]},
+                           timeout, "report with live rows for %s" % sorted(pids))
+
+    def finish(self):
+        stop(self.p)
+        return self.report(lambda r: r["final"], what="final report")
+
+
+def row(report, pid):
+    rows = [p for p in report["processes"] if p["pid"] == pid]
+    assert len(rows) <= 1, rows
+    return rows[0] if rows else None
+
+
+def host_pid_of(unshare_pid, timeout=10):
+    """The process unshare --fork started (pid 1 of its PID namespace)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open("/proc/%d/task/%d/children" % (unshare_pid, unshare_pid)) as f:
+                kids = f.read().split()
+            if kids:
+                return int(kids[0])
+        except OSError:
+            pass
+        time.sleep(0.02)
+    raise TimeoutError("unshare started no child")

@@ -1,0 +1,335 @@
+"""System-wide mode (mmtrace with no target): every CPython process on the
+host, each row checked against that process's own gc.get_stats().
+
+What a row claims decides what it must equal:
+  traced_from "attach": counted from when mmtrace attached, so it equals the
+      process's deltas over a window in which it was blocked at attach time;
+  traced_from "exec": counted from the first instruction, so it equals the
+      process's absolute gc.get_stats();
+  traced_from "fork": counted from the fork; "inherited" holds the parent's
+      counts at the fork, and inherited + counts is absolute when
+      counts_absolute is true.
+"""
+import json
+import os
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from conftest import (DEBIAN_PY, MATRIX, MMTRACE, WORKLOADS, HostTrace, Workload, deltas, host_pid_of,
+                      interpreter_or_skip, mm_triplets, require, row)
+
+
+def debian_or_skip():
+    require(next(c for c in MATRIX if c.name == "debian-3.11"))
+    return DEBIAN_PY
+
+
+def absolute(p):
+    """inherited + own counts of a row, as [[collections, collected, uncollectable]] * 3"""
+    own = mm_triplets(p)
+    inh = p.get("inherited")
+    if not inh:
+        return own
+    return [[own[g][0] + inh["collections"][g], own[g][1] + inh["collected"][g],
+             own[g][2] + inh["uncollectable"][g]] for g in range(3)]
+
+
+def leq(a, b):
+    return all(x <= y for ra, rb in zip(a, b) for x, y in zip(ra, rb))
+
+
+def test_versions_started_before_and_after(tmp_path):
+    """pyenv builds and Debian's python3.11 at once: some running when mmtrace
+    starts (counted from attach), some started later (counted from exec)."""
+    exes = {m: interpreter_or_skip(m) for m in ("3.8", "3.10", "3.12", "3.13")}
+    deb = debian_or_skip()
+    before = {n: Workload([e], tmp_path, "before-" + n) for n, e in
+              [("3.8", exes["3.8"]), ("3.10", exes["3.10"]), ("3.12", exes["3.12"]), ("deb", deb)]}
+    after, mm = {}, None
+    try:
+        starts = {n: w.barrier("START")[0] for n, w in before.items()}
+        mm = HostTrace()
+        first = mm.live(w.pid for w in before.values())
+        for n, w in before.items():
+            p = row(first, w.pid)
+            assert p["traced_from"] == "attach" and p["ns_pid"] == w.pid
+        # 3.8, 3.12 and Debian's files are attached already: these count from exec;
+        # 3.13's file is new to mmtrace unless another 3.13 process runs on the host
+        after = {n: Workload([e], tmp_path, "after-" + n) for n, e in
+                 [("3.8", exes["3.8"]), ("3.12", exes["3.12"]), ("deb", deb), ("3.13", exes["3.13"])]}
+        starts.update({"after-" + n: w.barrier("START")[0] for n, w in after.items()})
+        mm.live(w.pid for w in after.values())
+        everyone = dict(before, **{"after-" + n: w for n, w in after.items()})
+        for w in everyone.values():
+            w.go("START")
+        ends = {n: w.barrier("END")[0] for n, w in everyone.items()}
+
+        def expected(n, p):
+            return deltas(starts[n], ends[n]) if p["traced_from"] == "attach" else ends[n]
+
+        exact = [n for n in everyone if n != "after-3.13"]
+
+        def mismatches(r):
+            return {n: (row(r, everyone[n].pid)["traced_from"], mm_triplets(row(r, everyone[n].pid)),
+                        expected(n, row(r, everyone[n].pid)))
+                    for n in exact if mm_triplets(row(r, everyone[n].pid)) != expected(n, row(r, everyone[n].pid))}
+        try:
+            r = mm.report(lambda r: not mismatches(r), what="counts equal to gc.get_stats()")
+        except TimeoutError:
+            raise AssertionError("rows differ from gc.get_stats(): %s" % mismatches(mm.last))
+        for n in ("after-3.8", "after-3.12", "after-deb"):
+            p = row(r, everyone[n].pid)
+            assert p["traced_from"] == "exec" and p["counts_absolute"], p
+            assert starts[n][0][0] > 0, "start-up collections are counted too"
+        p13 = row(r, everyone["after-3.13"].pid)
+        if p13["traced_from"] == "exec":
+            assert mm_triplets(p13) == ends["after-3.13"]
+        else:   # attached while it started up: at least the window, at most its lifetime
+            assert p13["traced_from"] == "attach"
+            assert leq(deltas(starts["after-3.13"], ends["after-3.13"]), mm_triplets(p13))
+            assert leq(mm_triplets(p13), ends["after-3.13"])
+        versions = {p["pid"]: p["python"] for p in r["processes"]}
+        for n, w in everyone.items():
+            real = subprocess.run([w.p.args[0], "-c", "import platform; print(platform.python_version())"],
+                                  capture_output=True, text=True).stdout.strip()
+            assert versions[w.pid] == real
+            assert row(r, w.pid)["gc"]["read_errors"] == 0
+        assert r["host"]["lost_events"] == 0
+        for w in everyone.values():
+            w.go("END")
+            w.p.wait(timeout=30)
+        final = mm.finish()
+        for n, w in everyone.items():
+            p = row(final, w.pid)
+            assert p["exited"], p
+            # interpreter shutdown may collect more, never less
+            assert leq(expected(n, p), mm_triplets(p))
+        assert mm.p.returncode == 0
+    finally:
+        for w in list(before.values()) + list(after.values()):
+            w.finish()
+        if mm:
+            mm.finish() if mm.p.poll() is None else None
+
+
+def free_port():
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def get_json(url):
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def test_gunicorn_workers_match_their_own_stats(tmp_path):
+    """A pre-fork server: workers are forks, never exec'd. Each worker row,
+    with what it inherited at fork, equals the worker's own gc.get_stats()."""
+    gunicorn = "/usr/bin/gunicorn"
+    if not os.access(gunicorn, os.X_OK):
+        if os.environ.get("CI") == "true":
+            pytest.fail("gunicorn is not installed (make test installs it)")
+        pytest.skip("gunicorn is not installed (Debian package gunicorn)")
+    debian_or_skip()
+    port, workers = free_port(), 3
+    mm = HostTrace()
+    srv = None
+    try:
+        mm.report()     # probes and tracepoints are live
+        srv = subprocess.Popen([gunicorn, "--workers", str(workers), "--bind", "127.0.0.1:%d" % port,
+                                "--chdir", WORKLOADS, "--log-level", "warning", "gc_wsgi:app"],
+                               stderr=subprocess.PIPE)
+        r = mm.report(lambda r: len([p for p in r["processes"] if p.get("parent_pid") == srv.pid
+                                     and not p["exited"]]) == workers, what="gunicorn worker rows")
+        master = row(r, srv.pid)
+        assert master["traced_from"] == "exec"
+        kids = [p for p in r["processes"] if p.get("parent_pid") == srv.pid]
+        assert all(p["traced_from"] == "fork" and p["counts_absolute"] for p in kids)
+        for _ in range(60):
+            get_json("http://127.0.0.1:%d/work" % port)
+        # each worker's own stats, then mmtrace's view of the same moment; a
+        # worker that collects between the two is asked again
+        for attempt in range(20):
+            seen = {}
+            for _ in range(200):
+                d = get_json("http://127.0.0.1:%d/stats" % port)
+                seen[d["pid"]] = d["stats"]
+                if len(seen) == workers:
+                    break
+            assert len(seen) == workers, "requests reached every worker"
+            try:
+                r = mm.report(lambda r: all(row(r, pid) and absolute(row(r, pid)) == st
+                                            for pid, st in seen.items()),
+                              timeout=3, what="worker rows equal to the workers' own stats")
+                break
+            except TimeoutError:
+                continue
+        else:
+            raise AssertionError("worker rows never matched: %s vs %s" %
+                                 ({pid: absolute(row(mm.last, pid)) for pid in seen if row(mm.last, pid)}, seen))
+        assert sum(sum(c[0] for c in st) for st in seen.values()) > 0
+        for pid in seen:
+            assert row(r, pid)["parent_pid"] == srv.pid
+            assert sum(row(r, pid)["gc"]["collections"]) > 0, "the workers' own collections are counted"
+    finally:
+        if srv:
+            srv.terminate()
+            srv.wait(timeout=30)
+        mm.finish()
+
+
+NS_SCRIPT = """set -e
+mount -t tmpfs mmtrace-test "$1"
+{install}
+exec "$1/py-in-ctr" "$2" 150
+"""
+
+
+def ns_workload(tmp_path, name, install):
+    mnt = tmp_path / name
+    mnt.mkdir()
+    script = NS_SCRIPT.format(install=install)
+    return Workload(["unshare", "--mount", "--pid", "--fork", "sh", "-c", script, "sh", str(mnt)],
+                    tmp_path, name, script=os.path.join(WORKLOADS, "gc_workload.py"), args=()), mnt
+
+
+def test_process_in_its_own_mount_and_pid_namespace(tmp_path):
+    """Interpreters at a path that exists only inside their mount namespace,
+    as pid 1 of their PID namespace: one a copy on the namespace's own tmpfs
+    (a file new to mmtrace, resolved through /proc/PID/root), running before
+    mmtrace; one a bind mount of Debian's python3.11 started after it."""
+    deb = debian_or_skip()
+    copy, mnt_copy = ns_workload(tmp_path, "ctr-copy", 'cp %s "$1/py-in-ctr"' % deb)
+    bind, mm = None, None
+    try:
+        start_copy = copy.barrier("START")[0]
+        host_copy = host_pid_of(copy.pid)
+        assert not os.path.exists(str(mnt_copy / "py-in-ctr")), "the path exists only in the namespace"
+        mm = HostTrace()
+        mm.live([host_copy])
+        bind, _ = ns_workload(tmp_path, "ctr-bind",
+                              'touch "$1/py-in-ctr" && mount --bind %s "$1/py-in-ctr"' % deb)
+        start_bind = bind.barrier("START")[0]
+        host_bind = host_pid_of(bind.pid)
+        mm.live([host_bind])
+        copy.go("START")
+        bind.go("START")
+        end_copy, end_bind = copy.barrier("END")[0], bind.barrier("END")[0]
+        r = mm.report(lambda r: mm_triplets(row(r, host_copy)) == deltas(start_copy, end_copy) and
+                      mm_triplets(row(r, host_bind)) == end_bind, what="namespace rows equal to their stats")
+        pc, pb = row(r, host_copy), row(r, host_bind)
+        assert pc["ns_pid"] == 1 and pb["ns_pid"] == 1
+        assert pc["traced_from"] == "attach" and pb["traced_from"] == "exec"
+        assert pc["binary"] == str(mnt_copy / "py-in-ctr"), "the path as the process sees it"
+        assert pc["python"].startswith("3.11.") and pb["python"] == pc["python"]
+        assert start_bind[0][0] > 0
+    finally:
+        copy.finish()
+        if bind:
+            bind.finish()
+        if mm:
+            mm.finish()
+
+
+BURST = 500
+BURST_CODE = ("import gc, json, os, sys; gc.collect(); "
+              "print(json.dumps([os.getpid(), [[s['collections'], s['collected'], s['uncollectable']] "
+              "for s in gc.get_stats()]])); sys.stdout.flush(); os._exit(0)")
+
+
+def run_burst(n, parallel=8):
+    """n short Python processes, parallel at a time; their own final stats.
+    os._exit skips interpreter shutdown, so the printed stats are final."""
+    out, running = {}, []
+    for i in range(n):
+        running.append(subprocess.Popen([DEBIAN_PY, "-c", BURST_CODE], stdout=subprocess.PIPE, text=True))
+        if len(running) >= parallel or i == n - 1:
+            for p in running:
+                pid, stats = json.loads(p.communicate(timeout=60)[0])
+                out[pid] = stats
+            running = []
+    return out
+
+
+def test_burst_of_short_processes(tmp_path):
+    """500 short-lived processes: no crash, maps bounded by live processes,
+    every one counted once, each row equal to what the process reported."""
+    debian_or_skip()
+    mm = HostTrace(interval="0.5")
+    try:
+        base = mm.report()["host"]["processes_seen"]
+        stats = run_burst(BURST)
+        assert len(stats) == BURST
+        r = mm.report(lambda r: r["host"]["processes_seen"] >= base + BURST, what="all burst processes seen")
+        r = mm.report()     # one more interval: ends are drained
+        host = r["host"]
+        assert host["maps"]["proc_stats"] <= host["live"], host
+        assert host["maps"]["watched"] <= host["live"], host
+        assert host["maps"]["max_entries"] < BURST * 20
+        assert host["lost_events"] == 0 and host["missed_execs"] == 0, host
+        final = mm.finish()
+        assert mm.p.returncode == 0
+        rows = {p["pid"]: p for p in final["processes"] if p["pid"] in stats}
+        assert len(rows) == BURST, "every burst process has exactly one row"
+        new_others = final["host"]["processes_seen"] - base - BURST
+        assert new_others >= 0
+        for pid, st in stats.items():
+            p = rows[pid]
+            assert p["exited"] and p["traced_from"] == "exec", p
+            assert mm_triplets(p) == st, (pid, mm_triplets(p), st)
+    finally:
+        if mm.p.poll() is None:
+            mm.finish()
+
+
+def test_min_pause_reports_the_slow_collection(tmp_path):
+    """--min-pause: the deliberately slow full collection is an event line
+    with the right pid and generation, at least the threshold long."""
+    exe = interpreter_or_skip("3.12")
+    threshold_ms = 20
+    w = Workload([exe], tmp_path, "slow", script=os.path.join(WORKLOADS, "slow_gc.py"), args=("2000000",))
+    mm = None
+    try:
+        w.barrier("START")
+        mm = HostTrace(["--min-pause", str(threshold_ms)])
+        mm.live([w.pid])
+        w.go("START")
+        _, info = w.barrier("END")
+        (gen, ns), = [p for p in info["pauses"] if p[0] == 2]
+        assert ns >= threshold_ms * 1e6, "the workload's own collection is slow enough"
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not [e for e in mm.events if e["pid"] == w.pid]:
+            time.sleep(0.05)
+        mine = [e for e in mm.events if e["pid"] == w.pid]
+        assert len(mine) == 1, mine
+        e = mine[0]
+        assert e["event"] == "gc_pause" and e["generation"] == 2 and e["tid"] == w.pid
+        assert e["pause_ns"] >= threshold_ms * 1e6
+        # the callbacks bracket the collector: mmtrace's pause is inside theirs
+        assert e["pause_ns"] <= ns + 150_000
+        assert e["collected"] == 0 and e["uncollectable"] == 0, "the graph is alive"
+        assert all(ev["pause_ns"] >= threshold_ms * 1e6 for ev in mm.events)
+    finally:
+        w.finish()
+        if mm:
+            mm.finish()
+
+
+def test_min_pause_text_line(tmp_path):
+    """The operator's feed in text form, in the one-process mode too."""
+    exe = interpreter_or_skip("3.12")
+    r = subprocess.run([MMTRACE, "--min-pause", "5", "-o", str(tmp_path / "out"), "--", exe, "-c",
+                        "import gc, os; print(os.getpid()); g = [[i] for i in range(1000000)]; gc.collect()"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    pid = int(r.stdout.split()[0])
+    lines = [l for l in open(tmp_path / "out") if "SLOW GC" in l]
+    assert any(" gen 2 " in l for l in lines), lines
+    assert all(" pid %d " % pid in l for l in lines), lines
