@@ -33,7 +33,7 @@ LIB_SRCS  := user/elf_file.c user/resolve.c user/layout.c user/plan.c user/disco
              user/json.c user/options.c user/registry.c user/proctable.c user/discover_host.c user/host.c
 LIB_OBJS  := $(LIB_SRCS:user/%.c=$(OUT)/%.o)
 APP       := $(OUT)/mmtrace
-UNIT      := $(OUT)/test_resolve
+UNIT      := $(OUT)/test_resolve $(OUT)/test_host
 
 .DELETE_ON_ERROR:
 .PHONY: all deps demo test unit vmlinux install clean fixtures
@@ -64,14 +64,14 @@ vmlinux:
 deps:
 	tools/install-deps.sh
 
-$(UNIT): tests/unit/test_resolve.c $(LIB_OBJS)
+$(OUT)/test_%: tests/unit/test_%.c $(LIB_OBJS)
 	$(CC) $(CFLAGS) $(LDFLAGS) $(filter %.c %.o,$^) $(LDLIBS) -lcmocka -o $@
 
 fixtures: | $(OUT)
 	$(MAKE) -C tests/fixtures OUT=$(abspath $(OUT))/fixtures
 
 unit: $(UNIT) fixtures
-	MMTRACE_FIXTURES=$(abspath $(OUT))/fixtures $(UNIT)
+	for t in $(UNIT); do MMTRACE_FIXTURES=$(abspath $(OUT))/fixtures $$t || exit 1; done
 
 demo: deps
 	$(MAKE) all
@@ -79,7 +79,7 @@ demo: deps
 
 test: deps
 	$(MAKE) all $(UNIT) fixtures
-	$(MAKE) SANITIZE=1 build-san/test_resolve
+	$(MAKE) SANITIZE=1 build-san/test_resolve build-san/test_host build-san/mmtrace
 	tests/run.sh $(OUT)
 
 install: $(APP)

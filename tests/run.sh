@@ -1,6 +1,6 @@
 #!/bin/sh
-# Runs every test: C unit tests (plain and under ASan+UBSan) and the
-# end-to-end suite against real CPython processes. Ends with the line
+# Runs every test: C unit tests and the end-to-end suite against real
+# CPython processes, each with the plain and the ASan+UBSan build. Ends with the line
 # "N passed, N failed, N skipped" and exits non-zero on any failure.
 set -u
 OUT=${1:-build}
@@ -17,13 +17,18 @@ unit() {	# $1: test binary
 	passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
 }
 
-unit "$OUT/test_resolve"
-[ -x build-san/test_resolve ] && unit build-san/test_resolve
+for t in test_resolve test_host; do
+	unit "$OUT/$t"
+	[ -x "build-san/$t" ] && unit "build-san/$t"
+done
 
-xml="$ROOT/$OUT/e2e.xml"
-rm -f "$xml"
-/usr/bin/python3 -m pytest -q -rs -p no:cacheprovider --junitxml="$xml" tests/e2e
-counts=$(/usr/bin/python3 - "$xml" <<'PY'
+# $1: mmtrace binary, $2: report name
+e2e() {
+	xml="$ROOT/$OUT/$2.xml"
+	rm -f "$xml"
+	echo "== end-to-end tests with $1"
+	MMTRACE="$1" /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider --junitxml="$xml" tests/e2e
+	counts=$(/usr/bin/python3 - "$xml" <<'PY'
 import sys, xml.etree.ElementTree as ET
 try:
     s = ET.parse(sys.argv[1]).getroot()
@@ -34,7 +39,12 @@ except Exception:
     print(0, 1, 0)   # pytest died before writing its report
 PY
 )
-set -- $counts
-passed=$((passed + $1)); failed=$((failed + $2)); skipped=$((skipped + $3))
+	set -- $counts
+	passed=$((passed + $1)); failed=$((failed + $2)); skipped=$((skipped + $3))
+}
+
+e2e "$ROOT/$OUT/mmtrace" e2e
+# the same suite against the ASan+UBSan build: a leak or undefined behaviour fails it
+[ -x "$ROOT/build-san/mmtrace" ] && e2e "$ROOT/build-san/mmtrace" e2e-sanitized
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -59,6 +59,12 @@ static int load_programs(struct attacher *a, const struct attach_opts *o, char *
 			return MMX_OK;
 	}
 	rc = errno;
+	/* as root, EACCES is the verifier's verdict, not a missing privilege */
+	if (rc == EACCES && geteuid() == 0) {
+		snprintf(err, errlen, "the kernel's verifier rejected mmtrace's BPF programs%s",
+			 o->verbose ? "" : " (-v shows its log)");
+		return MMX_INTERNAL;
+	}
 	snprintf(err, errlen, "cannot load BPF programs: %s%s", strerror(rc), o->verbose ? "" : " (-v shows why)");
 	return rc == EPERM || rc == EACCES ? MMX_NO_PERMISSION : MMX_INTERNAL;
 }

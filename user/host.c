@@ -426,6 +426,8 @@ static int print_host_probes(struct host *h)
 	for (i = 0; i < h->reg.nbins; i++)
 		v[i] = (struct probe_view){ 0, NULL, &interp(h, i)->bin, &interp(h, i)->plan };
 	(h->c->opt->json ? present_probes_json : present_probes_text)(h->c->out, v, h->reg.nbins);
+	if (!h->reg.nbins && !h->c->opt->json)
+		fprintf(h->c->out, "no running process maps a CPython interpreter\n");
 	free(v);
 	return MMX_OK;
 }

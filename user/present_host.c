@@ -116,16 +116,14 @@ static double pause_key(const struct report_row *r)
 	return s < 0 ? (double)max_of(r->gc.pause_ns_max) / 1e12 : (double)bucket_upper(s);
 }
 
-static enum sort_key sort_by;
-
-static int compare_rows(const void *pa, const void *pb)
+static int compare_rows(const void *pa, const void *pb, void *key)
 {
 	const struct report_row *a = pa, *b = pb;
 	double ka, kb;
 
 	if (a->exited != b->exited)
 		return a->exited - b->exited;	/* live rows first */
-	switch (sort_by) {
+	switch (*(const enum sort_key *)key) {
 	case SORT_PID: return (a->pid > b->pid) - (a->pid < b->pid);
 	case SORT_GC: ka = gc_per_s(a), kb = gc_per_s(b); break;
 	case SORT_PAUSE: ka = pause_key(a), kb = pause_key(b); break;
@@ -180,8 +178,7 @@ void present_host_table(FILE *f, struct report *r, enum sort_key key, int top, b
 {
 	int i, shown = 0;
 
-	sort_by = key;
-	qsort(r->rows, (size_t)r->n, sizeof(r->rows[0]), compare_rows);
+	qsort_r(r->rows, (size_t)r->n, sizeof(r->rows[0]), compare_rows, &key);
 	if (clear)
 		fputs("\033[H\033[2J", f);
 	host_header(f, r);

@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: MIT
+/* Unit tests of the system-wide mode's bookkeeping: the file registry, the
+ * process table and interval arithmetic on counters. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include "collect.h"
+#include "proctable.h"
+#include "registry.h"
+
+static struct file_id fid(uint32_t dev, uint64_t ino)
+{
+	return (struct file_id){ dev, ino };
+}
+
+static void registry_remembers_across_growth(void **state)
+{
+	struct registry r;
+	enum file_kind kind;
+	int bin;
+	uint64_t i;
+
+	(void)state;
+	assert_int_equal(registry_init(&r), 0);
+	for (i = 1; i <= 20000; i++)
+		registry_remember(&r, fid(7, i), FILE_NOT_PYTHON, -1);
+	for (i = 1; i <= 20000; i++) {
+		assert_true(registry_lookup(&r, fid(7, i), &kind, &bin));
+		assert_int_equal(kind, FILE_NOT_PYTHON);
+	}
+	/* same inode on another device is another file */
+	assert_false(registry_lookup(&r, fid(8, 1), &kind, &bin));
+	registry_free(&r);
+}
+
+static void registry_interpreters_are_deduplicated(void **state)
+{
+	struct python_binary pb = { .version = "3.12.1" };
+	struct registry r;
+	enum file_kind kind;
+	int a, b, bin;
+
+	(void)state;
+	assert_int_equal(registry_init(&r), 0);
+	a = registry_add_interp(&r, fid(1, 42), &pb);
+	b = registry_add_interp(&r, fid(1, 42), &pb);
+	assert_true(a >= 0);
+	assert_int_equal(a, b);
+	assert_int_equal(r.nbins, 1);
+	registry_remember(&r, fid(1, 43), FILE_LINKS_PYTHON, a);
+	assert_true(registry_lookup(&r, fid(1, 43), &kind, &bin));
+	assert_int_equal(kind, FILE_LINKS_PYTHON);
+	assert_int_equal(bin, a);
+	assert_string_equal(r.bins[a]->bin.version, "3.12.1");
+	registry_free(&r);
+}
+
+/* Past REGISTRY_MAX_FILES the table forgets non-interpreters, never interpreters. */
+static void registry_stays_bounded(void **state)
+{
+	struct python_binary pb = { .version = "3.11.2" };
+	struct registry r;
+	enum file_kind kind;
+	int id, bin;
+	uint64_t i;
+
+	(void)state;
+	assert_int_equal(registry_init(&r), 0);
+	id = registry_add_interp(&r, fid(3, 1), &pb);
+	registry_remember(&r, fid(3, 2), FILE_LINKS_PYTHON, id);
+	for (i = 10; i < 10 + 4 * REGISTRY_MAX_FILES; i++)
+		registry_remember(&r, fid(3, i), FILE_EXE_NOT_PYTHON, -1);
+	assert_true(r.cap <= 2 * REGISTRY_MAX_FILES);
+	assert_true(r.used <= r.cap / 2 + 1);
+	assert_true(registry_lookup(&r, fid(3, 1), &kind, &bin) && kind == FILE_PYTHON && bin == id);
+	assert_true(registry_lookup(&r, fid(3, 2), &kind, &bin) && kind == FILE_LINKS_PYTHON);
+	/* the newest verdict survives */
+	assert_true(registry_lookup(&r, fid(3, 9 + 4 * REGISTRY_MAX_FILES), &kind, &bin));
+	registry_free(&r);
+}
+
+static void proctable_one_live_row_per_pid(void **state)
+{
+	struct proctable t;
+	struct proc_row *row;
+
+	(void)state;
+	proctable_init(&t);
+	row = proctable_add(&t, 100);
+	assert_non_null(row);
+	assert_ptr_equal(proctable_live(&t, 100), row);
+	proctable_end(&t, row, 5);
+	assert_null(proctable_live(&t, 100));
+	/* the pid is reused by a new process */
+	row = proctable_add(&t, 100);
+	assert_ptr_equal(proctable_live(&t, 100), row);
+	assert_int_equal(t.n, 2);
+	assert_int_equal(t.nended, 1);
+	assert_int_equal(t.seen, 2);
+	proctable_discard(&t, row);
+	assert_int_equal(t.n, 1);
+	assert_int_equal(t.seen, 1);
+	proctable_free(&t);
+}
+
+static void proctable_folds_old_ended_rows(void **state)
+{
+	struct proctable t;
+	struct proc_row *row;
+	int i;
+
+	(void)state;
+	proctable_init(&t);
+	for (i = 1; i <= PROCTABLE_MAX_ENDED + 50; i++) {
+		row = proctable_add(&t, i);
+		assert_non_null(row);
+		proctable_end(&t, row, (uint64_t)i);
+		row->reported_end = true;
+	}
+	assert_int_equal(t.nended, PROCTABLE_MAX_ENDED);
+	assert_int_equal(t.folded, 50);
+	assert_int_equal(t.seen, PROCTABLE_MAX_ENDED + 50);
+	/* the oldest went first */
+	assert_int_equal(t.rows[0].pid, 51);
+	proctable_free(&t);
+}
+
+static void delta_marks_new_maximum(void **state)
+{
+	struct gc_proc_stats before = { 0 }, now = { 0 }, d;
+
+	(void)state;
+	before.collections[0] = 10;
+	now.collections[0] = 15;
+	before.pause_ns_max[0] = 900;
+	now.pause_ns_max[0] = 900;
+	before.pause_ns_max[2] = 100;
+	now.pause_ns_max[2] = 5000;
+	now.pause_hist[1][12] = 3;
+	gc_stats_delta(&d, &now, &before);
+	assert_int_equal(d.collections[0], 5);
+	assert_int_equal(d.pause_ns_max[0], 0);	/* no new maximum */
+	assert_true(d.pause_ns_max[2] > 0);	/* a new one */
+	assert_int_equal(d.pause_hist[1][12], 3);
+	/* counters never run backwards, even for a stale snapshot */
+	gc_stats_delta(&d, &before, &now);
+	assert_int_equal(d.collections[0], 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(registry_remembers_across_growth),
+		cmocka_unit_test(registry_interpreters_are_deduplicated),
+		cmocka_unit_test(registry_stays_bounded),
+		cmocka_unit_test(proctable_one_live_row_per_pid),
+		cmocka_unit_test(proctable_folds_old_ended_rows),
+		cmocka_unit_test(delta_marks_new_maximum),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
