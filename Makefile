@@ -30,7 +30,7 @@ BPF_OBJS  := $(OUT)/gc.bpf.o
 SKELS     := $(OUT)/gc.skel.h
 LIB_SRCS  := user/elf_file.c user/resolve.c user/layout.c user/plan.c user/discover.c \
              user/attach.c user/collect.c user/present.c user/present_host.c user/present_json.c \
-             user/json.c user/options.c user/registry.c user/proctable.c user/discover_host.c user/host.c
+             user/json.c user/options.c user/parse.c user/registry.c user/proctable.c user/discover_host.c user/host.c
 LIB_OBJS  := $(LIB_SRCS:user/%.c=$(OUT)/%.o)
 APP       := $(OUT)/mmtrace
 UNIT      := $(OUT)/test_resolve $(OUT)/test_host

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <dirent.h>
+#include <limits.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 #include "discover_host.h"
+#include "parse.h"
 
 static uint64_t mnt_ns_of(const char *ns_link)
 {
@@ -208,12 +210,9 @@ int discover_host_exec(struct host_discovery *d, const struct mm_exec_event *e)
 
 static bool parse_pid_name(const char *s, pid_t *pid)
 {
-	char *end;
 	long v;
 
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v <= 0 || v > 4194304)
+	if (parse_long(s, 1, INT_MAX, &v))
 		return false;
 	*pid = (pid_t)v;
 	return true;
@@ -236,7 +235,7 @@ int discover_host_each(void (*fn)(void *arg, pid_t pid), void *arg)
 
 pid_t read_ns_pid(pid_t pid)
 {
-	char path[64], line[256], *p, *last = NULL, *end, *save = NULL;
+	char path[64], line[256], *p, *last = NULL, *save = NULL;
 	pid_t ns = 0;
 	long v;
 	FILE *f;
@@ -251,12 +250,8 @@ pid_t read_ns_pid(pid_t pid)
 		/* "NSpid:\t4242\t7": the innermost namespace comes last */
 		for (p = strtok_r(line + 6, " \t\n", &save); p; p = strtok_r(NULL, " \t\n", &save))
 			last = p;
-		if (last) {
-			errno = 0;
-			v = strtol(last, &end, 10);
-			if (!errno && end != last && !*end && v > 0)
-				ns = (pid_t)v;
-		}
+		if (last && !parse_long(last, 1, INT_MAX, &v))
+			ns = (pid_t)v;
 		break;
 	}
 	fclose(f);

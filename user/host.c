@@ -68,14 +68,18 @@ static int ensure_attached(struct host *h, int bin_id)
 	return 0;
 }
 
-/* A live row for a CPython process. exec_ns is when it exec'd, 0 when
- * unknown; it was counted from its first instruction when its interpreter's
- * probes were already live then. */
+/* A live row for a CPython process, once its interpreter file is probed.
+ * exec_ns is when it exec'd, 0 when unknown; it was counted from its first
+ * instruction when the file's probes were already live then. */
 static void track(struct host *h, pid_t pid, int bin_id, const char *comm, pid_t ns_pid, uint64_t exec_ns)
 {
 	struct interp_file *f = interp(h, bin_id);
 	struct proc_row *row;
 
+	if (ensure_attached(h, bin_id)) {
+		h->untraceable++;
+		return;
+	}
 	if (proctable_live(&h->procs, pid))
 		return;
 	row = proctable_add(&h->procs, pid);
@@ -103,10 +107,6 @@ static void consider_pid(void *arg, pid_t pid)
 	bin = discover_host_pid(&h->disc, pid);
 	if (bin < 0)
 		return;
-	if (ensure_attached(h, bin)) {
-		h->untraceable++;
-		return;
-	}
 	read_comm(pid, comm, sizeof(comm));
 	track(h, pid, bin, comm, read_ns_pid(pid), 0);
 }
@@ -125,10 +125,6 @@ static void on_exec(void *ctx, const struct mm_exec_event *e)
 	bin = discover_host_exec(&h->disc, e);
 	if (bin < 0)
 		return;
-	if (ensure_attached(h, bin)) {
-		h->untraceable++;
-		return;
-	}
 	snprintf(comm, sizeof(comm), "%.*s", MMTRACE_COMM_LEN, e->comm);
 	track(h, (pid_t)e->pid, bin, comm, (pid_t)e->ns_pid, e->ts_ns);
 }
@@ -255,6 +251,7 @@ static void summarize(struct host *h, struct host_summary *s)
 		s->interpreters += interp(h, i)->attached;
 	s->lost_events = attacher_lost_events(&h->att);
 	s->missed_execs = h->disc.missed;
+	s->untraceable = h->untraceable;
 	s->map_proc_stats = u.proc_stats;
 	s->map_watched = u.watched;
 	s->map_max = u.max;

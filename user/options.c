@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: MIT
 #include <argp.h>
 #include <errno.h>
-#include <math.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "exitcodes.h"
 #include "options.h"
+#include "parse.h"
 
 const char *argp_program_version = "mmtrace 0.1";
 const char *argp_program_bug_address = "the mmtrace issue tracker";
@@ -60,14 +61,14 @@ static const struct argp_option opts[] = {
 	{ 0 },
 };
 
+/* PID_MAX_LIMIT on 64-bit kernels */
+#define MAX_PID 4194304
+
 static int parse_pid(const char *s, pid_t *out)
 {
-	char *end;
 	long v;
 
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v <= 0 || v > 4194304)
+	if (parse_long(s, 1, MAX_PID, &v))
 		return -EINVAL;
 	*out = (pid_t)v;
 	return 0;
@@ -90,26 +91,18 @@ static int parse_sort(const char *s, enum sort_key *out)
 
 static int parse_top(const char *s, int *out)
 {
-	char *end;
 	long v;
 
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v <= 0 || v > 1000000)
+	if (parse_long(s, 1, 1000000, &v))
 		return -EINVAL;
 	*out = (int)v;
 	return 0;
 }
 
+/* above 0, at most an hour */
 static int parse_ms(const char *s, double *out)
 {
-	char *end;
-
-	errno = 0;
-	*out = strtod(s, &end);
-	if (errno || end == s || *end || !isfinite(*out) || *out <= 0 || *out > 3600e3)
-		return -EINVAL;
-	return 0;
+	return parse_double(s, 1e-6, 3600e3, out);
 }
 
 static int split_words(struct options *o, const char *s)
@@ -130,17 +123,11 @@ static int split_words(struct options *o, const char *s)
 
 static int parse_positional(struct options *o, const char *arg, int index, struct argp_state *st)
 {
-	char *end;
-
-	errno = 0;
 	if (index == 0) {
-		o->interval_s = strtod(arg, &end);
-		if (errno || end == arg || *end || !isfinite(o->interval_s) || o->interval_s < 0.01 ||
-		    o->interval_s > 86400)
+		if (parse_double(arg, 0.01, 86400, &o->interval_s))
 			argp_error(st, "invalid INTERVAL '%s': seconds, from 0.01 to 86400", arg);
 	} else if (index == 1) {
-		o->count = strtol(arg, &end, 10);
-		if (errno || end == arg || *end || o->count <= 0)
+		if (parse_long(arg, 1, LONG_MAX, &o->count))
 			argp_error(st, "invalid COUNT '%s': a whole number above 0", arg);
 	} else {
 		argp_error(st, "unexpected argument '%s'", arg);

@@ -40,6 +40,7 @@ struct host_summary {
 	unsigned long long interpreters;	/* distinct files attached */
 	unsigned long long lost_events;		/* ring buffer overflows */
 	unsigned long long missed_execs;	/* exited before being identified */
+	unsigned long long untraceable;		/* CPython, but its file has no usable probe */
 	unsigned int map_proc_stats, map_watched, map_max;
 };
 

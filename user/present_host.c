@@ -147,6 +147,9 @@ static void host_header(FILE *f, const struct report *r)
 	if (h->lost_events || h->missed_execs)
 		fprintf(f, "lost: %llu events (ring buffer full), %llu execs gone before identified\n",
 			h->lost_events, h->missed_execs);
+	if (h->untraceable)
+		fprintf(f, "not traced: %llu CPython processes whose interpreter has no GC probe point (see --probes)\n",
+			h->untraceable);
 	fprintf(f, "%-8s %-7s %-15s %-7s %7s %-14s %8s %8s %8s %8s %8s %6s %10s %7s\n", "PID", "NSPID", "COMM",
 		"PYTHON", "GC/s", "GEN0/1/2", "P50", "P99", "MAX", "ALL.P99", "ALL.MAX", "%GC", "COLLECTED",
 		"UNCOLL");

@@ -85,6 +85,7 @@ static void json_host(FILE *f, const struct host_summary *h)
 	json_u64(f, "interpreters", h->interpreters, &first);
 	json_u64(f, "lost_events", h->lost_events, &first);
 	json_u64(f, "missed_execs", h->missed_execs, &first);
+	json_u64(f, "untraceable", h->untraceable, &first);
 	json_key(f, "maps", &first);
 	fputc('{', f);
 	json_u64(f, "proc_stats", h->map_proc_stats, &mf);

@@ -62,17 +62,21 @@ def barrier(name, extra=None):
         sys.stdin.readline()
 
 
-def main():
-    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 200
-    pauses = []
-    t0 = [0.0]
+def pause_recorder():
+    """A gc.callbacks callback and the [[generation, ns], ...] it fills."""
+    pauses, t0 = [], [0]
 
     def cb(phase, info):
         if phase == "start":
             t0[0] = time.perf_counter_ns()
         else:
             pauses.append([info["generation"], time.perf_counter_ns() - t0[0]])
+    return cb, pauses
 
+
+def main():
+    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+    cb, pauses = pause_recorder()
     barrier("START")
     gc.callbacks.append(cb)
     for i in range(rounds):

@@ -5,24 +5,15 @@ import gc
 import json
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gc_workload import barrier  # noqa: E402
+from gc_workload import barrier, pause_recorder  # noqa: E402
 
 
 def main():
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 2_000_000
     graph = [[i] for i in range(n)]
-    pauses = []
-    t0 = [0]
-
-    def cb(phase, info):
-        if phase == "start":
-            t0[0] = time.perf_counter_ns()
-        else:
-            pauses.append([info["generation"], time.perf_counter_ns() - t0[0]])
-
+    cb, pauses = pause_recorder()
     barrier("START")
     gc.callbacks.append(cb)
     gc.collect(2)
