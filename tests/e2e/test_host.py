@@ -333,3 +333,50 @@ def test_min_pause_text_line(tmp_path):
     lines = [l for l in open(tmp_path / "out") if "SLOW GC" in l]
     assert any(" gen 2 " in l for l in lines), lines
     assert all(" pid %d " % pid in l for l in lines), lines
+
+
+GC_LOOP = ("import gc, time\nclass N:\n    def __init__(s): s.me = s\n"
+           "end = time.monotonic() + float(__import__('sys').argv[1])\n"
+           "while time.monotonic() < end:\n    [N() for _ in range(2000)]\n    time.sleep(0.002)\n")
+
+
+def text_blocks(out):
+    """Splits text output into report blocks, each a list of lines."""
+    blocks = []
+    for line in out.splitlines():
+        if " mmtrace: " in line and line[:2].isdigit():
+            blocks.append([])
+        if blocks:
+            blocks[-1].append(line)
+    return blocks
+
+
+def test_text_table_top_sort_and_merged_histograms(tmp_path):
+    """-n keeps the table to N rows and says how many more; -s pid orders by
+    pid; -H --merge prints one host-wide histogram per generation."""
+    exe = interpreter_or_skip("3.12")
+    ws = [subprocess.Popen([exe, "-c", GC_LOOP, "4"]) for _ in range(2)]
+    try:
+        time.sleep(0.3)
+        r = subprocess.run([MMTRACE, "-s", "pid", "-n", "1", "-H", "--merge", "0.5", "2"],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        blocks = text_blocks(r.stdout)
+        assert len(blocks) == 3 and "(final)" in blocks[-1][0]
+        for b in blocks:
+            header = next(i for i, l in enumerate(b) if l.startswith("PID "))
+            rows = [l for l in b[header + 1:] if l[:1].isdigit()]
+            assert len(rows) == 1, b
+            n_live = int(b[0].split(" CPython processes live")[0].split()[-1])
+            assert n_live >= 2
+            assert "... %d more (-n)" % (n_live - 1) in b, b
+            # -s pid: the lowest pid of the live CPython processes comes first
+            assert int(rows[0].split()[0]) <= min(w.pid for w in ws)
+            hist = [l for l in b if l.startswith("all processes (")]
+            assert [h.split(" gen ")[1] for h in hist] == ["0 GC pause:", "1 GC pause:", "2 GC pause:"]
+        # the workloads collected while traced: the merged gen0 histogram has buckets
+        assert any("nsecs" in l for l in blocks[-1])
+    finally:
+        for w in ws:
+            w.kill()
+            w.wait()
