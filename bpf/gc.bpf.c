@@ -87,6 +87,8 @@ static struct gc_proc_stats *stats_of(__u32 tgid, __u32 bin_id)
 	s = bpf_map_lookup_elem(&proc_stats, &tgid);
 	if (s)
 		s->bin_id = bin_id;
+	/* every counted process is watched: its end is reported exactly once */
+	bpf_map_update_elem(&watched, &tgid, &bin_id, BPF_NOEXIST);
 	return s;
 }
 
@@ -222,13 +224,23 @@ out:
 	return 0;
 }
 
-/* Hands a tracked process's final counters to user space and forgets it. */
+/*
+ * Hands a tracked process's final counters to user space and forgets it.
+ * Two threads of an exit_group can both see signal->live at 0; the one
+ * that deletes the watched entry reports, the other discards its record.
+ */
 static void end_process(__u32 tgid, __u32 reason)
 {
 	struct gc_proc_stats *s = bpf_map_lookup_elem(&proc_stats, &tgid);
+	__u32 *w = bpf_map_lookup_elem(&watched, &tgid);
 	struct mm_end_event *e;
+	bool watch;
+	int lost;
 
-	if (!s && !bpf_map_lookup_elem(&watched, &tgid))
+	/* two tests, not one: the verifier refuses an OR of two map pointers */
+	barrier_var(w);
+	watch = w != NULL;
+	if (!s && !watch)
 		return;
 	e = reserve(sizeof(*e));
 	if (e) {
@@ -240,10 +252,15 @@ static void end_process(__u32 tgid, __u32 reason)
 		e->has_stats = s && !bpf_probe_read_kernel(&e->stats, sizeof(e->stats), s);
 		if (!e->has_stats)
 			bpf_probe_read_kernel(&e->stats, sizeof(e->stats), &zero_stats);
-		bpf_ringbuf_submit(e, 0);
+		/* counters without a watched entry only happen when the maps are full */
+		lost = watch ? bpf_map_delete_elem(&watched, &tgid) : bpf_map_delete_elem(&proc_stats, &tgid);
+		if (lost)
+			bpf_ringbuf_discard(e, 0);
+		else
+			bpf_ringbuf_submit(e, 0);
 	}
-	bpf_map_delete_elem(&proc_stats, &tgid);
 	bpf_map_delete_elem(&watched, &tgid);
+	bpf_map_delete_elem(&proc_stats, &tgid);
 }
 
 static __u32 ns_tgid(struct task_struct *p)

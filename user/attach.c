@@ -149,14 +149,21 @@ int attacher_attach(struct attacher *a, const struct python_binary *bin, const s
 		    pid_t pid, __u32 bin_id, char *err, size_t errlen)
 {
 	struct attach_req r = { bin, pid, bin_id };
-	int i, rc;
+	int i, rc, nlinks = a->nlinks;
+	unsigned int next_site = a->next_site;
 
 	for (i = 0; i < plan->nsites; i++) {
 		rc = attach_site(a, &r, &plan->sites[i], err, errlen);
 		if (rc)
-			return rc;
+			goto rollback;
 	}
 	return MMX_OK;
+rollback:
+	/* a begin without its end would only leave state behind: all or nothing */
+	while (a->nlinks > nlinks)
+		bpf_link__destroy(a->links[--a->nlinks]);
+	a->next_site = next_site;
+	return rc;
 }
 
 int attacher_stats_fd(const struct attacher *a)

@@ -5,8 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 #include "discover_host.h"
 #include "parse.h"
@@ -41,16 +43,54 @@ static const char *root_of(const struct host_discovery *d, pid_t pid, char *buf,
 	return buf;
 }
 
+/* The id of the mapping that starts at addr in our own /proc/self/maps. */
+static int id_of_own_mapping(const void *addr, struct file_id *id)
+{
+	unsigned long long start, ino;
+	unsigned int major, minor;
+	char line[PATH_MAX + 128];
+	FILE *f = fopen("/proc/self/maps", "re");
+	int rc = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (rc && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%llx-%*x %*s %*s %x:%x %llu", &start, &major, &minor, &ino) == 4 &&
+		    start == (unsigned long long)(uintptr_t)addr) {
+			*id = (struct file_id){ kernel_dev(major, minor), ino };
+			rc = 0;
+		}
+	}
+	fclose(f);
+	return rc;
+}
+
+/*
+ * The file's id as the kernel names it in /proc/PID/maps and in BPF
+ * (i_sb->s_dev, i_ino). stat()'s st_dev can differ from s_dev (btrfs
+ * subvolumes), so the file is mapped for a moment and the mapping asked.
+ */
 static int id_of_path(const char *root, const char *path, struct file_id *id)
 {
 	char full[PATH_MAX];
 	struct stat st;
+	void *map;
+	int fd, rc;
 
 	snprintf(full, sizeof(full), "%s%s", root ? root : "", path);
-	if (stat(full, &st))
+	fd = open(full, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return -errno;
-	*id = (struct file_id){ kernel_dev(major(st.st_dev), minor(st.st_dev)), st.st_ino };
-	return 0;
+	if (fstat(fd, &st) || st.st_size <= 0) {
+		close(fd);
+		return -ENOEXEC;
+	}
+	map = mmap(NULL, 1, PROT_READ, MAP_PRIVATE, fd, 0);
+	rc = map == MAP_FAILED ? -errno : id_of_own_mapping(map, id);
+	if (map != MAP_FAILED)
+		munmap(map, 1);
+	close(fd);
+	return rc;
 }
 
 static bool same_file(struct file_id a, struct file_id b)

@@ -71,7 +71,8 @@ static int ensure_attached(struct host *h, int bin_id)
 /* A live row for a CPython process, once its interpreter file is probed.
  * exec_ns is when it exec'd, 0 when unknown; it was counted from its first
  * instruction when the file's probes were already live then. */
-static void track(struct host *h, pid_t pid, int bin_id, const char *comm, pid_t ns_pid, uint64_t exec_ns)
+static void track(struct host *h, pid_t pid, int bin_id, const char *comm, pid_t ns_pid, uint64_t exec_ns,
+		  uint64_t found_ns)
 {
 	struct interp_file *f = interp(h, bin_id);
 	struct proc_row *row;
@@ -91,7 +92,7 @@ static void track(struct host *h, pid_t pid, int bin_id, const char *comm, pid_t
 	row->from_exec = exec_ns && f->attach_ns <= exec_ns;
 	row->absolute = row->from_exec;
 	row->start_ns = row->from_exec ? exec_ns : f->attach_ns;
-	row->found_ns = monotonic_ns();
+	row->found_ns = found_ns;
 	/* so that BPF reports its end even if it never collects */
 	collect_watch(&h->col, pid, (__u32)bin_id);
 }
@@ -100,6 +101,8 @@ static void consider_pid(void *arg, pid_t pid)
 {
 	struct host *h = arg;
 	char comm[MMTRACE_COMM_LEN] = "?";
+	/* before reading /proc: events older than this are not about what we read */
+	uint64_t found_ns = monotonic_ns();
 	int bin;
 
 	if (proctable_live(&h->procs, pid))
@@ -108,7 +111,7 @@ static void consider_pid(void *arg, pid_t pid)
 	if (bin < 0)
 		return;
 	read_comm(pid, comm, sizeof(comm));
-	track(h, pid, bin, comm, read_ns_pid(pid), 0);
+	track(h, pid, bin, comm, read_ns_pid(pid), 0, found_ns);
 }
 
 static void on_exec(void *ctx, const struct mm_exec_event *e)
@@ -126,7 +129,7 @@ static void on_exec(void *ctx, const struct mm_exec_event *e)
 	if (bin < 0)
 		return;
 	snprintf(comm, sizeof(comm), "%.*s", MMTRACE_COMM_LEN, e->comm);
-	track(h, (pid_t)e->pid, bin, comm, (pid_t)e->ns_pid, e->ts_ns);
+	track(h, (pid_t)e->pid, bin, comm, (pid_t)e->ns_pid, e->ts_ns, e->ts_ns);
 }
 
 /* Counters of a process that ended before mmtrace learned of it. */
@@ -153,11 +156,17 @@ static void on_fork(void *ctx, const struct mm_fork_event *e)
 {
 	struct host *h = ctx;
 	struct proc_row *parent = proctable_live(&h->procs, (pid_t)e->parent_pid), *row;
+	char parent_comm[MMTRACE_COMM_LEN];
 	struct gc_inherited from_parent;
-	int g;
+	bool absolute;
+	int g, bin_id;
 
 	if (!parent)
 		return;
+	/* copied out: ending or adding rows below may move them */
+	bin_id = parent->bin_id;
+	absolute = parent->absolute;
+	snprintf(parent_comm, sizeof(parent_comm), "%s", parent->comm);
 	from_parent = parent->inherited;
 	for (g = 0; e->has_stats && g < MMTRACE_GENERATIONS; g++) {
 		from_parent.collections[g] += e->parent_collections[g];
@@ -165,22 +174,24 @@ static void on_fork(void *ctx, const struct mm_fork_event *e)
 		from_parent.uncollectable[g] += e->parent_uncollectable[g];
 	}
 	row = proctable_live(&h->procs, (pid_t)e->pid);
-	if (row)	/* a stale row of a reused pid */
+	if (row && row->found_ns <= e->ts_ns)	/* a stale row of a reused pid */
 		proctable_end(&h->procs, row, e->ts_ns);
-	parent = proctable_live(&h->procs, (pid_t)e->parent_pid);
-	row = parent ? proctable_add(&h->procs, (pid_t)e->pid) : NULL;
+	else if (row)				/* the scan found the child first: it is this one */
+		goto forked;
+	row = proctable_add(&h->procs, (pid_t)e->pid);
 	if (!row)
 		return;
-	parent = proctable_live(&h->procs, (pid_t)e->parent_pid);	/* rows may have moved */
-	row->bin_id = parent->bin_id;
-	row->parent_pid = parent->pid;
-	snprintf(row->comm, sizeof(row->comm), "%s", parent->comm);
+	snprintf(row->comm, sizeof(row->comm), "%s", parent_comm);
 	row->ns_pid = read_ns_pid(row->pid);
+	row->found_ns = e->ts_ns;	/* its end, however soon, is its own */
+forked:
+	row->bin_id = bin_id;
+	row->parent_pid = (pid_t)e->parent_pid;
 	row->forked = true;
-	row->absolute = parent->absolute;
+	row->from_exec = false;
+	row->absolute = absolute;
 	row->inherited = from_parent;
 	row->start_ns = e->ts_ns;
-	row->found_ns = e->ts_ns;	/* its end, however soon, is its own */
 }
 
 static bool own_collections(const struct proc_row *row)
@@ -205,6 +216,10 @@ static void on_end(void *ctx, const struct mm_end_event *e)
 		row->now = e->stats;
 	row->exec_replaced = e->reason == MM_END_EXEC;
 	proctable_end(&h->procs, row, e->ts_ns);
+	/* user space may have watched it again after BPF let it go (exec and
+	 * exit drained together): no live row is left to need the entries */
+	if (e->reason == MM_END_EXIT && !proctable_live(&h->procs, (pid_t)e->pid))
+		collect_forget(&h->col, (pid_t)e->pid);
 }
 
 static void on_pause(void *ctx, const struct mm_pause_event *e)
@@ -218,8 +233,9 @@ static void on_pause(void *ctx, const struct mm_pause_event *e)
  * end event (ring buffer full) end here and their map entries go. */
 static void refresh(struct host *h, uint64_t now)
 {
+	int i, n = 0, fd = attacher_stats_fd(&h->att);
+	pid_t *gone = calloc((size_t)h->procs.n + 1, sizeof(*gone));
 	struct proc_row *row;
-	int i, fd = attacher_stats_fd(&h->att);
 
 	collector_drain(&h->col);
 	for (i = 0; i < h->procs.n; i++) {
@@ -228,12 +244,19 @@ static void refresh(struct host *h, uint64_t now)
 			continue;
 		/* absent: not collected yet, or just ended (its event comes next) */
 		collect_gc_entry(fd, row->pid, &row->now);
-		if (kill(row->pid, 0) && errno == ESRCH) {
-			collect_forget(&h->col, row->pid);
-			proctable_end(&h->procs, row, now);
-			i = -1;	/* ending may fold rows: start over, ended rows are skipped */
-		}
+		if (gone && kill(row->pid, 0) && errno == ESRCH)
+			gone[n++] = row->pid;
 	}
+	/* an end event may have arrived since the first drain: it wins */
+	collector_drain(&h->col);
+	for (i = 0; i < n; i++) {
+		row = proctable_live(&h->procs, gone[i]);
+		if (!row)
+			continue;
+		collect_forget(&h->col, gone[i]);
+		proctable_end(&h->procs, row, now);
+	}
+	free(gone);
 }
 
 static void summarize(struct host *h, struct host_summary *s)
@@ -261,7 +284,8 @@ static void fill_row(const struct host *h, const struct proc_row *p, uint64_t no
 		     struct report_row *r)
 {
 	uint64_t end = p->ended ? p->end_ns : now;
-	uint64_t from = h->last_report_ns > p->start_ns ? h->last_report_ns : p->start_ns;
+	/* a row's first interval runs from when it was first counted */
+	uint64_t from = p->reported_once && h->last_report_ns > p->start_ns ? h->last_report_ns : p->start_ns;
 
 	memset(r, 0, sizeof(*r));
 	r->pid = p->pid;
@@ -305,15 +329,18 @@ static void print_report(struct host *h, struct report *r)
 /* Live rows and rows that ended since the last report; all rows at the end. */
 static void report(struct host *h, bool final)
 {
-	struct report_row *rows = calloc((size_t)h->procs.n + 1, sizeof(*rows));
-	struct host_summary sum;
-	struct report r = { rows, 0, { 0, 0 }, final, &sum };
 	uint64_t now = monotonic_ns();
+	struct report_row *rows;
+	struct host_summary sum;
+	struct report r = { NULL, 0, { 0, 0 }, final, &sum };
 	struct proc_row *p;
 	int i;
 
+	/* draining events adds rows: size the report after it */
 	refresh(h, now);
 	summarize(h, &sum);
+	rows = calloc((size_t)h->procs.n + 1, sizeof(*rows));
+	r.rows = rows;
 	clock_gettime(CLOCK_REALTIME, &r.wall);
 	for (i = 0; rows && i < h->procs.n; i++) {
 		p = &h->procs.rows[i];
@@ -326,6 +353,7 @@ static void report(struct host *h, bool final)
 		p = &h->procs.rows[i];
 		p->prev = p->now;
 		p->reported_end = p->ended;
+		p->reported_once = true;
 	}
 	h->last_report_ns = now;
 	free(rows);

@@ -39,6 +39,7 @@ struct proc_row {
 	bool ended;
 	bool exec_replaced;	/* ended by exec'ing another image */
 	bool reported_end;	/* its last interval report has been printed */
+	bool reported_once;	/* in at least one report: intervals start at the last one */
 	struct gc_proc_stats now;	/* cumulative at the last read */
 	struct gc_proc_stats prev;	/* cumulative at the previous report */
 };
