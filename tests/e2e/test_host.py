@@ -380,3 +380,49 @@ def test_text_table_top_sort_and_merged_histograms(tmp_path):
         for w in ws:
             w.kill()
             w.wait()
+
+
+THREADED = ("import gc, os, sys, threading, time\n"
+            "def spin():\n"
+            "    while True:\n"
+            "        gc.collect(0)\n"
+            "for _ in range(8):\n"
+            "    threading.Thread(target=spin, daemon=True).start()\n"
+            "time.sleep(0.05)\n"
+            "print(os.getpid(), flush=True)\n"
+            "os._exit(0)\n")
+
+SPAWNER = ("import gc, os, subprocess\n"
+           "for _ in range(20):\n"
+           "    subprocess.run(['true'])\n"
+           "gc.collect()\n"
+           "print(os.getpid(), flush=True)\n")
+
+
+def test_threads_exiting_together_and_fork_exec_children(tmp_path):
+    """Processes whose 8 threads are inside collections when it exits get
+    exactly one row each; a Python parent's fork+exec children (subprocess)
+    are not listed as Python processes, and nothing is left in the maps."""
+    deb = debian_or_skip()
+    mm = HostTrace(interval="0.3")
+    try:
+        mm.report()
+        pids = []
+        for _ in range(10):
+            r = subprocess.run([deb, "-c", THREADED], capture_output=True, text=True, timeout=60)
+            pids.append(int(r.stdout))
+        spawner = subprocess.run([deb, "-c", SPAWNER], capture_output=True, text=True, timeout=60)
+        parent = int(spawner.stdout)
+        r = mm.report(lambda r: r["host"]["processes_seen"] >= len(pids) + 1)
+        r = mm.report()
+        assert r["host"]["maps"]["watched"] <= r["host"]["live"], r["host"]
+        final = mm.finish()
+        rows = [p for p in final["processes"] if p["pid"] in pids]
+        assert sorted(p["pid"] for p in rows) == sorted(pids), "one row per process"
+        assert all(p["exited"] and sum(p["gc"]["collections"]) > 0 for p in rows)
+        assert row(final, parent)["exited"]
+        assert not [p for p in final["processes"] if p.get("parent_pid") == parent], \
+            "fork+exec children are not Python processes"
+    finally:
+        if mm.p.poll() is None:
+            mm.finish()
