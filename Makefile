@@ -35,8 +35,17 @@ LIB_OBJS  := $(LIB_SRCS:user/%.c=$(OUT)/%.o)
 APP       := $(OUT)/mmtrace
 UNIT      := $(OUT)/test_resolve $(OUT)/test_host
 
+# libFuzzer targets for every parser of untrusted input, with ASan+UBSan
+FUZZ_OUT     := build-fuzz
+FUZZ_TARGETS := fuzz_elf fuzz_resolve fuzz_procfs
+FUZZ_SRCS    := user/elf_file.c user/resolve.c user/layout.c user/plan.c user/discover.c \
+                user/discover_host.c user/registry.c user/parse.c
+FUZZ_CFLAGS  := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+                $(WARN) -D_GNU_SOURCE -Iuser -Ibpf
+FUZZ_SECONDS ?= 60
+
 .DELETE_ON_ERROR:
-.PHONY: all deps demo test unit vmlinux install clean fixtures
+.PHONY: all deps demo test unit vmlinux install clean fixtures fuzz fuzz-build
 
 all: $(APP)
 
@@ -80,12 +89,35 @@ demo: deps
 test: deps
 	$(MAKE) all $(UNIT) fixtures
 	$(MAKE) SANITIZE=1 build-san/test_resolve build-san/test_host build-san/mmtrace
+	$(MAKE) fuzz-build
 	tests/run.sh $(OUT)
+
+$(FUZZ_OUT)/%: tests/fuzz/%.c $(FUZZ_SRCS) user/*.h bpf/gc.h
+	mkdir -p $(@D)
+	$(CLANG) $(FUZZ_CFLAGS) $< $(FUZZ_SRCS) -lelf -lz -o $@
+
+$(FUZZ_OUT)/seeds/.done: tools/fuzz-seeds.sh | fixtures
+	rm -rf $(@D)
+	tools/fuzz-seeds.sh $(abspath $(OUT))/fixtures $(@D)
+	touch $@
+
+fuzz-build: $(FUZZ_TARGETS:%=$(FUZZ_OUT)/%) $(FUZZ_OUT)/seeds/.done
+
+# make fuzz [FUZZ_SECONDS=N]: each target for N seconds; new inputs go to
+# build-fuzz/corpus, crashes to build-fuzz/crash-* (copy them to
+# tests/fuzz/regressions/TARGET/ once fixed)
+fuzz: fuzz-build
+	for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(FUZZ_OUT)/corpus/$$t tests/fuzz/regressions/$$t; \
+		$(FUZZ_OUT)/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			-artifact_prefix=$(FUZZ_OUT)/crash-$$t- $(FUZZ_OUT)/corpus/$$t \
+			$(FUZZ_OUT)/seeds/$$t tests/fuzz/regressions/$$t || exit 1; \
+	done
 
 install: $(APP)
 	install -D -m 0755 $(APP) $(DESTDIR)$(PREFIX)/sbin/mmtrace
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 -include $(wildcard $(OUT)/*.d)

@@ -22,6 +22,20 @@ for t in test_resolve test_host; do
 	[ -x "build-san/$t" ] && unit "build-san/$t"
 done
 
+# The fuzz targets' short run: every seed and every past crash input, then
+# 20000 mutations each. New inputs go to a scratch corpus, never the tree.
+for t in fuzz_elf fuzz_resolve fuzz_procfs; do
+	b=build-fuzz/$t
+	[ -x "$b" ] || continue
+	mkdir -p "build-fuzz/smoke/$t" "tests/fuzz/regressions/$t"
+	if "$b" -runs=20000 -artifact_prefix="build-fuzz/crash-$t-" "build-fuzz/smoke/$t" \
+		"build-fuzz/seeds/$t" "tests/fuzz/regressions/$t" > "build-fuzz/$t.smoke.log" 2>&1; then
+		passed=$((passed + 1)); echo "fuzz smoke $t: ok"
+	else
+		failed=$((failed + 1)); echo "fuzz smoke $t: FAILED"; tail -30 "build-fuzz/$t.smoke.log"
+	fi
+done
+
 # $1: mmtrace binary, $2: report name
 e2e() {
 	xml="$ROOT/$OUT/$2.xml"

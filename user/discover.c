@@ -53,8 +53,7 @@ static bool is_kernel_thread(pid_t pid)
 	return readlink(path, target, sizeof(target)) < 0 && errno == ENOENT;
 }
 
-static void remember_path(struct mapped_files *m, const char *path, unsigned int major, unsigned int minor,
-			  unsigned long long ino)
+static void remember_path(struct mapped_files *m, const char *path, struct file_id id)
 {
 	int i;
 
@@ -64,20 +63,41 @@ static void remember_path(struct mapped_files *m, const char *path, unsigned int
 	if (m->n >= MAX_MAPPED_FILES)
 		return;
 	m->files[m->n].path = strdup(path);
-	m->files[m->n].id = (struct file_id){ kernel_dev(major, minor), ino };
+	m->files[m->n].id = id;
 	if (m->files[m->n].path)
 		m->n++;
+}
+
+int parse_maps_line(char *line, struct maps_line *out)
+{
+	unsigned int major, minor;
+	unsigned long long ino;
+	char perms[8];
+	size_t n;
+	int off = 0;
+
+	line[strcspn(line, "\n")] = '\0';
+	if (sscanf(line, "%*s %7s %*s %x:%x %llu %n", perms, &major, &minor, &ino, &off) != 4 || !off ||
+	    !strchr(perms, 'x'))
+		return 0;
+	out->path = line + off;
+	while (*out->path == ' ')
+		out->path++;
+	if (*out->path != '/')
+		return 0;
+	out->id = (struct file_id){ kernel_dev(major, minor), ino };
+	n = strlen(out->path);
+	out->deleted = n > 10 && !strcmp(out->path + n - 10, " (deleted)");
+	if (out->deleted)
+		out->path[n - 10] = '\0';
+	return 1;
 }
 
 /* Executable file mappings of the process, in address order. */
 int read_mapped_files(pid_t pid, struct mapped_files *m)
 {
-	char path[64], line[PATH_MAX + 128], perms[8];
-	unsigned int major, minor;
-	unsigned long long ino;
-	const char *file;
-	size_t n;
-	int off = 0;
+	char path[64], line[PATH_MAX + 128];
+	struct maps_line ml;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
@@ -85,23 +105,14 @@ int read_mapped_files(pid_t pid, struct mapped_files *m)
 	if (!f)
 		return -errno;
 	while (fgets(line, sizeof(line), f)) {
-		line[strcspn(line, "\n")] = '\0';
-		off = 0;
-		if (sscanf(line, "%*s %7s %*s %x:%x %llu %n", perms, &major, &minor, &ino, &off) != 4 || !off ||
-		    !strchr(perms, 'x'))
+		if (!parse_maps_line(line, &ml))
 			continue;
-		file = line + off;
-		while (*file == ' ')
-			file++;
-		if (*file != '/')
-			continue;
-		n = strlen(file);
-		if (n > 10 && !strcmp(file + n - 10, " (deleted)")) {
+		if (ml.deleted) {
 			m->saw_deleted = true;
-			snprintf(m->deleted, sizeof(m->deleted), "%.*s", (int)(n - 10), file);
+			snprintf(m->deleted, sizeof(m->deleted), "%s", ml.path);
 			continue;
 		}
-		remember_path(m, file, major, minor, ino);
+		remember_path(m, ml.path, ml.id);
 	}
 	fclose(f);
 	return 0;
@@ -200,29 +211,39 @@ static int search_path(const char *cmd, char *out, size_t outlen)
 	return found;
 }
 
+const char *parse_shebang(char *line, bool *via_env)
+{
+	char *prog, *save = NULL;
+
+	if (strncmp(line, "#!", 2))
+		return NULL;
+	prog = strtok_r(line + 2, " \t\r\n", &save);
+	*via_env = prog && !strcmp(basename(prog), "env");
+	if (!*via_env)
+		return prog;
+	prog = strtok_r(NULL, " \t\r\n", &save);
+	while (prog && prog[0] == '-')
+		prog = strtok_r(NULL, " \t\r\n", &save);
+	return prog;
+}
+
 /* "#!/usr/bin/env python3 -u" -> python3 resolved on PATH; "#!/x/python" -> /x/python */
 static int follow_shebang(const char *file, char *out, size_t outlen)
 {
-	char line[PATH_MAX], *p, *prog, *save = NULL;
+	char line[PATH_MAX];
 	FILE *f = fopen(file, "re");
-	bool ok;
+	const char *prog;
+	bool via_env, ok;
 
 	if (!f)
 		return -errno;
-	ok = fgets(line, sizeof(line), f) && !strncmp(line, "#!", 2);
+	ok = fgets(line, sizeof(line), f) != NULL;
 	fclose(f);
-	if (!ok)
-		return -ENOEXEC;
-	p = line + 2;
-	prog = strtok_r(p, " \t\n", &save);
+	prog = ok ? parse_shebang(line, &via_env) : NULL;
 	if (!prog)
 		return -ENOEXEC;
-	if (!strcmp(basename(prog), "env")) {
-		prog = strtok_r(NULL, " \t\n", &save);
-		while (prog && prog[0] == '-')
-			prog = strtok_r(NULL, " \t\n", &save);
-		return prog ? search_path(prog, out, outlen) : -ENOEXEC;
-	}
+	if (via_env)
+		return search_path(prog, out, outlen);
 	snprintf(out, outlen, "%s", prog);
 	return 0;
 }

@@ -68,6 +68,20 @@ struct mapped_files {
 	char deleted[PATH_MAX];
 };
 
+struct maps_line {
+	char *path;		/* inside the line buffer */
+	struct file_id id;
+	bool deleted;		/* " (deleted)" was cut off path */
+};
+
+/* Parses one /proc/PID/maps line in place: 1 for an executable mapping of
+ * a file (out set), 0 for anything else. */
+int parse_maps_line(char *line, struct maps_line *out);
+
+/* The interpreter a "#!" line names (in place), or NULL; *via_env when it
+ * must be searched on PATH ("#!/usr/bin/env [-opts] NAME"). */
+const char *parse_shebang(char *line, bool *via_env);
+
 /* The executable file mappings of pid. 0 or -errno; free_mapped_files after. */
 int read_mapped_files(pid_t pid, struct mapped_files *m);
 void free_mapped_files(struct mapped_files *m);

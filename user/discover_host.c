@@ -275,9 +275,8 @@ int discover_host_each(void (*fn)(void *arg, pid_t pid), void *arg)
 
 pid_t read_ns_pid(pid_t pid)
 {
-	char path[64], line[256], *p, *last = NULL, *save = NULL;
+	char path[64], line[256];
 	pid_t ns = 0;
-	long v;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%d/status", pid);
@@ -285,15 +284,24 @@ pid_t read_ns_pid(pid_t pid)
 	if (!f)
 		return 0;
 	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "NSpid:", 6))
-			continue;
-		/* "NSpid:\t4242\t7": the innermost namespace comes last */
-		for (p = strtok_r(line + 6, " \t\n", &save); p; p = strtok_r(NULL, " \t\n", &save))
-			last = p;
-		if (last && !parse_long(last, 1, INT_MAX, &v))
-			ns = (pid_t)v;
-		break;
+		if (!strncmp(line, "NSpid:", 6)) {
+			ns = parse_nspid_line(line);
+			break;
+		}
 	}
 	fclose(f);
 	return ns;
+}
+
+pid_t parse_nspid_line(char *line)
+{
+	char *p, *last = NULL, *save = NULL;
+	long v;
+
+	if (strncmp(line, "NSpid:", 6))
+		return 0;
+	/* "NSpid:\t4242\t7": the innermost namespace comes last */
+	for (p = strtok_r(line + 6, " \t\n", &save); p; p = strtok_r(NULL, " \t\n", &save))
+		last = p;
+	return last && !parse_long(last, 1, INT_MAX, &v) ? (pid_t)v : 0;
 }

@@ -32,5 +32,7 @@ int discover_host_exec(struct host_discovery *d, const struct mm_exec_event *e);
 int discover_host_each(void (*fn)(void *arg, pid_t pid), void *arg);
 /* Its pid in its own PID namespace (from NSpid), 0 when unknown. */
 pid_t read_ns_pid(pid_t pid);
+/* The last number of a "NSpid:" line of /proc/PID/status, 0 if none. */
+pid_t parse_nspid_line(char *line);
 
 #endif /* MMTRACE_DISCOVER_HOST_H */

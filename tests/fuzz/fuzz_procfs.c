@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: MIT
+/* libFuzzer target: the parsers of text that other processes control:
+ * /proc/PID/maps lines (file names are anyone's), NSpid lines of
+ * /proc/PID/status, "#!" lines of scripts, and mmtrace's number parser. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "discover.h"
+#include "discover_host.h"
+#include "parse.h"
+
+static char *cstring(const uint8_t *data, size_t size)
+{
+	char *s = malloc(size + 1);
+
+	if (s) {
+		memcpy(s, data, size);
+		s[size] = '\0';
+	}
+	return s;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct maps_line ml;
+	const char *prog;
+	bool via_env;
+	double d;
+	long v;
+	char *s;
+
+	if (!(s = cstring(data, size)))
+		return 0;
+	if (parse_maps_line(s, &ml) && strlen(ml.path) > size)
+		abort();	/* the path must lie inside the line */
+	free(s);
+	if (!(s = cstring(data, size)))
+		return 0;
+	parse_nspid_line(s);
+	free(s);
+	if (!(s = cstring(data, size)))
+		return 0;
+	prog = parse_shebang(s, &via_env);
+	if (prog && (prog < s || prog > s + size))
+		abort();
+	free(s);
+	if (!(s = cstring(data, size)))
+		return 0;
+	parse_long(s, -5, 5, &v);
+	parse_double(s, 0.01, 86400, &d);
+	free(s);
+	return 0;
+}
