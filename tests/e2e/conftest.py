@@ -153,9 +153,9 @@ def interpreter_or_skip(minor):
 class Workload:
     """A GC workload process that waits at its START and END barriers."""
 
-    def __init__(self, argv, tmp_path, name, script=None, args=("150",)):
+    def __init__(self, argv, tmp_path, name, script=None, args=("150",), env=None):
         self.go_file = str(tmp_path / ("go-" + name))
-        env = dict(os.environ, MMTRACE_GO_FILE=self.go_file)
+        env = dict(os.environ, MMTRACE_GO_FILE=self.go_file, **(env or {}))
         script = script or os.path.join(WORKLOADS, "gc_workload.py")
         self.p = subprocess.Popen(list(argv) + [script] + list(args), stderr=subprocess.PIPE, env=env)
         self.err = LineReader(self.p.stderr)

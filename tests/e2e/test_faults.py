@@ -1,0 +1,110 @@
+"""Faults: mmtrace killed while tracing, targets that fork, exec another
+interpreter and exit under it. The target must never notice."""
+import json
+import os
+import signal
+import subprocess
+
+from conftest import (MMTRACE, WORKLOADS, HostTrace, LineReader, Workload, barrier_stats,
+                      interpreter_or_skip, mm_triplets, row)
+
+OUR_PROGRAMS = {"gc_begin", "gc_end", "mm_exec", "mm_exit", "mm_fork"}
+
+
+def our_links():
+    """(link type, program) of every BPF link of mmtrace's programs on the host."""
+    progs = {p["id"]: p.get("name") for p in
+             json.loads(subprocess.check_output(["bpftool", "-j", "prog", "show"]))}
+    links = json.loads(subprocess.check_output(["bpftool", "-j", "link", "show"]))
+    return [(l.get("type"), progs.get(l.get("prog_id"))) for l in links
+            if progs.get(l.get("prog_id")) in OUR_PROGRAMS]
+
+
+def test_kill_9_removes_probes_and_the_target_is_unchanged(tmp_path):
+    """SIGKILL of mmtrace mid-run: its uprobes and tracepoints are gone (the
+    kernel closes their links), and the target's output equals an untraced
+    run's, byte for byte in its counts."""
+    exe = interpreter_or_skip("3.12")
+    env = dict(os.environ, PYTHONHASHSEED="0", MMTRACE_NO_WAIT="1")
+    ref = subprocess.run([exe, os.path.join(WORKLOADS, "gc_workload.py"), "150"], env=env,
+                         capture_output=True, text=True, timeout=60)
+    ref_stats = {l.split()[0]: barrier_stats(l)[0] for l in ref.stderr.splitlines()
+                 if l.startswith(("START", "END"))}
+    w = Workload([exe], tmp_path, "k9", env={"PYTHONHASHSEED": "0"})
+    mm = None
+    try:
+        start = w.barrier("START")[0]
+        assert not our_links(), "no other mmtrace is running"
+        mm = subprocess.Popen([MMTRACE, "--json", "-p", str(w.pid), "0.2"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+        LineReader(mm.stdout).line()      # attached
+        during = our_links()
+        assert ("perf_event", "gc_begin") in during and ("perf_event", "gc_end") in during, during
+        mm.kill()
+        mm.wait()
+        assert not our_links(), "SIGKILL leaves no probe behind"
+        w.go("START")
+        end = w.barrier("END")[0]
+        w.go("END")
+        assert w.p.wait(timeout=30) == 0
+        assert {"START": start, "END": end} == ref_stats
+    finally:
+        if mm and mm.poll() is None:
+            mm.kill()
+            mm.wait()
+        w.finish()
+
+
+FORK_EXEC = """
+import gc, json, os, sys
+other = sys.argv[1]
+gc.collect()
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    os.close(r)
+    os.dup2(w, 1)
+    os.execv(other, [other, "-c",
+        "import gc, json, os; [gc.collect(0) for _ in range(7)]; gc.collect(2); "
+        "print(json.dumps([os.getpid(), [[s['collections'], s['collected'], s['uncollectable']] "
+        "for s in gc.get_stats()]]), flush=True); os._exit(0)"])
+os.close(w)
+child = json.loads(os.read(r, 65536))
+os.waitpid(pid, 0)
+gc.collect(1)
+print(json.dumps({"parent": os.getpid(), "child": child,
+                  "stats": [[s['collections'], s['collected'], s['uncollectable']] for s in gc.get_stats()]}))
+os._exit(0)
+"""
+
+
+def test_fork_then_exec_of_another_version(tmp_path):
+    """A 3.12 process forks; the child execs 3.8, collects and exits; the
+    parent collects and exits. Each image gets its own row with its own
+    interpreter's version and exact counts; the fork's 3.12 instant is
+    not listed."""
+    new = interpreter_or_skip("3.12")
+    old = interpreter_or_skip("3.8")
+    mm = HostTrace(interval="0.3")
+    try:
+        # both files attached: a process of each is running while mmtrace starts
+        keep = [subprocess.Popen([e, "-c", "import time; time.sleep(30)"]) for e in (new, old)]
+        mm.live([k.pid for k in keep])
+        r = subprocess.run([new, "-c", FORK_EXEC, old], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        out = json.loads(r.stdout)
+        child_pid, child_stats = out["child"]
+        for k in keep:
+            k.kill()
+            k.wait()
+        final = mm.finish()
+        parent, child = row(final, out["parent"]), row(final, child_pid)
+        assert parent["python"].startswith("3.12.") and child["python"].startswith("3.8.")
+        assert parent["traced_from"] == "exec" and child["traced_from"] == "exec"
+        assert mm_triplets(parent) == out["stats"]
+        assert mm_triplets(child) == child_stats
+        assert parent["exited"] and child["exited"]
+        assert [p for p in final["processes"] if p["pid"] == child_pid] == [child], "one row for the child"
+    finally:
+        if mm.p.poll() is None:
+            mm.finish()
