@@ -35,6 +35,8 @@ __u64 lost_events = 0;
 struct gc_inflight {
 	__u64 start_ns;
 	__u64 stats_addr;
+	__u32 subinterp;	/* collecting a subinterpreter's GC state */
+	__u32 pad;
 	struct gc_gen_counts before[MMTRACE_GENERATIONS];
 };
 
@@ -124,6 +126,30 @@ static int stats_address(struct pt_regs *ctx, const struct gc_site *site, __u64 
 	return 0;
 }
 
+/* At a begin site the IP is the probe address, so _PyRuntime is found from it
+ * (a return probe's IP is the caller's, which is why the end sites do not). */
+static __u32 is_subinterp(struct pt_regs *ctx, const struct gc_site *site, __u64 stats_addr)
+{
+	__u64 main_interp = 0;
+
+	if (!site->split_main)
+		return 0;
+	if (bpf_probe_read_user(&main_interp, sizeof(main_interp),
+				(void *)(PT_REGS_IP(ctx) + site->main_runtime_delta + site->main_interp_off)) ||
+	    !main_interp)
+		return 0;
+	return stats_addr != main_interp + site->main_stats_off;
+}
+
+static void account_subinterp(struct gc_proc_stats *s, __u32 gen, const struct gc_gen_counts *before,
+			      const struct gc_gen_counts *after, __u64 pause_ns)
+{
+	__sync_fetch_and_add(&s->sub_collections[gen], after->collections - before->collections);
+	__sync_fetch_and_add(&s->sub_collected[gen], after->collected - before->collected);
+	__sync_fetch_and_add(&s->sub_uncollectable[gen], after->uncollectable - before->uncollectable);
+	__sync_fetch_and_add(&s->sub_pause_ns_total, pause_ns);
+}
+
 SEC("uprobe")
 int gc_begin(struct pt_regs *ctx)
 {
@@ -143,6 +169,7 @@ int gc_begin(struct pt_regs *ctx)
 			__sync_fetch_and_add(&s->read_errors, 1);
 		return 0;
 	}
+	f.subinterp = is_subinterp(ctx, site, f.stats_addr);
 	f.start_ns = bpf_ktime_get_ns();
 	bpf_map_update_elem(&inflight, &tid, &f, BPF_ANY);
 	return 0;
@@ -212,7 +239,10 @@ int gc_end(struct pt_regs *ctx)
 	for (gen = 0; gen < MMTRACE_GENERATIONS; gen++) {
 		if (after[gen].collections <= f->before[gen].collections)
 			continue;
-		account(s, gen, &f->before[gen], &after[gen], now - f->start_ns);
+		if (f->subinterp)
+			account_subinterp(s, gen, &f->before[gen], &after[gen], now - f->start_ns);
+		else
+			account(s, gen, &f->before[gen], &after[gen], now - f->start_ns);
 		if (min_pause_ns && now - f->start_ns >= min_pause_ns)
 			report_pause(id, gen, &f->before[gen], &after[gen], now - f->start_ns, now);
 		ran++;

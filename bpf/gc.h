@@ -41,10 +41,15 @@ struct gc_site {
 	__u32 base;	/* enum gc_base */
 	__u32 nderef;	/* number of pointer hops, <= MMTRACE_CHAIN_MAX */
 	__u32 bin_id;	/* user space's index of the interpreter file */
-	__u32 pad;
+	/* begin sites of 3.9+: tell the main interpreter's collections from
+	 * subinterpreters' (each has its own GC state and gc.get_stats()) */
+	__u32 split_main;
 	__s64 runtime_delta;
 	__u64 deref_off[MMTRACE_CHAIN_MAX];
 	__u64 stats_off;
+	__s64 main_runtime_delta;	/* probe address -> &_PyRuntime */
+	__u64 main_interp_off;		/* _PyRuntime.interpreters.main */
+	__u64 main_stats_off;		/* PyInterpreterState -> generation_stats */
 };
 
 /* CPython's struct gc_generation_stats (Py_ssize_t fields), 3.8 to 3.13. */
@@ -71,6 +76,12 @@ struct gc_proc_stats {
 	/* the interpreter file whose probes counted this process (gc_site.bin_id) */
 	__u32 bin_id;
 	__u32 pad;
+	/* Collections of subinterpreters, kept apart so that the fields above
+	 * are the main interpreter's, which its gc.get_stats() reports. */
+	__u64 sub_collections[MMTRACE_GENERATIONS];
+	__u64 sub_collected[MMTRACE_GENERATIONS];
+	__u64 sub_uncollectable[MMTRACE_GENERATIONS];
+	__u64 sub_pause_ns_total;
 };
 
 /* Ring buffer records; each starts with enum mm_event_kind. */

@@ -9,6 +9,8 @@ PKGS="clang llvm make gcc pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev \
 PKGS="$PKGS python3.11-dbg"
 # the system-wide tests trace a real pre-fork server
 PKGS="$PKGS gunicorn"
+# CPython's own regression tests are run under tracing
+PKGS="$PKGS libpython3.11-testsuite"
 
 missing=""
 for p in $PKGS; do

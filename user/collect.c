@@ -96,6 +96,10 @@ void gc_stats_delta(struct gc_proc_stats *out, const struct gc_proc_stats *now, 
 	sub_each(out->pause_ns_max, now->pause_ns_max, before->pause_ns_max, MMTRACE_GENERATIONS);
 	for (g = 0; g < MMTRACE_GENERATIONS; g++)
 		sub_each(out->pause_hist[g], now->pause_hist[g], before->pause_hist[g], MMTRACE_HIST_SLOTS);
+	sub_each(out->sub_collections, now->sub_collections, before->sub_collections, MMTRACE_GENERATIONS);
+	sub_each(out->sub_collected, now->sub_collected, before->sub_collected, MMTRACE_GENERATIONS);
+	sub_each(out->sub_uncollectable, now->sub_uncollectable, before->sub_uncollectable, MMTRACE_GENERATIONS);
+	sub_each(&out->sub_pause_ns_total, &now->sub_pause_ns_total, &before->sub_pause_ns_total, 1);
 	sub_each(&out->read_errors, &now->read_errors, &before->read_errors, 1);
 	sub_each(&out->empty_calls, &now->empty_calls, &before->empty_calls, 1);
 	sub_each(&out->unmatched_ends, &now->unmatched_ends, &before->unmatched_ends, 1);

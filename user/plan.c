@@ -57,6 +57,18 @@ static bool main_interp_only(const struct gc_site *s, const struct cpython_layou
 	return s->base == GC_BASE_RUNTIME && !l->runtime_gc && !l->runtime_tstate_current;
 }
 
+/* 3.9+ give each interpreter its own GC state: a begin site compares the
+ * collected state with the main interpreter's, found from _PyRuntime. */
+static void split_main(const struct cpython_layout *l, int64_t delta, struct gc_site *s)
+{
+	if (l->runtime_gc)
+		return;	/* 3.8: one GC state for the whole runtime */
+	s->split_main = 1;
+	s->main_runtime_delta = delta;
+	s->main_interp_off = l->runtime_interp_main;
+	s->main_stats_off = l->interp_gc + l->gc_generation_stats;
+}
+
 static void add_site(struct probe_plan *p, enum site_kind kind, enum gc_role role,
 		     const struct code_site *at, const struct gc_site *cfg)
 {
@@ -74,6 +86,7 @@ static void plan_usdt(const struct python_binary *pb, const struct cpython_layou
 
 	p->method = "usdt";
 	chain_from_runtime(l, (int64_t)(pb->runtime_vaddr - pb->usdt_gc_start.vaddr), &cfg);
+	split_main(l, (int64_t)(pb->runtime_vaddr - pb->usdt_gc_start.vaddr), &cfg);
 	add_site(p, SITE_USDT, GC_ROLE_BEGIN, &pb->usdt_gc_start, &cfg);
 	add_site(p, SITE_USDT, GC_ROLE_END, &pb->usdt_gc_done, &cfg);
 }
@@ -99,6 +112,7 @@ static void plan_uprobes(const struct python_binary *pb, const struct cpython_la
 			chain_from_tstate(l, &cfg);
 		else
 			chain_from_runtime(l, (int64_t)(pb->runtime_vaddr - c->vaddr), &cfg);
+		split_main(l, (int64_t)(pb->runtime_vaddr - c->vaddr), &cfg);
 		add_site(p, SITE_UPROBE, GC_ROLE_BEGIN, c, &cfg);
 		add_site(p, SITE_URETPROBE, GC_ROLE_END, c, &cfg);
 	}

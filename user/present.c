@@ -50,6 +50,9 @@ static void table_process(FILE *f, const struct report_row *row)
 	fprintf(f, "all %12llu %12llu %12llu %10s %10s %10s %7.3f\n", (unsigned long long)gc_sum(s->collections),
 		(unsigned long long)gc_sum(s->collected), (unsigned long long)gc_sum(s->uncollectable), "", "", "",
 		pct(gc_sum(s->pause_ns_total), row->traced_ns));
+	if (gc_sum(s->sub_collections))
+		fprintf(f, "    subinterpreters: %llu collections, %llu collected (not in the rows above)\n",
+			(unsigned long long)gc_sum(s->sub_collections), (unsigned long long)gc_sum(s->sub_collected));
 	if (s->read_errors || s->unmatched_ends)
 		fprintf(f, "    lost: %llu collections unreadable, %llu ends without a start\n",
 			(unsigned long long)s->read_errors, (unsigned long long)s->unmatched_ends);

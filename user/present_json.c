@@ -12,6 +12,19 @@ static void json_u64(FILE *f, const char *key, unsigned long long v, int *first)
 	fprintf(f, "%llu", v);
 }
 
+/* collections of every subinterpreter together; the gc fields are the main one's */
+static void json_subinterp(FILE *f, const struct gc_proc_stats *s)
+{
+	int first = 1;
+
+	fputc('{', f);
+	json_key(f, "collections", &first), json_u64_array(f, s->sub_collections, MMTRACE_GENERATIONS);
+	json_key(f, "collected", &first), json_u64_array(f, s->sub_collected, MMTRACE_GENERATIONS);
+	json_key(f, "uncollectable", &first), json_u64_array(f, s->sub_uncollectable, MMTRACE_GENERATIONS);
+	json_u64(f, "pause_ns_total", s->sub_pause_ns_total, &first);
+	fputc('}', f);
+}
+
 static void json_gc(FILE *f, const struct gc_proc_stats *s)
 {
 	int first = 1, g;
@@ -33,6 +46,7 @@ static void json_gc(FILE *f, const struct gc_proc_stats *s)
 	json_u64(f, "read_errors", s->read_errors, &first);
 	json_u64(f, "unmatched_ends", s->unmatched_ends, &first);
 	json_u64(f, "empty_calls", s->empty_calls, &first);
+	json_key(f, "subinterpreters", &first), json_subinterp(f, s);
 	fputc('}', f);
 }
 

@@ -1,0 +1,48 @@
+"""CPython's own regression tests pass under mmtrace exactly as they do
+without it, and mmtrace's counts for the test process equal the
+interpreter's own at the end of the run."""
+import os
+import subprocess
+
+import pytest
+
+from conftest import DEBIAN_PY, WORKLOADS, HostTrace, mm_triplets, row
+
+SUITE = ["test_gc", "test_weakref", "test_dict", "test_threading"]
+
+
+def regrtest():
+    r = subprocess.run([DEBIAN_PY, os.path.join(WORKLOADS, "regrtest_with_stats.py")] + SUITE,
+                       capture_output=True, text=True, timeout=600)
+    stats_line = [l for l in r.stderr.splitlines() if l.startswith("MMTRACE_STATS ")]
+    assert stats_line, r.stderr[-3000:]
+    _, pid, stats = stats_line[0].split(" ", 2)
+    summary = [l for l in r.stdout.splitlines() if l.startswith(("All ", "Tests result:")) or " OK." in l
+               or "skipped" in l or "failed" in l]
+    return r.returncode, summary, int(pid), __import__("json").loads(stats)
+
+
+def test_regression_suite_unchanged_under_tracing():
+    if not os.path.isdir("/usr/lib/python3.11/test/libregrtest"):
+        if os.environ.get("CI") == "true":
+            pytest.fail("libpython3.11-testsuite is not installed (make test installs it)")
+        pytest.skip("libpython3.11-testsuite is not installed")
+    rc0, summary0, _, _ = regrtest()
+    assert rc0 == 0, summary0
+    mm = HostTrace(interval="1")
+    try:
+        mm.report()
+        rc1, summary1, pid, stats = regrtest()
+        final = mm.finish()
+    finally:
+        if mm.p.poll() is None:
+            mm.finish()
+    assert (rc1, summary1) == (rc0, summary0)
+    p = row(final, pid)
+    assert p["traced_from"] == "exec" and p["exited"]
+    assert mm_triplets(p) == stats, "the test process's own gc.get_stats() at the end"
+    # test_threading runs subinterpreters: their collections are counted apart
+    assert sum(p["gc"]["subinterpreters"]["collections"]) > 0
+    assert sum(c for c, _, _ in stats) > 100, "the suite collects a lot"
+    assert p["gc"]["read_errors"] == 0
+    assert final["host"]["lost_events"] == 0
