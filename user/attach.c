@@ -9,6 +9,7 @@
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
 #include "attach.h"
+#include "discover.h"
 #include "exitcodes.h"
 #include "gc.skel.h"
 
@@ -55,6 +56,8 @@ static int load_programs(struct attacher *a, const struct attach_opts *o, char *
 	if (a->skel) {
 		a->skel->rodata->system_wide = o->system_wide;
 		a->skel->rodata->min_pause_ns = o->min_pause_ns;
+		if (o->events_bytes)
+			bpf_map__set_max_entries(a->skel->maps.events, o->events_bytes);
 		if (!gc_bpf__load(a->skel))
 			return MMX_OK;
 	}
@@ -133,6 +136,11 @@ static int attach_site(struct attacher *a, const struct attach_req *r, const str
 	uo.ref_ctr_offset = s->kind == SITE_USDT ? s->at.sem_offset : 0;
 	link = bpf_program__attach_uprobe_opts(program_for(a, s->role), r->pid, r->bin->open_path,
 					       s->at.offset, &uo);
+	/* gone: the kernel says ESRCH, or its /proc/PID/root path vanished first */
+	if (!link && r->pid > 0 && (errno == ESRCH || !process_alive(r->pid))) {
+		snprintf(err, errlen, "PID %d exited before its probes were attached", r->pid);
+		return MMX_NO_PROCESS;
+	}
 	if (!link) {
 		int e = errno;
 

@@ -20,6 +20,7 @@ struct attach_opts {
 	bool verbose;		/* libbpf's log on stderr */
 	bool system_wide;	/* events for every exec, and forks of tracked processes */
 	__u64 min_pause_ns;	/* 0: no per-collection events */
+	__u32 events_bytes;	/* ring buffer size, 0 = the built-in 1 MiB */
 };
 
 struct attacher {

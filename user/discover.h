@@ -91,6 +91,8 @@ void free_mapped_files(struct mapped_files *m);
 int linked_libpython(const char *exe, const struct resolve_opts *ro, struct python_binary *pb);
 
 uint64_t monotonic_ns(void);
+/* false when pid is gone or a zombie (its /proc/PID/root is gone too) */
+bool process_alive(pid_t pid);
 int read_comm(pid_t pid, char *buf, size_t len);
 
 #endif /* MMTRACE_DISCOVER_H */

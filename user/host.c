@@ -332,13 +332,14 @@ static void report(struct host *h, bool final)
 	uint64_t now = monotonic_ns();
 	struct report_row *rows;
 	struct host_summary sum;
-	struct report r = { NULL, 0, { 0, 0 }, final, &sum };
+	struct report r = { NULL, 0, { 0, 0 }, final, &sum, 0 };
 	struct proc_row *p;
 	int i;
 
 	/* draining events adds rows: size the report after it */
 	refresh(h, now);
 	summarize(h, &sum);
+	r.lost_events = sum.lost_events;
 	rows = calloc((size_t)h->procs.n + 1, sizeof(*rows));
 	r.rows = rows;
 	clock_gettime(CLOCK_REALTIME, &r.wall);
@@ -405,7 +406,7 @@ static int start(struct host *h)
 {
 	const struct options *o = h->c->opt;
 	struct attach_opts ao = { .verbose = o->verbose, .system_wide = true,
-				  .min_pause_ns = (__u64)(o->min_pause_ms * 1e6) };
+				  .min_pause_ns = (__u64)(o->min_pause_ms * 1e6), .events_bytes = o->events_kib * 1024 };
 	struct collect_handlers hd = { .ctx = h, .on_exec = on_exec, .on_end = on_end, .on_pause = on_pause,
 				       .on_fork = on_fork };
 	int rc;

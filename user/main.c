@@ -19,6 +19,7 @@
 #include "exitcodes.h"
 #include "host.h"
 #include "options.h"
+#include "parse.h"
 #include "present.h"
 
 /* The one-process mode (-p, -- CMD); the system-wide mode lives in host.c. */
@@ -35,6 +36,8 @@ struct mmtrace {
 	/* counters handed over by BPF when a target exited or exec'd */
 	struct gc_proc_stats final[OPT_MAX_PIDS];
 	bool has_final[OPT_MAX_PIDS];
+	/* the last counters read from the map: kept if its end event is lost */
+	struct gc_proc_stats last[OPT_MAX_PIDS];
 	struct held_child child;	/* pid 0 unless -- CMD */
 	char exe[PATH_MAX];
 	int sigfd;
@@ -154,7 +157,8 @@ static int start_child(struct mmtrace *m)
 
 static int attach_all(struct mmtrace *m)
 {
-	struct attach_opts ao = { .verbose = m->opt.verbose, .min_pause_ns = (__u64)(m->opt.min_pause_ms * 1e6) };
+	struct attach_opts ao = { .verbose = m->opt.verbose, .min_pause_ns = (__u64)(m->opt.min_pause_ms * 1e6),
+				  .events_bytes = m->opt.events_kib * 1024 };
 	struct target *t;
 	int i, rc;
 
@@ -204,15 +208,17 @@ static void fill_row(struct mmtrace *m, int i, uint64_t now, struct report_row *
 	row->absolute = t->spawned;
 	if (m->has_final[i])
 		row->gc = m->final[i];
-	else
-		collect_gc(attacher_stats_fd(&m->att), t->pid, &row->gc);
+	else {
+		collect_gc_entry(attacher_stats_fd(&m->att), t->pid, &m->last[i]);
+		row->gc = m->last[i];
+	}
 	row->traced_ns = (t->exited ? t->end_ns : now) - t->start_ns;
 }
 
 static void report(struct mmtrace *m, bool final)
 {
 	static struct report_row rows[OPT_MAX_PIDS];
-	struct report r = { rows, m->ntargets, { 0, 0 }, final, NULL };
+	struct report r = { rows, m->ntargets, { 0, 0 }, final, NULL, attacher_lost_events(&m->att) };
 	uint64_t now = monotonic_ns();
 	int i;
 
@@ -305,6 +311,17 @@ static void print_probes(struct mmtrace *m)
 	(m->opt.json ? present_probes_json : present_probes_text)(m->out, v, m->ntargets);
 }
 
+/* Fault injection for the tests: MMTRACE_TEST_ATTACH_DELAY_MS widens the
+ * window between discovery and attach, where a target may exit. */
+static void test_delay_before_attach(void)
+{
+	const char *v = getenv("MMTRACE_TEST_ATTACH_DELAY_MS");
+	long ms;
+
+	if (v && !parse_long(v, 1, 60000, &ms))
+		usleep((useconds_t)ms * 1000);
+}
+
 static int run_single(struct mmtrace *m)
 {
 	int rc;
@@ -321,6 +338,7 @@ static int run_single(struct mmtrace *m)
 		return rc;
 	if (m->opt.cmd_argc && (rc = start_child(m)))
 		return rc;
+	test_delay_before_attach();
 	rc = attach_all(m);
 	if (rc)
 		return rc;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "exitcodes.h"
 #include "options.h"
 #include "parse.h"
@@ -40,7 +41,7 @@ static const char doc[] =
 "\n"
 "OPTIONS:";
 
-enum { OPT_PROBES = 1000, OPT_NO_USDT, OPT_DEBUG_DIR, OPT_MIN_PAUSE, OPT_MERGE };
+enum { OPT_PROBES = 1000, OPT_NO_USDT, OPT_DEBUG_DIR, OPT_MIN_PAUSE, OPT_MERGE, OPT_EVENTS_KIB };
 
 static const struct argp_option opts[] = {
 	{ "pid", 'p', "PID", 0, "Trace this process (repeatable)", 0 },
@@ -50,6 +51,7 @@ static const struct argp_option opts[] = {
 	{ "top", 'n', "N", 0, "System-wide table: show the first N processes", 0 },
 	{ "min-pause", OPT_MIN_PAUSE, "MS", 0, "Print a line for every collection of at least MS milliseconds", 0 },
 	{ "merge", OPT_MERGE, NULL, 0, "System-wide -H: one histogram per generation for the host", 0 },
+	{ "events-kib", OPT_EVENTS_KIB, "KIB", 0, "Ring buffer for exec/exit/slow-GC events (power of 2, default 1024)", 0 },
 	{ "histogram", 'H', NULL, 0, "Print log2 histograms of GC pause per generation", 0 },
 	{ "json", 'j', NULL, 0, "One JSON object per line per interval, then a final one", 0 },
 	{ "probes", OPT_PROBES, NULL, 0, "Print the probe plan (with --json: as JSON) and exit", 0 },
@@ -96,6 +98,17 @@ static int parse_top(const char *s, int *out)
 	if (parse_long(s, 1, 1000000, &v))
 		return -EINVAL;
 	*out = (int)v;
+	return 0;
+}
+
+/* the kernel wants a power-of-2 number of pages */
+static int parse_events_kib(const char *s, unsigned int *out)
+{
+	long v;
+
+	if (parse_long(s, 4, 1048576, &v) || (v & (v - 1)) || v * 1024 < sysconf(_SC_PAGESIZE))
+		return -EINVAL;
+	*out = (unsigned int)v;
 	return 0;
 }
 
@@ -166,6 +179,10 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 			argp_error(st, "invalid --min-pause '%s': milliseconds above 0", arg);
 		break;
 	case OPT_MERGE: o->merge = true; o->histograms = true; break;
+	case OPT_EVENTS_KIB:
+		if (parse_events_kib(arg, &o->events_kib))
+			argp_error(st, "invalid --events-kib '%s': a power of 2 from 4 to 1048576", arg);
+		break;
 	case 'H': o->histograms = true; break;
 	case 'j': o->json = true; break;
 	case 'v': o->verbose = true; break;

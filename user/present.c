@@ -69,6 +69,8 @@ void present_table(FILE *f, const struct report *r, bool tty)
 	if (tty && !r->final)
 		fputs("\033[H\033[2J", f);
 	fprintf(f, "%s mmtrace: GC since attach%s\n", when, r->final ? " (final)" : "");
+	if (r->lost_events)
+		fprintf(f, "lost: %llu events (ring buffer full; --events-kib)\n", r->lost_events);
 	for (i = 0; i < r->n; i++) {
 		table_process(f, &r->rows[i]);
 		fputc('\n', f);

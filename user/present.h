@@ -52,6 +52,7 @@ struct report {
 	struct timespec wall;	/* CLOCK_REALTIME of this report */
 	bool final;
 	const struct host_summary *host;	/* NULL in the one-process mode */
+	unsigned long long lost_events;		/* ring buffer records dropped */
 };
 
 struct probe_view {

@@ -112,8 +112,8 @@ void present_json(FILE *f, const struct report *r)
 {
 	int i;
 
-	fprintf(f, "{\"time\":%lld.%03ld,\"final\":%s,", (long long)r->wall.tv_sec, r->wall.tv_nsec / 1000000,
-		r->final ? "true" : "false");
+	fprintf(f, "{\"time\":%lld.%03ld,\"final\":%s,\"lost_events\":%llu,", (long long)r->wall.tv_sec,
+		r->wall.tv_nsec / 1000000, r->final ? "true" : "false", r->lost_events);
 	if (r->host) {
 		fputs("\"host\":", f);
 		json_host(f, r->host);

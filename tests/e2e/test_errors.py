@@ -172,3 +172,20 @@ def test_histograms_in_bcc_shape():
     r = run_mmtrace(["-H", "--", PY, "-c", "import gc\nfor _ in range(20): gc.collect(0)"])
     assert r.returncode == 0, r.stderr
     assert "nsecs" in r.stdout and "distribution" in r.stdout and "|*" in r.stdout
+
+
+@pytest.mark.parametrize("name,content", [
+    ("truncated", None),                                     # the fixture's first 200 bytes
+    ("garbage-elf", b"\x7fELF\x02\x01\x01" + bytes(range(256)) * 8),
+])
+def test_malformed_elf_exit_4(tmp_path, name, content):
+    """A truncated or malformed ELF file is named as not CPython, never a crash."""
+    path = tmp_path / name
+    if content is None:
+        src = os.path.join(os.path.dirname(MMTRACE), "fixtures", "truncated")
+        content = open(src, "rb").read()
+    path.write_bytes(content)
+    path.chmod(0o755)
+    r = run_mmtrace(["--probes", "--", str(path)])
+    assert r.returncode == 4, (r.returncode, r.stderr)
+    assert "is not a CPython interpreter" in r.stderr

@@ -4,8 +4,9 @@ import json
 import os
 import signal
 import subprocess
+import time
 
-from conftest import (MMTRACE, WORKLOADS, HostTrace, LineReader, Workload, barrier_stats,
+from conftest import (DEBIAN_PY, MMTRACE, WORKLOADS, HostTrace, LineReader, Workload, barrier_stats,
                       interpreter_or_skip, mm_triplets, row)
 
 OUR_PROGRAMS = {"gc_begin", "gc_end", "mm_exec", "mm_exit", "mm_fork"}
@@ -107,4 +108,45 @@ def test_fork_then_exec_of_another_version(tmp_path):
         assert [p for p in final["processes"] if p["pid"] == child_pid] == [child], "one row for the child"
     finally:
         if mm.p.poll() is None:
+            mm.finish()
+
+
+def test_target_exits_between_discovery_and_attach():
+    """The target is gone by the time mmtrace attaches (the window widened by
+    a fault-injection delay): a clear message and exit code 3."""
+    exe = interpreter_or_skip("3.12")
+    target = subprocess.Popen([exe, "-c", "import time; time.sleep(0.3)"])
+    try:
+        time.sleep(0.1)
+        r = subprocess.run([MMTRACE, "-p", str(target.pid), "1", "1"], capture_output=True, text=True,
+                           timeout=60, env=dict(os.environ, MMTRACE_TEST_ATTACH_DELAY_MS="1000"))
+        assert r.returncode == 3, r.stderr
+        assert "exited before its probes were attached" in r.stderr
+        assert not our_links()
+    finally:
+        target.wait()
+
+
+def test_full_ring_buffer_is_counted_as_lost():
+    """A stalled mmtrace with the smallest ring buffer misses exec events;
+    it says how many, and goes on tracing."""
+    deb = DEBIAN_PY
+    mm = HostTrace(["--events-kib", "4"], interval="0.3")
+    try:
+        mm.report()
+        mm.p.send_signal(signal.SIGSTOP)
+        for _ in range(60):
+            subprocess.run([deb, "-S", "-c", "pass"], check=True)
+        mm.p.send_signal(signal.SIGCONT)
+        r = mm.report(lambda r: r["host"]["lost_events"] > 0, what="lost events reported")
+        assert r["lost_events"] == r["host"]["lost_events"]
+        # still working: a new process is found and counted
+        p = subprocess.run([deb, "-c", "import gc, os; gc.collect(); print(os.getpid())"],
+                           capture_output=True, text=True, check=True)
+        pid = int(p.stdout)
+        final = mm.finish()
+        assert row(final, pid) and sum(row(final, pid)["gc"]["collections"]) >= 1
+    finally:
+        if mm.p.poll() is None:
+            mm.p.send_signal(signal.SIGCONT)
             mm.finish()
