@@ -30,7 +30,7 @@ BPF_OBJS  := $(OUT)/gc.bpf.o
 SKELS     := $(OUT)/gc.skel.h
 LIB_SRCS  := user/elf_file.c user/resolve.c user/layout.c user/plan.c user/discover.c \
              user/attach.c user/collect.c user/present.c user/present_host.c user/present_json.c \
-             user/json.c user/options.c user/parse.c user/registry.c user/proctable.c user/discover_host.c user/host.c
+             user/json.c user/options.c user/parse.c user/export.c user/present_metrics.c user/registry.c user/proctable.c user/discover_host.c user/host.c
 LIB_OBJS  := $(LIB_SRCS:user/%.c=$(OUT)/%.o)
 APP       := $(OUT)/mmtrace
 UNIT      := $(OUT)/test_resolve $(OUT)/test_host
@@ -39,7 +39,8 @@ UNIT      := $(OUT)/test_resolve $(OUT)/test_host
 FUZZ_OUT     := build-fuzz
 FUZZ_TARGETS := fuzz_elf fuzz_resolve fuzz_procfs
 FUZZ_SRCS    := user/elf_file.c user/resolve.c user/layout.c user/plan.c user/discover.c \
-                user/discover_host.c user/registry.c user/parse.c
+                user/discover_host.c user/registry.c user/parse.c user/export.c user/present_metrics.c \
+                user/collect.c user/json.c user/present.c user/present_host.c user/present_json.c
 FUZZ_CFLAGS  := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
                 $(WARN) -D_GNU_SOURCE -Iuser -Ibpf
 FUZZ_SECONDS ?= 60
@@ -94,7 +95,7 @@ test: deps
 
 $(FUZZ_OUT)/%: tests/fuzz/%.c $(FUZZ_SRCS) user/*.h bpf/gc.h
 	mkdir -p $(@D)
-	$(CLANG) $(FUZZ_CFLAGS) $< $(FUZZ_SRCS) -lelf -lz -o $@
+	$(CLANG) $(FUZZ_CFLAGS) $< $(FUZZ_SRCS) -lbpf -lelf -lz -o $@
 
 $(FUZZ_OUT)/seeds/.done: tools/fuzz-seeds.sh | fixtures
 	rm -rf $(@D)
@@ -116,6 +117,7 @@ fuzz: fuzz-build
 
 install: $(APP)
 	install -D -m 0755 $(APP) $(DESTDIR)$(PREFIX)/sbin/mmtrace
+	install -D -m 0644 man/mmtrace.8 $(DESTDIR)$(PREFIX)/share/man/man8/mmtrace.8
 
 clean:
 	rm -rf build build-san build-fuzz

@@ -11,6 +11,8 @@ PKGS="$PKGS python3.11-dbg"
 PKGS="$PKGS gunicorn"
 # CPython's own regression tests are run under tracing
 PKGS="$PKGS libpython3.11-testsuite"
+# the exports are checked by their real consumers: promtool and a Prometheus server
+PKGS="$PKGS prometheus groff-base"
 
 missing=""
 for p in $PKGS; do

@@ -293,6 +293,46 @@ pid_t read_ns_pid(pid_t pid)
 	return ns;
 }
 
+static bool is_hex(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+int parse_container_id(const char *line, char *out, size_t outlen)
+{
+	size_t n = strlen(line), i = 0, j;
+	const char *last = NULL;
+
+	/* runs of lowercase hex digits; the innermost (last) 64-digit one wins */
+	while (i < n) {
+		for (j = i; j < n && is_hex(line[j]); j++)
+			;
+		if (j - i == 64)
+			last = line + i;
+		i = j > i ? j : i + 1;
+	}
+	if (!last || outlen <= 64)
+		return -ENOENT;
+	snprintf(out, outlen, "%.64s", last);
+	return 0;
+}
+
+void read_container_id(pid_t pid, char *out, size_t outlen)
+{
+	char path[64], line[1024];
+	FILE *f;
+
+	out[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (!parse_container_id(line, out, outlen))
+			break;
+	fclose(f);
+}
+
 pid_t parse_nspid_line(char *line)
 {
 	char *p, *last = NULL, *save = NULL;

@@ -34,5 +34,10 @@ int discover_host_each(void (*fn)(void *arg, pid_t pid), void *arg);
 pid_t read_ns_pid(pid_t pid);
 /* The last number of a "NSpid:" line of /proc/PID/status, 0 if none. */
 pid_t parse_nspid_line(char *line);
+/* A container's id from a /proc/PID/cgroup line: the last 64-hex-digit run
+ * of the path (docker, containerd, cri-o, podman). 0 when found. */
+int parse_container_id(const char *line, char *out, size_t outlen);
+/* The same for a process; out is "" when it is in no container. */
+void read_container_id(pid_t pid, char *out, size_t outlen);
 
 #endif /* MMTRACE_DISCOVER_HOST_H */

@@ -16,6 +16,7 @@
 #include "collect.h"
 #include "discover_host.h"
 #include "exitcodes.h"
+#include "export.h"
 #include "host.h"
 #include "present.h"
 #include "proctable.h"
@@ -36,6 +37,8 @@ struct host {
 	bool collecting;
 	uint64_t last_report_ns;
 	unsigned long long untraceable;	/* CPython processes whose file has no usable probe */
+	struct exporters ex;
+	bool exporting;
 };
 
 static struct interp_file *interp(const struct host *h, int bin_id)
@@ -93,6 +96,7 @@ static void track(struct host *h, pid_t pid, int bin_id, const char *comm, pid_t
 	row->absolute = row->from_exec;
 	row->start_ns = row->from_exec ? exec_ns : f->attach_ns;
 	row->found_ns = found_ns;
+	read_container_id(pid, row->container_id, sizeof(row->container_id));
 	/* so that BPF reports its end even if it never collects */
 	collect_watch(&h->col, pid, (__u32)bin_id);
 }
@@ -225,8 +229,18 @@ static void on_end(void *ctx, const struct mm_end_event *e)
 static void on_pause(void *ctx, const struct mm_pause_event *e)
 {
 	struct host *h = ctx;
+	struct proc_row *row = proctable_live(&h->procs, (pid_t)e->pid);
+	char label[96];
 
-	present_pause_event(h->c->out, e, h->c->opt->json);
+	/* BPF reports every collection when --trace is on: print the slow ones */
+	if (h->c->opt->min_pause_ms && e->pause_ns >= (__u64)(h->c->opt->min_pause_ms * 1e6))
+		present_pause_event(h->c->out, e, h->c->opt->json);
+	if (row && !row->trace_named)
+		snprintf(label, sizeof(label), "%s %d (CPython %s)", row->comm, row->pid,
+			 interp(h, row->bin_id)->bin.version);
+	exporters_pause(&h->ex, e, row && !row->trace_named ? label : NULL);
+	if (row)
+		row->trace_named = true;
 }
 
 /* Reads the live rows' counters; rows whose process vanished without an
@@ -291,6 +305,7 @@ static void fill_row(const struct host *h, const struct proc_row *p, uint64_t no
 	r->pid = p->pid;
 	r->ns_pid = p->ns_pid;
 	r->comm = p->comm;
+	r->container_id = p->container_id;
 	r->bin = &interp(h, p->bin_id)->bin;
 	r->plan = &interp(h, p->bin_id)->plan;
 	r->exited = p->ended;
@@ -326,30 +341,71 @@ static void print_report(struct host *h, struct report *r)
 		present_histograms(h->c->out, r);
 }
 
+/* Which rows a report carries. */
+enum row_set { ROWS_INTERVAL, ROWS_ALL, ROWS_METRICS };
+
+static bool row_in(const struct host *h, const struct proc_row *p, enum row_set set, uint64_t now)
+{
+	if (set == ROWS_ALL)
+		return true;
+	if (set == ROWS_INTERVAL)
+		return !p->reported_end;
+	/* metrics: an ended process's series stay for the grace period */
+	return !p->ended || (double)(now - p->end_ns) < h->c->opt->metrics_grace_s * 1e9;
+}
+
+/* A report of the chosen rows, to hand to an exporter; rows freed by caller. */
+static struct report_row *collect_rows(struct host *h, enum row_set set, uint64_t now, struct report *r)
+{
+	struct report_row *rows = calloc((size_t)h->procs.n + 1, sizeof(*rows));
+	int i;
+
+	r->rows = rows;
+	r->n = 0;
+	for (i = 0; rows && i < h->procs.n; i++)
+		if (row_in(h, &h->procs.rows[i], set, now))
+			fill_row(h, &h->procs.rows[i], now, set == ROWS_ALL, &rows[r->n++]);
+	return rows;
+}
+
+/* A scrape: fresh counters, then the metrics of live and recently ended rows. */
+static void serve_scrape(struct host *h)
+{
+	struct host_summary sum;
+	struct report r = { NULL, 0, { 0, 0 }, false, &sum, 0 };
+	uint64_t now = monotonic_ns();
+
+	refresh(h, now);
+	summarize(h, &sum);
+	r.lost_events = sum.lost_events;
+	collect_rows(h, ROWS_METRICS, now, &r);
+	if (r.rows)
+		exporters_serve(&h->ex, &r);
+	free(r.rows);
+}
+
 /* Live rows and rows that ended since the last report; all rows at the end. */
 static void report(struct host *h, bool final)
 {
 	uint64_t now = monotonic_ns();
-	struct report_row *rows;
 	struct host_summary sum;
 	struct report r = { NULL, 0, { 0, 0 }, final, &sum, 0 };
 	struct proc_row *p;
 	int i;
 
-	/* draining events adds rows: size the report after it */
+	/* draining events adds rows: collect_rows sizes the report after it */
 	refresh(h, now);
 	summarize(h, &sum);
 	r.lost_events = sum.lost_events;
-	rows = calloc((size_t)h->procs.n + 1, sizeof(*rows));
-	r.rows = rows;
 	clock_gettime(CLOCK_REALTIME, &r.wall);
-	for (i = 0; rows && i < h->procs.n; i++) {
-		p = &h->procs.rows[i];
-		if (final || !p->reported_end)
-			fill_row(h, p, now, final, &rows[r.n++]);
-	}
-	if (rows)
+	collect_rows(h, final ? ROWS_ALL : ROWS_INTERVAL, now, &r);
+	if (r.rows)
 		print_report(h, &r);
+	free(r.rows);
+	collect_rows(h, ROWS_METRICS, now, &r);
+	if (r.rows)
+		exporters_tick(&h->ex, &r);
+	free(r.rows);
 	for (i = 0; i < h->procs.n; i++) {
 		p = &h->procs.rows[i];
 		p->prev = p->now;
@@ -357,7 +413,6 @@ static void report(struct host *h, bool final)
 		p->reported_once = true;
 	}
 	h->last_report_ns = now;
-	free(rows);
 }
 
 static bool stop_requested(int sigfd)
@@ -375,19 +430,22 @@ static void host_loop(struct host *h)
 {
 	uint64_t interval = (uint64_t)(h->c->opt->interval_s * 1e9), now = monotonic_ns();
 	uint64_t next_report = now + interval, next_scan = now + RESCAN_NS, wake;
-	struct pollfd fds[2] = { { .fd = h->c->sigfd, .events = POLLIN },
-				 { .fd = collector_fd(&h->col), .events = POLLIN } };
+	struct pollfd fds[3] = { { .fd = h->c->sigfd, .events = POLLIN },
+				 { .fd = collector_fd(&h->col), .events = POLLIN },
+				 { .fd = exporters_listen_fd(&h->ex), .events = POLLIN } };
 	long reports = 0;
 
 	for (;;) {
 		now = monotonic_ns();
 		wake = next_report < next_scan ? next_report : next_scan;
-		if (poll(fds, 2, wake > now ? (int)((wake - now + 999999) / 1000000) : 0) < 0 && errno != EINTR)
+		if (poll(fds, 3, wake > now ? (int)((wake - now + 999999) / 1000000) : 0) < 0 && errno != EINTR)
 			break;
 		if (fds[0].revents && stop_requested(h->c->sigfd))
 			break;
 		if (fds[1].revents)
 			collector_drain(&h->col);
+		if (fds[2].revents)
+			serve_scrape(h);
 		now = monotonic_ns();
 		if (now >= next_scan) {
 			discover_host_each(consider_pid, h);
@@ -405,12 +463,20 @@ static void host_loop(struct host *h)
 static int start(struct host *h)
 {
 	const struct options *o = h->c->opt;
+	struct export_opts eo = { o->openmetrics, o->openmetrics_file, o->trace_file };
 	struct attach_opts ao = { .verbose = o->verbose, .system_wide = true,
 				  .min_pause_ns = (__u64)(o->min_pause_ms * 1e6), .events_bytes = o->events_kib * 1024 };
 	struct collect_handlers hd = { .ctx = h, .on_exec = on_exec, .on_end = on_end, .on_pause = on_pause,
 				       .on_fork = on_fork };
 	int rc;
 
+	/* bad addresses and paths fail here, before any probe */
+	rc = exporters_open(&h->ex, &eo, h->c->err, h->c->errlen);
+	h->exporting = true;
+	if (rc)
+		return rc;
+	if (exporters_want_pauses(&h->ex))
+		ao.min_pause_ns = 1;	/* every collection goes to the trace */
 	rc = attacher_open(&h->att, &ao, h->c->err, h->c->errlen);
 	h->loaded = true;
 	if (rc)
@@ -485,6 +551,8 @@ cleanup:
 		collector_close(&h->col);
 	if (h->loaded)
 		attacher_close(&h->att);
+	if (h->exporting)
+		exporters_close(&h->ex);
 	proctable_free(&h->procs);
 	registry_free(&h->reg);
 	free(h);

@@ -16,7 +16,9 @@
 #include "attach.h"
 #include "collect.h"
 #include "discover.h"
+#include "discover_host.h"
 #include "exitcodes.h"
+#include "export.h"
 #include "host.h"
 #include "options.h"
 #include "parse.h"
@@ -33,6 +35,10 @@ struct mmtrace {
 	bool loaded;
 	struct collector col;
 	bool collecting;
+	struct exporters ex;
+	bool exporting;
+	bool trace_named[OPT_MAX_PIDS];	/* its --trace track has a name */
+	char container_id[OPT_MAX_PIDS][72];
 	/* counters handed over by BPF when a target exited or exec'd */
 	struct gc_proc_stats final[OPT_MAX_PIDS];
 	bool has_final[OPT_MAX_PIDS];
@@ -125,9 +131,18 @@ static void on_end(void *ctx, const struct mm_end_event *e)
 static void on_pause(void *ctx, const struct mm_pause_event *e)
 {
 	struct mmtrace *m = ctx;
+	int i = target_index(m, (pid_t)e->pid);
+	char label[96];
 
-	if (target_index(m, (pid_t)e->pid) >= 0)
+	if (i < 0)
+		return;
+	/* BPF reports every collection when --trace is on: print the slow ones */
+	if (m->opt.min_pause_ms && e->pause_ns >= (__u64)(m->opt.min_pause_ms * 1e6))
 		present_pause_event(m->out, e, m->opt.json);
+	snprintf(label, sizeof(label), "%s %d (CPython %s)", m->targets[i].comm, m->targets[i].pid,
+		 m->targets[i].bin.version);
+	exporters_pause(&m->ex, e, m->trace_named[i] ? NULL : label);
+	m->trace_named[i] = true;
 }
 
 static int open_collector(struct mmtrace *m)
@@ -162,6 +177,8 @@ static int attach_all(struct mmtrace *m)
 	struct target *t;
 	int i, rc;
 
+	if (exporters_want_pauses(&m->ex))
+		ao.min_pause_ns = 1;	/* every collection goes to the trace */
 	rc = attacher_open(&m->att, &ao, m->err, sizeof(m->err));
 	m->loaded = true;
 	if (!rc)
@@ -170,6 +187,7 @@ static int attach_all(struct mmtrace *m)
 		t = &m->targets[i];
 		rc = attacher_attach(&m->att, &t->bin, &t->plan, t->pid, (__u32)i, m->err, sizeof(m->err));
 		t->start_ns = monotonic_ns();
+		read_container_id(t->pid, m->container_id[i], sizeof(m->container_id[i]));
 	}
 	return rc;
 }
@@ -201,6 +219,7 @@ static void fill_row(struct mmtrace *m, int i, uint64_t now, struct report_row *
 	memset(row, 0, sizeof(*row));
 	row->pid = t->pid;
 	row->comm = t->comm;
+	row->container_id = m->container_id[i];
 	row->bin = &t->bin;
 	row->plan = &t->plan;
 	row->exited = t->exited;
@@ -215,18 +234,34 @@ static void fill_row(struct mmtrace *m, int i, uint64_t now, struct report_row *
 	row->traced_ns = (t->exited ? t->end_ns : now) - t->start_ns;
 }
 
-static void report(struct mmtrace *m, bool final)
+static void fresh_report(struct mmtrace *m, bool final, struct report *r)
 {
 	static struct report_row rows[OPT_MAX_PIDS];
-	struct report r = { rows, m->ntargets, { 0, 0 }, final, NULL, attacher_lost_events(&m->att) };
 	uint64_t now = monotonic_ns();
 	int i;
 
+	*r = (struct report){ rows, m->ntargets, { 0, 0 }, final, NULL, attacher_lost_events(&m->att) };
 	/* final counters of targets that just ended are in the ring buffer */
 	collector_drain(&m->col);
-	clock_gettime(CLOCK_REALTIME, &r.wall);
+	clock_gettime(CLOCK_REALTIME, &r->wall);
 	for (i = 0; i < m->ntargets; i++)
 		fill_row(m, i, now, &rows[i]);
+}
+
+static void serve_scrape(struct mmtrace *m)
+{
+	struct report r;
+
+	fresh_report(m, false, &r);
+	exporters_serve(&m->ex, &r);
+}
+
+static void report(struct mmtrace *m, bool final)
+{
+	struct report r;
+
+	fresh_report(m, final, &r);
+	exporters_tick(&m->ex, &r);
 	if (m->opt.json) {
 		present_json(m->out, &r);
 		return;
@@ -263,15 +298,17 @@ static void poll_exits(struct mmtrace *m, const struct pollfd *fds, int nfds)
 
 static void trace_loop(struct mmtrace *m)
 {
-	struct pollfd fds[OPT_MAX_PIDS + 2];
+	struct pollfd fds[OPT_MAX_PIDS + 3];
 	uint64_t interval = (uint64_t)(m->opt.interval_s * 1e9), next = monotonic_ns() + interval, now;
-	int i, timeout, nfds = m->ntargets + 2;
+	int i, timeout, nfds = m->ntargets + 3, ev = m->ntargets + 1, scrape = m->ntargets + 2;
 	long reports = 0;
 
+	/* signals, one pidfd per target, events, scrapes */
 	fds[0] = (struct pollfd){ .fd = m->sigfd, .events = POLLIN };
 	for (i = 0; i < m->ntargets; i++)
 		fds[i + 1] = (struct pollfd){ .fd = m->targets[i].pidfd, .events = POLLIN };
-	fds[nfds - 1] = (struct pollfd){ .fd = collector_fd(&m->col), .events = POLLIN };
+	fds[ev] = (struct pollfd){ .fd = collector_fd(&m->col), .events = POLLIN };
+	fds[scrape] = (struct pollfd){ .fd = exporters_listen_fd(&m->ex), .events = POLLIN };
 	while (!all_exited(m)) {
 		now = monotonic_ns();
 		timeout = next > now ? (int)((next - now + 999999) / 1000000) : 0;
@@ -279,9 +316,11 @@ static void trace_loop(struct mmtrace *m)
 			break;
 		if (fds[0].revents && drain_signals(m))
 			break;
-		if (fds[nfds - 1].revents)
+		if (fds[ev].revents)
 			collector_drain(&m->col);
-		poll_exits(m, fds, nfds - 1);
+		if (fds[scrape].revents)
+			serve_scrape(m);
+		poll_exits(m, fds, ev);
 		if (monotonic_ns() < next || all_exited(m))
 			continue;
 		next += interval;
@@ -311,6 +350,15 @@ static void print_probes(struct mmtrace *m)
 	(m->opt.json ? present_probes_json : present_probes_text)(m->out, v, m->ntargets);
 }
 
+/* Bad addresses and paths fail here, before any probe. */
+static int open_exporters(struct mmtrace *m)
+{
+	struct export_opts eo = { m->opt.openmetrics, m->opt.openmetrics_file, m->opt.trace_file };
+
+	m->exporting = true;
+	return exporters_open(&m->ex, &eo, m->err, sizeof(m->err));
+}
+
 /* Fault injection for the tests: MMTRACE_TEST_ATTACH_DELAY_MS widens the
  * window between discovery and attach, where a target may exit. */
 static void test_delay_before_attach(void)
@@ -334,6 +382,9 @@ static int run_single(struct mmtrace *m)
 		print_probes(m);
 		return rc;
 	}
+	if (rc)
+		return rc;
+	rc = open_exporters(m);
 	if (rc)
 		return rc;
 	if (m->opt.cmd_argc && (rc = start_child(m)))
@@ -400,6 +451,8 @@ cleanup:
 		held_child_abort(&m.child);
 	if (m.collecting)
 		collector_close(&m.col);
+	if (m.exporting)
+		exporters_close(&m.ex);
 	if (m.loaded)
 		attacher_close(&m.att);
 	for (i = 0; i < m.ntargets; i++)

@@ -31,6 +31,9 @@ static const char doc[] =
 "    mmtrace -s pause -n 10 5      # the 10 with the longest pauses, every 5 s\n"
 "    mmtrace --min-pause 50        # also a line per collection of 50 ms or more\n"
 "    mmtrace -H --merge 10 1       # one host-wide pause histogram per generation\n"
+"    mmtrace --openmetrics 9464    # Prometheus scrapes http://127.0.0.1:9464/metrics\n"
+"    mmtrace --openmetrics-file /var/lib/node_exporter/mmtrace.prom   # textfile collector\n"
+"    mmtrace --trace gc.json 10 1  # 10 s of GC pauses for Perfetto / chrome://tracing\n"
 "    mmtrace -p 1234               # live GC table for PID 1234, every second\n"
 "    mmtrace -p 1234 -p 5678 5 3   # two processes, every 5 s, 3 reports\n"
 "    mmtrace -H -p 1234            # add log2 histograms of GC pauses\n"
@@ -41,7 +44,8 @@ static const char doc[] =
 "\n"
 "OPTIONS:";
 
-enum { OPT_PROBES = 1000, OPT_NO_USDT, OPT_DEBUG_DIR, OPT_MIN_PAUSE, OPT_MERGE, OPT_EVENTS_KIB };
+enum { OPT_PROBES = 1000, OPT_NO_USDT, OPT_DEBUG_DIR, OPT_MIN_PAUSE, OPT_MERGE, OPT_EVENTS_KIB, OPT_OPENMETRICS,
+       OPT_OPENMETRICS_FILE, OPT_METRICS_GRACE, OPT_TRACE };
 
 static const struct argp_option opts[] = {
 	{ "pid", 'p', "PID", 0, "Trace this process (repeatable)", 0 },
@@ -51,6 +55,10 @@ static const struct argp_option opts[] = {
 	{ "top", 'n', "N", 0, "System-wide table: show the first N processes", 0 },
 	{ "min-pause", OPT_MIN_PAUSE, "MS", 0, "Print a line for every collection of at least MS milliseconds", 0 },
 	{ "merge", OPT_MERGE, NULL, 0, "System-wide -H: one histogram per generation for the host", 0 },
+	{ "openmetrics", OPT_OPENMETRICS, "[ADDR:]PORT", 0, "Serve Prometheus metrics on /metrics (ADDR default 127.0.0.1)", 0 },
+	{ "openmetrics-file", OPT_OPENMETRICS_FILE, "PATH", 0, "Write the metrics to PATH each interval (atomically)", 0 },
+	{ "metrics-grace", OPT_METRICS_GRACE, "SEC", 0, "Keep an ended process's series this long (default 60)", 0 },
+	{ "trace", OPT_TRACE, "FILE", 0, "Write GC pauses as Chrome Trace Event JSON (Perfetto)", 0 },
 	{ "events-kib", OPT_EVENTS_KIB, "KIB", 0, "Ring buffer for exec/exit/slow-GC events (power of 2, default 1024)", 0 },
 	{ "histogram", 'H', NULL, 0, "Print log2 histograms of GC pause per generation", 0 },
 	{ "json", 'j', NULL, 0, "One JSON object per line per interval, then a final one", 0 },
@@ -179,6 +187,13 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 			argp_error(st, "invalid --min-pause '%s': milliseconds above 0", arg);
 		break;
 	case OPT_MERGE: o->merge = true; o->histograms = true; break;
+	case OPT_OPENMETRICS: o->openmetrics = arg; break;
+	case OPT_OPENMETRICS_FILE: o->openmetrics_file = arg; break;
+	case OPT_TRACE: o->trace_file = arg; break;
+	case OPT_METRICS_GRACE:
+		if (parse_double(arg, 0, 86400, &o->metrics_grace_s))
+			argp_error(st, "invalid --metrics-grace '%s': seconds, from 0 to 86400", arg);
+		break;
 	case OPT_EVENTS_KIB:
 		if (parse_events_kib(arg, &o->events_kib))
 			argp_error(st, "invalid --events-kib '%s': a power of 2 from 4 to 1048576", arg);
@@ -233,6 +248,7 @@ int options_parse(int argc, char **argv, struct options *o)
 
 	memset(o, 0, sizeof(*o));
 	o->interval_s = 1.0;
+	o->metrics_grace_s = 60;
 	argp_err_exit_status = MMX_USAGE;
 	/* everything after the first "--" is the command, untouched by argp */
 	for (i = 1; i < argc; i++) {

@@ -27,6 +27,10 @@ struct options {
 	double min_pause_ms;	/* --min-pause, 0 = off */
 	bool merge;		/* --merge: one host-wide histogram per generation */
 	unsigned int events_kib;	/* --events-kib, 0 = default */
+	const char *openmetrics;	/* --openmetrics [ADDR:]PORT */
+	const char *openmetrics_file;
+	double metrics_grace_s;		/* ended processes' series stay this long */
+	const char *trace_file;		/* --trace FILE */
 	const char *output;	/* -o FILE, default stdout */
 	const char *debug_dirs[RESOLVE_MAX_DEBUG_DIRS];
 	int ndebug_dirs;

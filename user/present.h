@@ -17,6 +17,7 @@ struct report_row {
 	pid_t pid;
 	pid_t ns_pid;		/* 0 when unknown or equal to pid */
 	const char *comm;
+	const char *container_id;	/* from its cgroup path, NULL when none */
 	const struct python_binary *bin;
 	const struct probe_plan *plan;
 	bool exited;

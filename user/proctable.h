@@ -27,6 +27,8 @@ struct proc_row {
 	pid_t parent_pid;	/* for forked rows */
 	pid_t ns_pid;		/* in its own PID namespace, 0 when unknown */
 	char comm[MMTRACE_COMM_LEN];
+	char container_id[72];	/* from /proc/PID/cgroup, empty when none */
+	bool trace_named;	/* its track in the --trace file has a name */
 	int bin_id;
 	uint64_t start_ns;	/* CLOCK_MONOTONIC from which it was counted */
 	uint64_t end_ns;	/* when it exited or exec'd, 0 while live */

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: MIT
 /* libFuzzer target: the parsers of text that other processes control:
  * /proc/PID/maps lines (file names are anyone's), NSpid lines of
- * /proc/PID/status, "#!" lines of scripts, and mmtrace's number parser. */
+ * /proc/PID/status, /proc/PID/cgroup lines, "#!" lines of scripts, listen
+ * addresses, and mmtrace's number parser. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "discover.h"
 #include "discover_host.h"
+#include "export.h"
 #include "parse.h"
 
 static char *cstring(const uint8_t *data, size_t size)
@@ -22,8 +24,10 @@ static char *cstring(const uint8_t *data, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	char id[72], host[64];
 	struct maps_line ml;
 	const char *prog;
+	int port;
 	bool via_env;
 	double d;
 	long v;
@@ -48,6 +52,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	parse_long(s, -5, 5, &v);
 	parse_double(s, 0.01, 86400, &d);
+	if (!parse_container_id(s, id, sizeof(id)) && strlen(id) != 64)
+		abort();
+	if (!parse_listen_address(s, host, sizeof(host), &port) && (port < 1 || port > 65535))
+		abort();
 	free(s);
 	return 0;
 }

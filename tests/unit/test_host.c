@@ -9,6 +9,8 @@
 #include <string.h>
 #include <cmocka.h>
 #include "collect.h"
+#include "discover_host.h"
+#include "export.h"
 #include "proctable.h"
 #include "registry.h"
 
@@ -151,6 +153,47 @@ static void delta_marks_new_maximum(void **state)
 	assert_int_equal(d.collections[0], 0);
 }
 
+static void container_ids_from_cgroup_paths(void **state)
+{
+	const char *id = "4f1b6c0e2d3a49587a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f";
+	char line[512], out[72];
+
+	(void)state;
+	snprintf(line, sizeof(line), "0::/system.slice/docker-%s.scope\n", id);
+	assert_int_equal(parse_container_id(line, out, sizeof(out)), 0);
+	assert_string_equal(out, id);
+	snprintf(line, sizeof(line), "0::/kubepods/besteffort/pod1b2c3d4e-0000-1111-2222-333344445555/%s", id);
+	assert_int_equal(parse_container_id(line, out, sizeof(out)), 0);
+	assert_string_equal(out, id);
+	snprintf(line, sizeof(line), "0::/system.slice/cri-containerd-%s.scope", id);
+	assert_int_equal(parse_container_id(line, out, sizeof(out)), 0);
+	/* no container: a host service, a 65-digit run, a short id */
+	assert_int_not_equal(parse_container_id("0::/system.slice/ssh.service", out, sizeof(out)), 0);
+	snprintf(line, sizeof(line), "0::/x/%sa", id);
+	assert_int_not_equal(parse_container_id(line, out, sizeof(out)), 0);
+	assert_int_not_equal(parse_container_id("0::/docker/4f1b6c0e2d3a", out, sizeof(out)), 0);
+}
+
+static void listen_addresses(void **state)
+{
+	char host[64];
+	int port;
+
+	(void)state;
+	assert_int_equal(parse_listen_address("9464", host, sizeof(host), &port), 0);
+	assert_string_equal(host, "127.0.0.1");
+	assert_int_equal(port, 9464);
+	assert_int_equal(parse_listen_address("0.0.0.0:80", host, sizeof(host), &port), 0);
+	assert_string_equal(host, "0.0.0.0");
+	assert_int_equal(parse_listen_address("[::1]:9464", host, sizeof(host), &port), 0);
+	assert_string_equal(host, "::1");
+	assert_int_not_equal(parse_listen_address("0", host, sizeof(host), &port), 0);
+	assert_int_not_equal(parse_listen_address("65536", host, sizeof(host), &port), 0);
+	assert_int_not_equal(parse_listen_address("[::1]9464", host, sizeof(host), &port), 0);
+	assert_int_not_equal(parse_listen_address("1.2.3.4:", host, sizeof(host), &port), 0);
+	assert_int_not_equal(parse_listen_address("", host, sizeof(host), &port), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -160,6 +203,8 @@ int main(void)
 		cmocka_unit_test(proctable_one_live_row_per_pid),
 		cmocka_unit_test(proctable_folds_old_ended_rows),
 		cmocka_unit_test(delta_marks_new_maximum),
+		cmocka_unit_test(container_ids_from_cgroup_paths),
+		cmocka_unit_test(listen_addresses),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

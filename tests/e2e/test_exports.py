@@ -1,0 +1,257 @@
+"""Exports read by real consumers: promtool and a Prometheus server for
+--openmetrics, a Trace Event Format parser for --trace."""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+
+import pytest
+
+from conftest import (DEBIAN_PY, MMTRACE, WORKLOADS, HostTrace, Workload, interpreter_or_skip,
+                      mm_triplets, row, run_mmtrace)
+from test_faults import our_links
+
+
+def need(tool):
+    path = shutil.which(tool)
+    if not path:
+        if os.environ.get("CI") == "true":
+            pytest.fail("%s is not installed (make test installs Debian's prometheus)" % tool)
+        pytest.skip("%s is not installed (Debian package prometheus)" % tool)
+    return path
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def scrape(port):
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10) as r:
+        assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        return r.read().decode()
+
+
+def parse_metrics(text):
+    """{(name, frozenset(labels)): value} of a text exposition."""
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name_labels, value = line.rsplit(" ", 1)
+        if "{" in name_labels:
+            name, rest = name_labels.split("{", 1)
+            labels = dict(kv.split("=", 1) for kv in rest.rstrip("}").split(","))
+            labels = {k: v.strip('"') for k, v in labels.items()}
+        else:
+            name, labels = name_labels, {}
+        out[(name, frozenset(labels.items()))] = float(value)
+    return out
+
+
+def series(metrics, name, **want):
+    return {k: v for k, v in metrics.items()
+            if k[0] == name and all((lk, str(lv)) in k[1] for lk, lv in want.items())}
+
+
+def test_promtool_accepts_scraped_metrics(tmp_path):
+    """promtool check metrics passes on /metrics; each pause histogram is
+    cumulative and agrees with the collection counter."""
+    promtool = need("promtool")
+    exe = interpreter_or_skip("3.12")
+    port = free_port()
+    w = Workload([exe], tmp_path, "om")
+    mm = None
+    try:
+        w.barrier("START")
+        mm = HostTrace(["--openmetrics", str(port)])
+        mm.live([w.pid])
+        w.go("START")
+        w.barrier("END")
+        mm.report()
+        text = scrape(port)
+        check = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True)
+        assert check.returncode == 0, check.stdout + check.stderr
+        m = parse_metrics(text)
+        for g in range(3):
+            count = series(m, "mmtrace_gc_pause_seconds_count", pid=w.pid, generation=g)
+            coll = series(m, "mmtrace_gc_collections_total", pid=w.pid, generation=g)
+            assert list(count.values()) == list(coll.values()) and len(coll) == 1
+            buckets = sorted((float(dict(k[1])["le"]), v) for k, v in
+                             series(m, "mmtrace_gc_pause_seconds_bucket", pid=w.pid, generation=g).items())
+            assert buckets[-1][0] == float("inf") and buckets[-1][1] == list(count.values())[0]
+            assert all(a[1] <= b[1] for a, b in zip(buckets, buckets[1:])), "cumulative"
+        assert ("mmtrace_processes_seen_total", frozenset()) in m
+    finally:
+        w.finish()
+        if mm:
+            mm.finish()
+
+
+PROM_CONFIG = """global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+scrape_configs:
+  - job_name: mmtrace
+    static_configs:
+      - targets: ['127.0.0.1:%d']
+"""
+
+
+def prom_query(port, query):
+    url = "http://127.0.0.1:%d/api/v1/query?%s" % (port, urllib.parse.urlencode({"query": query}))
+    with urllib.request.urlopen(url, timeout=10) as r:
+        d = json.loads(r.read())
+    assert d["status"] == "success", d
+    return [(s["metric"], float(s["value"][1])) for s in d["data"]["result"]]
+
+
+def test_prometheus_server_scrapes_the_workloads_own_count(tmp_path):
+    """A real Prometheus on loopback scrapes mmtrace every second; a query
+    for the workload's pid returns its own gc.get_stats() total."""
+    prometheus = need("prometheus")
+    mm_port, prom_port = free_port(), free_port()
+    (tmp_path / "prometheus.yml").write_text(PROM_CONFIG % mm_port)
+    mm = HostTrace(["--openmetrics", "127.0.0.1:%d" % mm_port])
+    prom, w = None, None
+    try:
+        mm.report()
+        prom = subprocess.Popen([prometheus, "--config.file=%s" % (tmp_path / "prometheus.yml"),
+                                 "--storage.tsdb.path=%s" % (tmp_path / "data"),
+                                 "--web.listen-address=127.0.0.1:%d" % prom_port, "--log.level=warn"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # Debian's python3.11 is attached already (pytest runs on it): counted from exec
+        w = Workload([DEBIAN_PY], tmp_path, "prom")
+        w.barrier("START")
+        w.go("START")
+        end, _ = w.barrier("END")
+        total = sum(g[0] for g in end)
+        deadline, got = time.monotonic() + 60, None
+        while time.monotonic() < deadline:
+            try:
+                res = prom_query(prom_port, 'sum(mmtrace_gc_collections_total{pid="%d"})' % w.pid)
+                got = res[0][1] if res else None
+            except OSError:
+                got = None          # still starting
+            if got == total:
+                break
+            time.sleep(0.5)
+        assert got == total, (got, total, prom.poll())
+        per_gen = {int(m["generation"]): v for m, v in
+                   prom_query(prom_port, 'mmtrace_gc_collections_total{pid="%d"}' % w.pid)}
+        assert per_gen == {g: float(end[g][0]) for g in range(3)}
+    finally:
+        if w:
+            w.finish()
+        if prom:
+            prom.terminate()
+            prom.wait(timeout=30)
+        mm.finish()
+
+
+def check_trace_event(e):
+    assert e["ph"] in ("X", "M"), e
+    assert isinstance(e["pid"], int) and isinstance(e["name"], str)
+    if e["ph"] == "X":
+        assert isinstance(e["tid"], int)
+        assert isinstance(e["ts"], (int, float)) and isinstance(e["dur"], (int, float)) and e["dur"] >= 0
+        assert e["cat"] == "gc" and e["name"] == "gc gen%d" % e["args"]["generation"]
+    else:
+        assert e["name"] == "process_name" and e["args"]["name"]
+
+
+def test_trace_file_of_gc_pauses(tmp_path):
+    """--trace: valid Trace Event JSON after SIGINT; one complete event per
+    collection, durations summing to mmtrace's own pause totals. (Perfetto's
+    trace processor is not a Debian package: the check is structural,
+    against the Trace Event Format document.)"""
+    exe = interpreter_or_skip("3.12")
+    trace = tmp_path / "gc.trace.json"
+    w = Workload([exe], tmp_path, "tr")
+    mm = None
+    try:
+        start, _ = w.barrier("START")
+        mm = HostTrace(["--trace", str(trace)])
+        mm.live([w.pid])
+        w.go("START")
+        end, _ = w.barrier("END")
+        window = [e[0] - s[0] for s, e in zip(start, end)]
+        mm.report(lambda r: [c[0] for c in mm_triplets(row(r, w.pid))] == window)
+        final = mm.finish()        # SIGINT
+    finally:
+        w.finish()
+        if mm and mm.p.poll() is None:
+            mm.finish()
+    events = json.loads(trace.read_text())
+    for e in events:
+        check_trace_event(e)
+    mine = [e for e in events if e["pid"] == w.pid and e["ph"] == "X"]
+    p = row(final, w.pid)
+    for g in range(3):
+        gen = [e for e in mine if e["args"]["generation"] == g]
+        assert len(gen) == p["gc"]["collections"][g] == window[g]
+        assert sum(e["args"]["pause_ns"] for e in gen) == p["gc"]["pause_ns_total"][g]
+        assert abs(sum(e["dur"] for e in gen) - p["gc"]["pause_ns_total"][g] / 1e3) < 0.001 * len(gen) + 1e-6
+        assert sum(e["args"]["collected"] for e in gen) == p["gc"]["collected"][g]
+    names = [e for e in events if e["ph"] == "M" and e["pid"] == w.pid]
+    assert len(names) == 1 and "3.12" in names[0]["args"]["name"]
+
+
+def test_openmetrics_file_and_grace_period(tmp_path):
+    """--openmetrics-file is rewritten each interval; an ended process's
+    series stay for --metrics-grace and then go."""
+    promtool = need("promtool")
+    path = tmp_path / "mmtrace.prom"
+    mm = HostTrace(["--openmetrics-file", str(path), "--metrics-grace", "1.5"], interval="0.3")
+    try:
+        mm.report()
+        p = subprocess.run([DEBIAN_PY, "-c", "import gc, os; gc.collect(); print(os.getpid())"],
+                           capture_output=True, text=True, check=True)
+        pid = int(p.stdout)
+        mm.report(lambda r: row(r, pid) is not None and row(r, pid)["exited"])
+        mm.report()
+        text = path.read_text()
+        assert 'pid="%d"' % pid in text, "still listed within the grace period"
+        assert subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True,
+                              text=True).returncode == 0
+        time.sleep(2.0)
+        mm.report()
+        mm.report()
+        assert 'pid="%d"' % pid not in path.read_text(), "gone after the grace period"
+        assert not os.path.exists(str(path) + ".tmp")
+    finally:
+        mm.finish()
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--openmetrics", "localhost:9464"], "invalid --openmetrics address"),
+    (["--openmetrics", "99999"], "invalid --openmetrics"),
+    (["--openmetrics", "[::1]9464"], "invalid --openmetrics"),
+    (["--openmetrics-file", "/nonexistent-dir/mmtrace.prom"], "cannot write --openmetrics-file"),
+    (["--trace", "/nonexistent-dir/trace.json"], "cannot write --trace"),
+])
+def test_bad_export_input_fails_before_attach(args, msg):
+    r = run_mmtrace(args + ["1", "1"])
+    assert r.returncode == 2, r.stderr
+    assert msg in r.stderr
+    assert not our_links()
+
+
+def test_port_in_use_fails_before_attach():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(1)
+    try:
+        r = run_mmtrace(["--openmetrics", str(s.getsockname()[1]), "1", "1"])
+        assert r.returncode == 2
+        assert "cannot serve metrics on 127.0.0.1 port" in r.stderr and "in use" in r.stderr
+    finally:
+        s.close()

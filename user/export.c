@@ -1,0 +1,224 @@
+// SPDX-License-Identifier: MIT
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+#include "exitcodes.h"
+#include "export.h"
+#include "parse.h"
+
+int parse_listen_address(const char *s, char *host, size_t hostlen, int *port)
+{
+	const char *colon, *p = s;
+	size_t n;
+	long v;
+
+	if (s[0] == '[') {		/* [::1]:9464 */
+		colon = strchr(s, ']');
+		if (!colon || colon[1] != ':')
+			return -EINVAL;
+		n = (size_t)(colon - s - 1);
+		p = colon + 2;
+		s++;
+	} else {
+		colon = strrchr(s, ':');
+		n = colon ? (size_t)(colon - s) : 0;
+		p = colon ? colon + 1 : s;
+	}
+	if (n >= hostlen || parse_long(p, 1, 65535, &v))
+		return -EINVAL;
+	if (n)
+		snprintf(host, hostlen, "%.*s", (int)n, s);
+	else
+		snprintf(host, hostlen, "127.0.0.1");
+	*port = (int)v;
+	return 0;
+}
+
+static int listen_on(const char *spec, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+	char host[64];
+	int port, fd, one = 1;
+	socklen_t len;
+
+	if (parse_listen_address(spec, host, sizeof(host), &port)) {
+		snprintf(err, errlen, "invalid --openmetrics '%s': [ADDR:]PORT, e.g. 9464 or 0.0.0.0:9464 or [::1]:9464",
+			 spec);
+		return -MMX_USAGE;
+	}
+	if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons((uint16_t)port);
+		len = sizeof(*in4);
+	} else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		len = sizeof(*in6);
+	} else {
+		snprintf(err, errlen, "invalid --openmetrics address '%s': a numeric IPv4 or IPv6 address", host);
+		return -MMX_USAGE;
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 16)) {
+		snprintf(err, errlen, "cannot serve metrics on %s port %d: %s", host, port, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -MMX_USAGE;
+	}
+	return fd;
+}
+
+/* The file is written next to itself and renamed, so a reader never sees
+ * half of it; both names are checked now, before any probe. */
+static int check_metrics_file(struct exporters *x, const char *path, char *err, size_t errlen)
+{
+	int fd;
+
+	snprintf(x->metrics_path, sizeof(x->metrics_path), "%s", path);
+	snprintf(x->metrics_tmp, sizeof(x->metrics_tmp), "%s.tmp", path);
+	fd = open(x->metrics_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || close(fd) || rename(x->metrics_tmp, x->metrics_path)) {
+		snprintf(err, errlen, "cannot write --openmetrics-file %s: %s", path, strerror(errno));
+		return MMX_USAGE;
+	}
+	return MMX_OK;
+}
+
+int exporters_open(struct exporters *x, const struct export_opts *o, char *err, size_t errlen)
+{
+	int rc;
+
+	memset(x, 0, sizeof(*x));
+	x->listen_fd = -1;
+	if (o->listen) {
+		x->listen_fd = listen_on(o->listen, err, errlen);
+		if (x->listen_fd < 0)
+			return -x->listen_fd;
+	}
+	if (o->metrics_file && (rc = check_metrics_file(x, o->metrics_file, err, errlen)))
+		return rc;
+	if (o->trace_file) {
+		x->trace = fopen(o->trace_file, "we");
+		if (!x->trace) {
+			snprintf(err, errlen, "cannot write --trace %s: %s", o->trace_file, strerror(errno));
+			return MMX_USAGE;
+		}
+		/* the JSON Array Format of the Trace Event Format, closed on exit */
+		fputs("[\n", x->trace);
+		x->trace_first = true;
+	}
+	return MMX_OK;
+}
+
+int exporters_listen_fd(const struct exporters *x)
+{
+	return x->listen_fd;
+}
+
+bool exporters_want_pauses(const struct exporters *x)
+{
+	return x->trace != NULL;
+}
+
+static void respond(int fd, const char *status, const char *type, const char *body, size_t len)
+{
+	char head[256];
+	int n = snprintf(head, sizeof(head),
+			 "HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+			 status, type, len);
+
+	/* a scraper that does not read is dropped, it does not stall tracing */
+	if (write(fd, head, (size_t)n) == n && len)
+		while (len > 0) {
+			ssize_t w = write(fd, body, len);
+
+			if (w <= 0)
+				break;
+			body += w;
+			len -= (size_t)w;
+		}
+}
+
+void exporters_serve(struct exporters *x, const struct report *r)
+{
+	struct timeval tmo = { 0, 500000 };
+	char req[2048], *body = NULL;
+	size_t len = 0;
+	ssize_t n;
+	FILE *f;
+	int fd;
+
+	fd = accept4(x->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tmo, sizeof(tmo));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tmo, sizeof(tmo));
+	n = read(fd, req, sizeof(req) - 1);
+	req[n > 0 ? n : 0] = '\0';
+	if (strncmp(req, "GET /metrics ", 13) && strncmp(req, "GET /metrics?", 13)) {
+		respond(fd, "404 Not Found", "text/plain", "mmtrace serves /metrics\n", 24);
+	} else if ((f = open_memstream(&body, &len))) {
+		present_metrics(f, r);
+		fclose(f);
+		respond(fd, "200 OK", "text/plain; version=0.0.4; charset=utf-8", body, len);
+		free(body);
+	}
+	close(fd);
+}
+
+void exporters_tick(struct exporters *x, const struct report *r)
+{
+	FILE *f;
+
+	if (!x->metrics_path[0] || !(f = fopen(x->metrics_tmp, "we")))
+		return;
+	present_metrics(f, r);
+	if (fclose(f) == 0)
+		rename(x->metrics_tmp, x->metrics_path);
+}
+
+void exporters_pause(struct exporters *x, const struct mm_pause_event *e, const char *label)
+{
+	double end_us = (double)e->ts_ns / 1e3, dur_us = (double)e->pause_ns / 1e3;
+
+	if (!x->trace)
+		return;
+	if (label) {	/* first event of this process: name its track */
+		fprintf(x->trace, "%s{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":%u,\"args\":{\"name\":\"",
+			x->trace_first ? "" : ",\n", e->pid);
+		for (; *label; label++)
+			if (*label != '"' && *label != '\\' && (unsigned char)*label >= 0x20)
+				fputc(*label, x->trace);
+		fputs("\"}}", x->trace);
+		x->trace_first = false;
+	}
+	fprintf(x->trace, "%s{\"name\":\"gc gen%u\",\"cat\":\"gc\",\"ph\":\"X\",\"ts\":%.3f,\"dur\":%.3f,"
+		"\"pid\":%u,\"tid\":%u,\"args\":{\"generation\":%u,\"collected\":%llu,\"uncollectable\":%llu,"
+		"\"pause_ns\":%llu}}", x->trace_first ? "" : ",\n", e->generation, end_us - dur_us, dur_us, e->pid, e->tid,
+		e->generation, (unsigned long long)e->collected, (unsigned long long)e->uncollectable,
+		(unsigned long long)e->pause_ns);
+	x->trace_first = false;
+	x->trace_events++;
+}
+
+void exporters_close(struct exporters *x)
+{
+	if (x->listen_fd >= 0)
+		close(x->listen_fd);
+	x->listen_fd = -1;
+	if (x->trace) {
+		fputs("\n]\n", x->trace);
+		fclose(x->trace);
+		x->trace = NULL;
+	}
+}

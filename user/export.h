@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * export: what other tools read. Prometheus text exposition over HTTP
+ * (--openmetrics) or in a file for node_exporter's textfile collector
+ * (--openmetrics-file), and a Chrome Trace Event file of GC pauses for
+ * Perfetto and chrome://tracing (--trace). Everything that can fail on bad
+ * input (address, port, path) fails in exporters_open, before any probe.
+ */
+#ifndef MMTRACE_EXPORT_H
+#define MMTRACE_EXPORT_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include "gc.h"
+#include "present.h"
+
+struct export_opts {
+	const char *listen;		/* --openmetrics [ADDR:]PORT, NULL = off */
+	const char *metrics_file;	/* --openmetrics-file PATH, NULL = off */
+	const char *trace_file;		/* --trace FILE, NULL = off */
+};
+
+struct exporters {
+	int listen_fd;			/* -1 when off */
+	char metrics_path[4096];
+	char metrics_tmp[4096 + 8];
+	FILE *trace;
+	bool trace_first;		/* no event written yet */
+	unsigned long long trace_events;
+};
+
+/* Returns an exit code (MMX_*) with err set. */
+int exporters_open(struct exporters *x, const struct export_opts *o, char *err, size_t errlen);
+/* pollable descriptor for scrapes, -1 when off */
+int exporters_listen_fd(const struct exporters *x);
+bool exporters_want_pauses(const struct exporters *x);
+/* Answers one waiting HTTP request with the metrics of r. */
+void exporters_serve(struct exporters *x, const struct report *r);
+/* Rewrites the metrics file (atomically) from r. */
+void exporters_tick(struct exporters *x, const struct report *r);
+/* One collection, for the trace file; label is "comm (version)". */
+void exporters_pause(struct exporters *x, const struct mm_pause_event *e, const char *label);
+void exporters_close(struct exporters *x);
+
+/* The Prometheus text exposition of r (present_metrics.c). */
+void present_metrics(FILE *f, const struct report *r);
+/* 0 when s is "PORT", "ADDR:PORT" or "[ADDR6]:PORT" (port 1-65535);
+ * the address defaults to 127.0.0.1. */
+int parse_listen_address(const char *s, char *host, size_t hostlen, int *port);
+
+#endif /* MMTRACE_EXPORT_H */
