@@ -175,15 +175,14 @@ def test_histograms_in_bcc_shape():
 
 
 @pytest.mark.parametrize("name,content", [
-    ("truncated", None),                                     # the fixture's first 200 bytes
+    ("truncated", None),                                     # a real ELF's first 200 bytes
     ("garbage-elf", b"\x7fELF\x02\x01\x01" + bytes(range(256)) * 8),
 ])
 def test_malformed_elf_exit_4(tmp_path, name, content):
     """A truncated or malformed ELF file is named as not CPython, never a crash."""
     path = tmp_path / name
     if content is None:
-        src = os.path.join(os.path.dirname(MMTRACE), "fixtures", "truncated")
-        content = open(src, "rb").read()
+        content = open(DEBIAN_PY, "rb").read(200)
     path.write_bytes(content)
     path.chmod(0o755)
     r = run_mmtrace(["--probes", "--", str(path)])
