@@ -62,6 +62,11 @@ static int load_programs(struct attacher *a, const struct attach_opts *o, char *
 			return MMX_OK;
 	}
 	rc = errno;
+	if (rc == ENOMEM) {
+		snprintf(err, errlen, "out of memory loading the BPF maps (~12 MiB of kernel memory; "
+			 "is mmtrace in a memory-limited cgroup?)");
+		return MMX_INTERNAL;
+	}
 	/* as root, EACCES is the verifier's verdict, not a missing privilege */
 	if (rc == EACCES && geteuid() == 0) {
 		snprintf(err, errlen, "the kernel's verifier rejected mmtrace's BPF programs%s",

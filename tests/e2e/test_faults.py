@@ -6,6 +6,8 @@ import signal
 import subprocess
 import time
 
+import pytest
+
 from conftest import (DEBIAN_PY, MMTRACE, WORKLOADS, HostTrace, LineReader, Workload, barrier_stats,
                       interpreter_or_skip, mm_triplets, row)
 
@@ -150,3 +152,39 @@ def test_full_ring_buffer_is_counted_as_lost():
         if mm.p.poll() is None:
             mm.p.send_signal(signal.SIGCONT)
             mm.finish()
+
+
+def memory_cgroup_parent():
+    """A memory cgroup directory this process may create children in."""
+    for line in open("/proc/self/cgroup"):
+        _, controllers, path = line.rstrip("\n").split(":", 2)
+        if "memory" in controllers.split(","):
+            base = "/sys/fs/cgroup/memory" + path
+            if os.access(base, os.W_OK):
+                return base, "memory.limit_in_bytes"
+        if controllers == "" and os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+            base = "/sys/fs/cgroup" + path
+            if "memory" in open("/sys/fs/cgroup/cgroup.controllers").read() and os.access(base, os.W_OK):
+                return base, "memory.max"
+    return None, None
+
+
+def test_memory_pressure_fails_with_a_message():
+    """Under a tight cgroup memory limit mmtrace cannot allocate its BPF maps:
+    it says so and exits 1, it does not crash."""
+    if "build-san" in MMTRACE:
+        pytest.skip("ASan's shadow memory alone exceeds the limit: the kernel's OOM killer, not mmtrace, answers")
+    parent, limit_file = memory_cgroup_parent()
+    if not parent:
+        pytest.skip("no writable memory cgroup on this machine")
+    cg = os.path.join(parent, "mmtrace-test-%d" % os.getpid())
+    os.mkdir(cg)
+    try:
+        with open(os.path.join(cg, limit_file), "w") as f:
+            f.write(str(12 * 1024 * 1024))
+        r = subprocess.run(["sh", "-c", 'echo $$ > "$1/cgroup.procs" && exec "$2" 0.2 2', "sh", cg, MMTRACE],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 1, (r.returncode, r.stderr)
+        assert "out of memory loading the BPF maps" in r.stderr
+    finally:
+        os.rmdir(cg)
