@@ -332,6 +332,106 @@ int BPF_PROG(mm_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	return 0;
 }
 
+/*
+ * Allocator growth: pymalloc's slow paths only, so the cost is per arena
+ * (1 MiB) or per pool (16 KiB), never per allocation.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__type(value, __u64);
+} arena_pending SEC(".maps");	/* tid -> requested size, between entry and return */
+
+/* Loads at fixed offsets, then a choice: the verifier refuses a ctx load at
+ * a computed offset, which a switch over PT_REGS_PARMn compiles into. */
+static __u64 arg_n(struct pt_regs *ctx, __u32 n)
+{
+	__u64 a0 = PT_REGS_PARM1(ctx), a1 = PT_REGS_PARM2(ctx), a2 = PT_REGS_PARM3(ctx);
+
+	barrier_var(a0);
+	barrier_var(a1);
+	barrier_var(a2);
+	return n == 0 ? a0 : n == 1 ? a1 : a2;
+}
+
+static struct gc_site *site_of(struct pt_regs *ctx)
+{
+	__u32 idx = (__u32)bpf_get_attach_cookie(ctx);
+
+	return bpf_map_lookup_elem(&sites, &idx);
+}
+
+SEC("uprobe")
+int arena_alloc(struct pt_regs *ctx)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct gc_site *site = site_of(ctx);
+	__u64 size;
+
+	if (!site)
+		return 0;
+	size = arg_n(ctx, site->arg_index);
+	bpf_map_update_elem(&arena_pending, &tid, &size, BPF_ANY);
+	return 0;
+}
+
+SEC("uretprobe")
+int arena_alloc_ret(struct pt_regs *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	struct gc_site *site = site_of(ctx);
+	struct gc_proc_stats *s;
+	__u64 *size;
+
+	size = bpf_map_lookup_elem(&arena_pending, &tid);
+	if (!site || !size)
+		return 0;
+	if (*size == site->arena_size) {
+		s = stats_of(id >> 32, site->bin_id);
+		if (s && PT_REGS_RC(ctx))
+			__sync_fetch_and_add(&s->growth.arenas_allocated, 1);
+		else if (s)
+			__sync_fetch_and_add(&s->growth.arena_alloc_failed, 1);
+	}
+	bpf_map_delete_elem(&arena_pending, &tid);
+	return 0;
+}
+
+SEC("uprobe")
+int arena_free(struct pt_regs *ctx)
+{
+	struct gc_site *site = site_of(ctx);
+	struct gc_proc_stats *s;
+
+	if (!site || arg_n(ctx, site->arg_index) != site->arena_size)
+		return 0;
+	s = stats_of(bpf_get_current_pid_tgid() >> 32, site->bin_id);
+	if (s)
+		__sync_fetch_and_add(&s->growth.arenas_freed, 1);
+	return 0;
+}
+
+SEC("uprobe")
+int pool_new(struct pt_regs *ctx)
+{
+	struct gc_site *site = site_of(ctx);
+	struct gc_proc_stats *s;
+	__u32 cls;
+
+	if (!site)
+		return 0;
+	cls = (__u32)arg_n(ctx, site->arg_index);
+	if (cls >= MMTRACE_SIZE_CLASSES)
+		return 0;
+	s = stats_of(bpf_get_current_pid_tgid() >> 32, site->bin_id);
+	/* the mask restates the bound where the verifier needs it (a power of 2) */
+	if (s)
+		__sync_fetch_and_add(&s->growth.pools_acquired[cls & (MMTRACE_SIZE_CLASSES - 1)], 1);
+	return 0;
+}
+
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(mm_fork, struct task_struct *parent, struct task_struct *child)
 {
@@ -382,6 +482,7 @@ int BPF_PROG(mm_exit, struct task_struct *p)
 
 	/* a thread that dies inside a collection leaves no begin behind */
 	bpf_map_delete_elem(&inflight, &tid);
+	bpf_map_delete_elem(&arena_pending, &tid);
 	/* live was decremented before this tracepoint: 0 means the last thread */
 	if (BPF_CORE_READ(p, signal, live.counter) != 0)
 		return 0;

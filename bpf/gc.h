@@ -18,6 +18,8 @@
 /* processes tracked at once; entries go when a process exits or execs */
 #define MMTRACE_MAX_PROCS 8192
 #define MMTRACE_CHAIN_MAX 3
+/* pymalloc size classes: 512 bytes / 16-byte alignment = 32; room for 8-byte alignment */
+#define MMTRACE_SIZE_CLASSES 64
 
 /* Where the pointer chain that leads to generation_stats starts. */
 enum gc_base {
@@ -31,6 +33,11 @@ enum gc_base {
 enum gc_role {
 	GC_ROLE_BEGIN = 0,
 	GC_ROLE_END = 1,
+	/* allocator growth: pymalloc's slow paths */
+	ROLE_ARENA_ALLOC = 2,		/* entry of the arena allocator: remembers the size */
+	ROLE_ARENA_ALLOC_RET = 3,	/* its return: an arena when not NULL */
+	ROLE_ARENA_FREE = 4,
+	ROLE_POOL_NEW = 5,		/* a pool taken for a size class */
 };
 
 /*
@@ -50,6 +57,20 @@ struct gc_site {
 	__s64 main_runtime_delta;	/* probe address -> &_PyRuntime */
 	__u64 main_interp_off;		/* _PyRuntime.interpreters.main */
 	__u64 main_stats_off;		/* PyInterpreterState -> generation_stats */
+	/* allocator sites: which argument holds the size (or size class), and
+	 * ARENA_SIZE, the only size that is an arena (3.11+ also route
+	 * interpreter data-stack chunks through the arena allocator) */
+	__u32 arg_index;
+	__u32 pad2;
+	__u64 arena_size;
+};
+
+/* pymalloc's growth, per process */
+struct alloc_growth {
+	__u64 arenas_allocated;
+	__u64 arenas_freed;
+	__u64 arena_alloc_failed;	/* the arena allocator returned NULL */
+	__u64 pools_acquired[MMTRACE_SIZE_CLASSES];
 };
 
 /* CPython's struct gc_generation_stats (Py_ssize_t fields), 3.8 to 3.13. */
@@ -82,6 +103,7 @@ struct gc_proc_stats {
 	__u64 sub_collected[MMTRACE_GENERATIONS];
 	__u64 sub_uncollectable[MMTRACE_GENERATIONS];
 	__u64 sub_pause_ns_total;
+	struct alloc_growth growth;
 };
 
 /* Ring buffer records; each starts with enum mm_event_kind. */

@@ -109,7 +109,14 @@ int attacher_open(struct attacher *a, const struct attach_opts *o, char *err, si
 
 static struct bpf_program *program_for(struct attacher *a, enum gc_role role)
 {
-	return role == GC_ROLE_BEGIN ? a->skel->progs.gc_begin : a->skel->progs.gc_end;
+	switch (role) {
+	case GC_ROLE_BEGIN: return a->skel->progs.gc_begin;
+	case GC_ROLE_END: return a->skel->progs.gc_end;
+	case ROLE_ARENA_ALLOC: return a->skel->progs.arena_alloc;
+	case ROLE_ARENA_ALLOC_RET: return a->skel->progs.arena_alloc_ret;
+	case ROLE_ARENA_FREE: return a->skel->progs.arena_free;
+	default: return a->skel->progs.pool_new;
+	}
 }
 
 struct attach_req {

@@ -56,12 +56,14 @@ static int ensure_attached(struct host *h, int bin_id)
 		return 0;
 	if (f->attach_error[0])
 		return -1;
-	if (plan_gc(&f->bin, h->c->po, &f->plan))
+	if (plan_gc(&f->bin, h->c->po, &f->plan)) {
 		snprintf(f->attach_error, sizeof(f->attach_error), "no GC probe point: %s",
 			 f->plan.metrics[M_COLLECTIONS].reason);
-	else if (!attacher_attach(&h->att, &f->bin, &f->plan, -1, (__u32)bin_id, f->attach_error,
-				  sizeof(f->attach_error)))
-		f->attached = true;
+	} else {
+		plan_alloc(&f->bin, h->c->po, &f->plan);
+		f->attached = !attacher_attach(&h->att, &f->bin, &f->plan, -1, (__u32)bin_id, f->attach_error,
+					       sizeof(f->attach_error));
+	}
 	if (!f->attached) {
 		fprintf(stderr, "mmtrace: not tracing CPython %s at %s: %s\n", f->bin.version, f->bin.path,
 			f->attach_error);
@@ -501,6 +503,7 @@ static void plan_pid(void *arg, pid_t pid)
 	/* a file without a probe point still gets a plan: its metrics say why */
 	if (bin >= 0 && !interp(h, bin)->planned) {
 		plan_gc(&interp(h, bin)->bin, h->c->po, &interp(h, bin)->plan);
+		plan_alloc(&interp(h, bin)->bin, h->c->po, &interp(h, bin)->plan);
 		interp(h, bin)->planned = true;
 	}
 }

@@ -8,13 +8,22 @@
 #include <stddef.h>
 #include "layout.h"
 
+#define KIB 1024ull
+/* 3.8-3.9: 256 KiB arenas of 4 KiB pools; 3.10+ on 64-bit: 1 MiB and 16 KiB */
+#define MMAP_OLD "_PyObject_ArenaMmap", "_PyObject_ArenaMunmap"
+#define MMAP_NEW "_PyMem_ArenaAlloc", "_PyMem_ArenaFree"
+
 static const struct cpython_layout layouts[] = {
-	{ 3, 8, "collect", false, 40, 1368, 344, 16, 0, 128 },
-	{ 3, 9, "collect", true, 40, 568, 0, 16, 616, 128 },
-	{ 3, 10, "gc_collect_main", true, 40, 568, 0, 16, 616, 128 },
-	{ 3, 11, "gc_collect_main", true, 48, 576, 0, 16, 648, 128 },
-	{ 3, 12, "gc_collect_main", true, 48, 0, 0, 16, 112, 128 },
-	{ 3, 13, "gc_collect_main", true, 640, 0, 0, 16, 7400, 128 },
+	{ 3, 8, "collect", false, 40, 1368, 344, 16, 0, 128, MMAP_OLD, NULL, 0, 256 * KIB, 4 * KIB },
+	{ 3, 9, "collect", true, 40, 568, 0, 16, 616, 128, MMAP_OLD, "allocate_from_new_pool", 0, 256 * KIB, 4 * KIB },
+	{ 3, 10, "gc_collect_main", true, 40, 568, 0, 16, 616, 128, MMAP_OLD, "allocate_from_new_pool", 0,
+	  1024 * KIB, 16 * KIB },
+	{ 3, 11, "gc_collect_main", true, 48, 576, 0, 16, 648, 128, MMAP_OLD, "allocate_from_new_pool", 0,
+	  1024 * KIB, 16 * KIB },
+	{ 3, 12, "gc_collect_main", true, 48, 0, 0, 16, 112, 128, MMAP_NEW, "allocate_from_new_pool", 1,
+	  1024 * KIB, 16 * KIB },
+	{ 3, 13, "gc_collect_main", true, 640, 0, 0, 16, 7400, 128, MMAP_NEW, "allocate_from_new_pool", 1,
+	  1024 * KIB, 16 * KIB },
 };
 
 const struct cpython_layout *layout_for(int major, int minor)

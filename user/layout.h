@@ -18,6 +18,13 @@ struct cpython_layout {
 	uint64_t tstate_interp;		 /* PyThreadState.interp */
 	uint64_t interp_gc;		 /* PyInterpreterState.gc, 0 when in _PyRuntime */
 	uint64_t gc_generation_stats;	 /* struct _gc_runtime_state.generation_stats */
+	/* pymalloc's slow paths (allocator growth) */
+	const char *arena_alloc;	 /* (ctx, size) -> arena, via _PyObject_Arena.alloc */
+	const char *arena_free;		 /* (ctx, ptr, size) */
+	const char *pool_new;		 /* takes a pool for a size class; NULL when inlined */
+	int pool_size_arg;		 /* which argument is the size class */
+	uint64_t arena_size;		 /* ARENA_SIZE */
+	uint64_t pool_size;		 /* POOL_SIZE */
 };
 
 /* NULL when mmtrace has no verified layout for this version. */

@@ -87,6 +87,7 @@ static int plan_targets(struct mmtrace *m)
 				 t->bin.version, t->plan.metrics[M_COLLECTIONS].reason);
 			rc = MMX_NO_PROBE;
 		}
+		plan_alloc(&t->bin, &m->po, &t->plan);
 	}
 	return rc;
 }
@@ -436,6 +437,7 @@ int main(int argc, char **argv)
 		m.ro.ndebug_dirs = m.opt.ndebug_dirs;
 	}
 	m.po.no_usdt = m.opt.no_usdt;
+	m.po.alloc_growth = m.opt.alloc_growth;
 	m.out = m.opt.output ? fopen(m.opt.output, "we") : stdout;
 	if (!m.out) {
 		snprintf(m.err, sizeof(m.err), "cannot open %s: %s", m.opt.output, strerror(errno));

@@ -36,6 +36,7 @@ static const char doc[] =
 "    mmtrace --trace gc.json 10 1  # 10 s of GC pauses for Perfetto / chrome://tracing\n"
 "    mmtrace -p 1234               # live GC table for PID 1234, every second\n"
 "    mmtrace -p 1234 -p 5678 5 3   # two processes, every 5 s, 3 reports\n"
+"    mmtrace --alloc=growth -p 1234  # also pymalloc arenas and pools taken\n"
 "    mmtrace -H -p 1234            # add log2 histograms of GC pauses\n"
 "    mmtrace --json -p 1234        # one JSON object per line per interval\n"
 "    mmtrace --probes -p 1234      # show the probe plan and exit\n"
@@ -45,7 +46,7 @@ static const char doc[] =
 "OPTIONS:";
 
 enum { OPT_PROBES = 1000, OPT_NO_USDT, OPT_DEBUG_DIR, OPT_MIN_PAUSE, OPT_MERGE, OPT_EVENTS_KIB, OPT_OPENMETRICS,
-       OPT_OPENMETRICS_FILE, OPT_METRICS_GRACE, OPT_TRACE };
+       OPT_OPENMETRICS_FILE, OPT_METRICS_GRACE, OPT_TRACE, OPT_ALLOC };
 
 static const struct argp_option opts[] = {
 	{ "pid", 'p', "PID", 0, "Trace this process (repeatable)", 0 },
@@ -60,6 +61,7 @@ static const struct argp_option opts[] = {
 	{ "metrics-grace", OPT_METRICS_GRACE, "SEC", 0, "Keep an ended process's series this long (default 60)", 0 },
 	{ "trace", OPT_TRACE, "FILE", 0, "Write GC pauses as Chrome Trace Event JSON (Perfetto)", 0 },
 	{ "events-kib", OPT_EVENTS_KIB, "KIB", 0, "Ring buffer for exec/exit/slow-GC events (power of 2, default 1024)", 0 },
+	{ "alloc", OPT_ALLOC, "LEVEL", 0, "Allocator tracing: growth (pymalloc arenas and pools; cheap)", 0 },
 	{ "histogram", 'H', NULL, 0, "Print log2 histograms of GC pause per generation", 0 },
 	{ "json", 'j', NULL, 0, "One JSON object per line per interval, then a final one", 0 },
 	{ "probes", OPT_PROBES, NULL, 0, "Print the probe plan (with --json: as JSON) and exit", 0 },
@@ -187,6 +189,11 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 			argp_error(st, "invalid --min-pause '%s': milliseconds above 0", arg);
 		break;
 	case OPT_MERGE: o->merge = true; o->histograms = true; break;
+	case OPT_ALLOC:
+		if (strcmp(arg, "growth"))
+			argp_error(st, "invalid --alloc '%s': growth (the exact level is not built yet)", arg);
+		o->alloc_growth = true;
+		break;
 	case OPT_OPENMETRICS: o->openmetrics = arg; break;
 	case OPT_OPENMETRICS_FILE: o->openmetrics_file = arg; break;
 	case OPT_TRACE: o->trace_file = arg; break;

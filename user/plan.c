@@ -13,9 +13,16 @@ const char *coverage_name(enum coverage c)
 const char *metric_name(enum gc_metric m)
 {
 	static const char *const names[M__COUNT] = {
-		"gc.collections", "gc.collected", "gc.uncollectable", "gc.pause",
+		"gc.collections", "gc.collected", "gc.uncollectable", "gc.pause", "alloc.arenas", "alloc.pools",
 	};
 	return m < M__COUNT ? names[m] : "?";
+}
+
+const char *role_name(enum gc_role r)
+{
+	static const char *const names[] = { "begin", "end", "arena+", "arena+ret", "arena-", "pool" };
+
+	return r < sizeof(names) / sizeof(names[0]) ? names[r] : "?";
 }
 
 const char *site_kind_name(enum site_kind k)
@@ -122,7 +129,7 @@ static void set_all(struct probe_plan *p, enum coverage cov, const char *reason)
 {
 	int m;
 
-	for (m = 0; m < M__COUNT; m++) {
+	for (m = M_COLLECTIONS; m <= M_PAUSE; m++) {
 		p->metrics[m].cov = cov;
 		snprintf(p->metrics[m].reason, sizeof(p->metrics[m].reason), "%s", reason);
 	}
@@ -186,4 +193,95 @@ int plan_gc(const struct python_binary *pb, const struct plan_opts *o, struct pr
 	}
 	explain_exact(pb, l, p);
 	return 0;
+}
+
+static void set_metric(struct probe_plan *p, enum gc_metric m, enum coverage cov, const char *reason)
+{
+	p->metrics[m].cov = cov;
+	snprintf(p->metrics[m].reason, sizeof(p->metrics[m].reason), "%s", reason);
+}
+
+/* Where a stripped build's symbols would come from, or that there are none. */
+static void why_no_symbol(const struct python_binary *pb, const char *fn, char *why, size_t len)
+{
+	if (pb->stripped && pb->sym_source != SYM_BUILD_ID && pb->sym_source != SYM_DEBUGLINK)
+		snprintf(why, len, "stripped build: install its debug symbols (Debian: python%d.%d-dbg) for %s",
+			 pb->major, pb->minor, fn);
+	else
+		snprintf(why, len, "no out-of-line %s in %s (inlined by the compiler)", fn,
+			 sym_source_name(pb->sym_source));
+}
+
+static void add_alloc_sites(struct probe_plan *p, const struct code_site *at, int n, enum site_kind kind,
+			    enum gc_role role, const char *base, __u32 arg, __u64 arena_size)
+{
+	struct gc_site cfg;
+	int i;
+
+	for (i = 0; i < n && p->nsites < PLAN_MAX_SITES; i++) {
+		if (!args_intact(at[i].name, base))
+			continue;	/* a clone may have dropped the size argument */
+		memset(&cfg, 0, sizeof(cfg));
+		cfg.arg_index = arg;
+		cfg.arena_size = arena_size;
+		add_site(p, kind, role, &at[i], &cfg);
+	}
+}
+
+static void plan_arenas(const struct python_binary *pb, const struct cpython_layout *l, struct probe_plan *p)
+{
+	char why[256];
+	int before = p->nsites;
+
+	if (!pb->narena_alloc || !pb->narena_free) {
+		why_no_symbol(pb, pb->narena_alloc ? l->arena_free : l->arena_alloc, why, sizeof(why));
+		set_metric(p, M_ARENAS, COV_UNAVAILABLE, why);
+		return;
+	}
+	add_alloc_sites(p, pb->arena_alloc, pb->narena_alloc, SITE_UPROBE, ROLE_ARENA_ALLOC, l->arena_alloc, 1,
+			l->arena_size);
+	add_alloc_sites(p, pb->arena_alloc, pb->narena_alloc, SITE_URETPROBE, ROLE_ARENA_ALLOC_RET, l->arena_alloc,
+			1, l->arena_size);
+	add_alloc_sites(p, pb->arena_free, pb->narena_free, SITE_UPROBE, ROLE_ARENA_FREE, l->arena_free, 2,
+			l->arena_size);
+	snprintf(why, sizeof(why), "%s returning an arena of %llu KiB, and %s of one: as sys._debugmallocstats() "
+		 "counts arenas", l->arena_alloc, (unsigned long long)l->arena_size / 1024, l->arena_free);
+	set_metric(p, M_ARENAS, p->nsites > before ? COV_EXACT : COV_UNAVAILABLE,
+		   p->nsites > before ? why : "only clones whose arguments may have changed");
+}
+
+static void plan_pools(const struct python_binary *pb, const struct cpython_layout *l, struct probe_plan *p)
+{
+	char why[256];
+	int before = p->nsites;
+
+	if (!l->pool_new) {
+		set_metric(p, M_POOLS, COV_UNAVAILABLE,
+			   "CPython 3.8 refills pools inside pymalloc_alloc: no function to probe");
+		return;
+	}
+	if (!pb->npool_new) {
+		why_no_symbol(pb, l->pool_new, why, sizeof(why));
+		set_metric(p, M_POOLS, COV_UNAVAILABLE, why);
+		return;
+	}
+	add_alloc_sites(p, pb->pool_new, pb->npool_new, SITE_UPROBE, ROLE_POOL_NEW, l->pool_new,
+			(__u32)l->pool_size_arg, 0);
+	snprintf(why, sizeof(why), "every call of %s: one pool of %llu KiB taken for a size class", l->pool_new,
+		 (unsigned long long)l->pool_size / 1024);
+	set_metric(p, M_POOLS, p->nsites > before ? COV_EXACT : COV_UNAVAILABLE,
+		   p->nsites > before ? why : "only clones whose arguments may have changed");
+}
+
+void plan_alloc(const struct python_binary *pb, const struct plan_opts *o, struct probe_plan *p)
+{
+	const struct cpython_layout *l = layout_for(pb->major, pb->minor);
+
+	if (!o->alloc_growth || !l) {
+		set_metric(p, M_ARENAS, COV_UNAVAILABLE, l ? "not requested (--alloc=growth)" : "no verified layout");
+		set_metric(p, M_POOLS, COV_UNAVAILABLE, l ? "not requested (--alloc=growth)" : "no verified layout");
+		return;
+	}
+	plan_arenas(pb, l, p);
+	plan_pools(pb, l, p);
 }

@@ -9,9 +9,11 @@
 
 enum coverage { COV_EXACT, COV_PARTIAL, COV_UNAVAILABLE };
 enum site_kind { SITE_UPROBE, SITE_URETPROBE, SITE_USDT };
-enum gc_metric { M_COLLECTIONS, M_COLLECTED, M_UNCOLLECTABLE, M_PAUSE, M__COUNT };
+enum gc_metric { M_COLLECTIONS, M_COLLECTED, M_UNCOLLECTABLE, M_PAUSE, M_ARENAS, M_POOLS, M__COUNT };
 
-#define PLAN_MAX_SITES (2 * RESOLVE_MAX_COLLECTORS)
+/* GC: begin and end per collector copy; growth: 2 per arena allocator copy,
+ * 1 per arena release and pool refill copy */
+#define PLAN_MAX_SITES (6 * RESOLVE_MAX_COLLECTORS)
 
 struct plan_site {
 	enum site_kind kind;
@@ -33,15 +35,21 @@ struct probe_plan {
 };
 
 struct plan_opts {
-	bool no_usdt;	/* use the collector's symbols even where USDT exists */
+	bool no_usdt;		/* use the collector's symbols even where USDT exists */
+	bool alloc_growth;	/* --alloc=growth: probe pymalloc's slow paths */
 };
 
 /* Returns 0 with sites planned, or -ENOENT when no GC probe point exists
  * (the metrics then say why). */
 int plan_gc(const struct python_binary *pb, const struct plan_opts *o, struct probe_plan *plan);
 
+/* Adds the allocator-growth sites (--alloc=growth) after plan_gc; the
+ * metrics say what is exact and why not. */
+void plan_alloc(const struct python_binary *pb, const struct plan_opts *o, struct probe_plan *plan);
+
 const char *coverage_name(enum coverage c);
 const char *metric_name(enum gc_metric m);
 const char *site_kind_name(enum site_kind k);
+const char *role_name(enum gc_role r);
 
 #endif /* MMTRACE_PLAN_H */

@@ -36,6 +36,29 @@ static void table_row(FILE *f, const struct report_row *row, int gen)
 		pct(s->pause_ns_total[gen], row->traced_ns));
 }
 
+/* Arena bytes follow from the count: every arena is ARENA_SIZE. */
+static void table_growth(FILE *f, const struct report_row *row)
+{
+	const struct alloc_growth *g = &row->gc.growth;
+	unsigned long long pools = 0;
+	int c, top = -1;
+
+	for (c = 0; c < MMTRACE_SIZE_CLASSES; c++) {
+		pools += g->pools_acquired[c];
+		if (g->pools_acquired[c] && (top < 0 || g->pools_acquired[c] > g->pools_acquired[top]))
+			top = c;
+	}
+	fprintf(f, "ALLOC arenas +%llu -%llu", (unsigned long long)g->arenas_allocated,
+		(unsigned long long)g->arenas_freed);
+	if (row->plan->metrics[M_POOLS].cov == COV_UNAVAILABLE)
+		fprintf(f, "   pools: n/a (%s)\n", row->plan->metrics[M_POOLS].reason);
+	else if (top >= 0)
+		fprintf(f, "   pools taken %llu (most: size class %d, %llu)\n", pools, top,
+			(unsigned long long)g->pools_acquired[top]);
+	else
+		fprintf(f, "   pools taken 0\n");
+}
+
 static void table_process(FILE *f, const struct report_row *row)
 {
 	const struct gc_proc_stats *s = &row->gc;
@@ -50,6 +73,8 @@ static void table_process(FILE *f, const struct report_row *row)
 	fprintf(f, "all %12llu %12llu %12llu %10s %10s %10s %7.3f\n", (unsigned long long)gc_sum(s->collections),
 		(unsigned long long)gc_sum(s->collected), (unsigned long long)gc_sum(s->uncollectable), "", "", "",
 		pct(gc_sum(s->pause_ns_total), row->traced_ns));
+	if (row->plan->metrics[M_ARENAS].cov != COV_UNAVAILABLE || row->plan->metrics[M_POOLS].cov != COV_UNAVAILABLE)
+		table_growth(f, row);
 	if (gc_sum(s->sub_collections))
 		fprintf(f, "    subinterpreters: %llu collections, %llu collected (not in the rows above)\n",
 			(unsigned long long)gc_sum(s->sub_collections), (unsigned long long)gc_sum(s->sub_collected));
@@ -125,8 +150,8 @@ void present_histograms(FILE *f, const struct report *r)
 
 static void probes_text_site(FILE *f, const struct probe_view *t, const struct plan_site *s)
 {
-	fprintf(f, "  %-9s %-5s %-32s vaddr 0x%llx offset 0x%llx", site_kind_name(s->kind),
-		s->role == GC_ROLE_BEGIN ? "begin" : "end", s->at.name, (unsigned long long)s->at.vaddr,
+	fprintf(f, "  %-9s %-9s %-32s vaddr 0x%llx offset 0x%llx", site_kind_name(s->kind),
+		role_name(s->role), s->at.name, (unsigned long long)s->at.vaddr,
 		(unsigned long long)s->at.offset);
 	if (s->kind == SITE_USDT && s->at.sem_offset)
 		fprintf(f, " semaphore 0x%llx", (unsigned long long)s->at.sem_offset);

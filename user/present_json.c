@@ -50,6 +50,19 @@ static void json_gc(FILE *f, const struct gc_proc_stats *s)
 	fputc('}', f);
 }
 
+/* pymalloc's growth (--alloc=growth): arenas and pools taken */
+static void json_alloc(FILE *f, const struct alloc_growth *g)
+{
+	int first = 1;
+
+	fputc('{', f);
+	json_u64(f, "arenas_allocated", g->arenas_allocated, &first);
+	json_u64(f, "arenas_freed", g->arenas_freed, &first);
+	json_u64(f, "arena_alloc_failed", g->arena_alloc_failed, &first);
+	json_key(f, "pools_acquired", &first), json_u64_array(f, g->pools_acquired, MMTRACE_SIZE_CLASSES);
+	fputc('}', f);
+}
+
 /* a forked child's interpreter starts with its parent's GC statistics */
 static void json_inherited(FILE *f, const struct gc_inherited *in)
 {
@@ -84,6 +97,7 @@ static void json_process(FILE *f, const struct report_row *row)
 	json_u64(f, "traced_ns", row->traced_ns, &first);
 	json_key(f, "gc_time_pct", &first), fprintf(f, "%.6f", pct(gc_sum(row->gc.pause_ns_total), row->traced_ns));
 	json_key(f, "gc", &first), json_gc(f, &row->gc);
+	json_key(f, "alloc", &first), json_alloc(f, &row->gc.growth);
 	fputc('}', f);
 }
 
@@ -177,7 +191,7 @@ static void probes_json_site(FILE *f, const struct plan_site *s)
 
 	fputc('{', f);
 	json_key(f, "kind", &first), json_string(f, site_kind_name(s->kind));
-	json_key(f, "role", &first), json_string(f, s->role == GC_ROLE_BEGIN ? "begin" : "end");
+	json_key(f, "role", &first), json_string(f, role_name(s->role));
 	json_key(f, "at", &first), json_string(f, s->at.name);
 	json_u64(f, "vaddr", s->at.vaddr, &first);
 	json_u64(f, "offset", s->at.offset, &first);

@@ -230,44 +230,57 @@ static bool find_by_debuglink(struct elf_file *ef, const char *path, const struc
 	return false;
 }
 
-struct collector_scan {
+/* Every copy of one static function: the function and its LTO/IPA clones. */
+struct function_scan {
 	const char *base;
-	struct python_binary *pb;
+	struct code_site *out;
+	int *n;
 	struct elf_file *bin;
 };
 
-static int take_collector(const char *name, const GElf_Sym *sym, void *arg)
+static int take_function(const char *name, const GElf_Sym *sym, void *arg)
 {
-	struct collector_scan *c = arg;
-	struct python_binary *pb = c->pb;
+	struct function_scan *c = arg;
 	struct code_site *s;
 	int i;
 
 	if (GELF_ST_TYPE(sym->st_info) != STT_FUNC || !sym->st_value || sym->st_shndx == SHN_UNDEF ||
 	    !symbol_is_clone_of(name, c->base))
 		return 0;
-	for (i = 0; i < pb->ncollectors; i++)
-		if (pb->collectors[i].vaddr == sym->st_value)
+	for (i = 0; i < *c->n; i++)
+		if (c->out[i].vaddr == sym->st_value)
 			return 0;
-	if (pb->ncollectors >= RESOLVE_MAX_COLLECTORS)
+	if (*c->n >= RESOLVE_MAX_COLLECTORS)
 		return 1;
-	s = &pb->collectors[pb->ncollectors];
+	s = &c->out[*c->n];
 	/* offsets always come from the probed binary's own segments */
 	if (elf_vaddr_to_offset(c->bin, sym->st_value, &s->offset))
 		return 0;
 	snprintf(s->name, sizeof(s->name), "%s", name);
 	s->vaddr = sym->st_value;
-	pb->ncollectors++;
+	(*c->n)++;
 	return 0;
+}
+
+static void find_function(struct elf_file *bin, struct elf_file *symfile, const char *base, struct code_site *out,
+			  int *n)
+{
+	struct function_scan c = { base, out, n, bin };
+
+	if (base)
+		elf_for_each_symbol(symfile, SHT_SYMTAB, take_function, &c);
 }
 
 static void find_collectors(struct elf_file *bin, struct elf_file *symfile, struct python_binary *pb)
 {
 	const struct cpython_layout *l = layout_for(pb->major, pb->minor);
-	struct collector_scan c = { l ? l->collector : NULL, pb, bin };
 
-	if (l)
-		elf_for_each_symbol(symfile, SHT_SYMTAB, take_collector, &c);
+	if (!l)
+		return;
+	find_function(bin, symfile, l->collector, pb->collectors, &pb->ncollectors);
+	find_function(bin, symfile, l->arena_alloc, pb->arena_alloc, &pb->narena_alloc);
+	find_function(bin, symfile, l->arena_free, pb->arena_free, &pb->narena_free);
+	find_function(bin, symfile, l->pool_new, pb->pool_new, &pb->npool_new);
 }
 
 static void find_symbols(struct elf_file *ef, const struct resolve_opts *o, struct python_binary *pb)

@@ -41,6 +41,10 @@ struct python_binary {
 	uint64_t runtime_vaddr;	  /* _PyRuntime */
 	struct code_site collectors[RESOLVE_MAX_COLLECTORS];
 	int ncollectors;
+	/* pymalloc's slow paths, where the symbols show them (see layout.h) */
+	struct code_site arena_alloc[RESOLVE_MAX_COLLECTORS], arena_free[RESOLVE_MAX_COLLECTORS],
+		pool_new[RESOLVE_MAX_COLLECTORS];
+	int narena_alloc, narena_free, npool_new;
 	struct code_site usdt_gc_start, usdt_gc_done;
 	bool has_gc_usdt;
 	char debug_hint[160];	  /* why no debug file was found, when stripped */

@@ -177,3 +177,65 @@ def test_subinterpreter_collections_are_kept_apart(interp):
         assert sum(sub["collections"]) == 0
     else:
         assert sub["collections"][2] >= 3, sub   # at least each subinterpreter's gc.collect()
+
+
+GROWTH = os.path.join(WORKLOADS, "growth_workload.py")
+
+
+def test_alloc_growth_equals_debugmallocstats(interp, tmp_path):
+    """--alloc=growth: arenas allocated and freed while the workload grows
+    and releases its heap equal what sys._debugmallocstats() reports; pools
+    taken for the workload's own size class equal the pools it came to use."""
+    go_file = str(tmp_path / "go")
+    env = dict(os.environ, MMTRACE_GO_FILE=go_file)
+    wl = subprocess.Popen([interp.exe, GROWTH], stderr=subprocess.PIPE, env=env)
+    err = LineReader(wl.stderr)
+    mm = None
+    try:
+        err.line(match="READY")
+        mm = subprocess.Popen([MMTRACE, "--json", "--alloc=growth", "-p", str(wl.pid), "0.1"] + interp.extra_args,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out = LineReader(mm.stdout)
+        out.line()                                  # attached
+        go(go_file, "READY")
+        _, grown = barrier_stats(err.line(match="GROWN"))
+        at_grown = json.loads(out.line())["processes"][0]
+        go(go_file, "GROWN")
+        _, end = barrier_stats(err.line(match="END"))
+        stop(mm)
+        final = json.loads([l for l in mm.stdout.read().decode().splitlines() if l][-1])
+        p = final["processes"][0]
+        s0, s1, s2 = grown["s0"], grown["s1"], end["s2"]
+        plan = subprocess.run([MMTRACE, "--probes", "--json", "--alloc=growth", "-p", str(wl.pid)] + interp.extra_args,
+                              capture_output=True, text=True).stdout
+        metrics = json.loads(plan)["targets"][0]["metrics"]
+        if interp.name == "debian-3.11":
+            # stripped, no debug file: said, and nothing made up
+            assert metrics["alloc.arenas"]["coverage"] == "unavailable"
+            assert "python3.11-dbg" in metrics["alloc.arenas"]["reason"]
+            assert p["alloc"]["arenas_allocated"] == 0
+            return
+        assert metrics["alloc.arenas"]["coverage"] == "exact"
+        grew = s1["allocated total"] - s0["allocated total"]
+        assert grew >= 5, "the workload grew the heap by whole arenas"
+        assert at_grown["alloc"]["arenas_allocated"] == grew
+        assert p["alloc"]["arenas_allocated"] == s2["allocated total"] - s0["allocated total"]
+        released = s2["reclaimed"] - s0["reclaimed"]
+        assert released >= 1, "releasing the heap gave arenas back"
+        assert p["alloc"]["arenas_freed"] == released
+        assert p["alloc"]["arena_alloc_failed"] == 0
+        if interp.name == "pyenv-3.8":
+            assert metrics["alloc.pools"]["coverage"] == "unavailable"
+            return
+        assert metrics["alloc.pools"]["coverage"] == "exact"
+        cls, _ = s1["pools"][str(grown["block"])]
+        taken = s1["pools"][str(grown["block"])][1] - s0["pools"].get(str(grown["block"]), [cls, 0])[1]
+        assert taken > 100
+        assert at_grown["alloc"]["pools_acquired"][cls] == taken
+    finally:
+        go(go_file, "READY")
+        go(go_file, "GROWN")
+        go(go_file, "END")
+        if mm:
+            stop(mm)
+        wl.wait(timeout=30)
