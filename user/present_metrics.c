@@ -28,7 +28,8 @@ static void label_value(FILE *f, const char *s)
 	}
 }
 
-static void labels(FILE *f, const struct report_row *r, int gen, const char *le)
+/* extra: one more label, already formatted (name="value"), or NULL */
+static void labels_with(FILE *f, const struct report_row *r, int gen, const char *le, const char *extra)
 {
 	fprintf(f, "{pid=\"%d\",comm=\"", r->pid);
 	label_value(f, r->comm);
@@ -44,7 +45,14 @@ static void labels(FILE *f, const struct report_row *r, int gen, const char *le)
 		fprintf(f, ",generation=\"%d\"", gen);
 	if (le)
 		fprintf(f, ",le=\"%s\"", le);
+	if (extra)
+		fprintf(f, ",%s", extra);
 	fputc('}', f);
+}
+
+static void labels(FILE *f, const struct report_row *r, int gen, const char *le)
+{
+	labels_with(f, r, gen, le, NULL);
 }
 
 static void family(FILE *f, const char *name, const char *type, const char *help)
@@ -134,6 +142,52 @@ static void per_process(FILE *f, const struct report *r)
 	}
 }
 
+static bool growth_traced(const struct report_row *r)
+{
+	return r->plan->metrics[M_ARENAS].cov != COV_UNAVAILABLE;
+}
+
+/* --alloc=growth: only for processes whose arenas are really probed */
+static void alloc_metrics(FILE *f, const struct report *r)
+{
+	char size_class[32];
+	int i, c, any = 0;
+
+	for (i = 0; i < r->n; i++)
+		any |= growth_traced(&r->rows[i]);
+	if (!any)
+		return;
+	family(f, "mmtrace_alloc_arenas_allocated_total", "counter", "pymalloc arenas allocated.");
+	for (i = 0; i < r->n; i++) {
+		if (!growth_traced(&r->rows[i]))
+			continue;
+		fputs("mmtrace_alloc_arenas_allocated_total", f);
+		labels(f, &r->rows[i], -1, NULL);
+		fprintf(f, " %llu\n", (unsigned long long)r->rows[i].gc.growth.arenas_allocated);
+	}
+	family(f, "mmtrace_alloc_arenas_freed_total", "counter", "pymalloc arenas given back to the system.");
+	for (i = 0; i < r->n; i++) {
+		if (!growth_traced(&r->rows[i]))
+			continue;
+		fputs("mmtrace_alloc_arenas_freed_total", f);
+		labels(f, &r->rows[i], -1, NULL);
+		fprintf(f, " %llu\n", (unsigned long long)r->rows[i].gc.growth.arenas_freed);
+	}
+	family(f, "mmtrace_alloc_pools_acquired_total", "counter", "pymalloc pools taken for a size class.");
+	for (i = 0; i < r->n; i++) {
+		if (r->rows[i].plan->metrics[M_POOLS].cov == COV_UNAVAILABLE)
+			continue;
+		for (c = 0; c < MMTRACE_SIZE_CLASSES; c++) {
+			if (!r->rows[i].gc.growth.pools_acquired[c])
+				continue;
+			snprintf(size_class, sizeof(size_class), "size_class=\"%d\"", c);
+			fputs("mmtrace_alloc_pools_acquired_total", f);
+			labels_with(f, &r->rows[i], -1, NULL, size_class);
+			fprintf(f, " %llu\n", (unsigned long long)r->rows[i].gc.growth.pools_acquired[c]);
+		}
+	}
+}
+
 static void host_metrics(FILE *f, const struct report *r)
 {
 	const struct host_summary *h = r->host;
@@ -162,5 +216,6 @@ void present_metrics(FILE *f, const struct report *r)
 	per_generation(f, r, "mmtrace_gc_subinterpreter_collections_total",
 		       "Collections of all subinterpreters of the process together.", sub_collections);
 	per_process(f, r);
+	alloc_metrics(f, r);
 	host_metrics(f, r);
 }
