@@ -12,15 +12,22 @@ static void json_u64(FILE *f, const char *key, unsigned long long v, int *first)
 	fprintf(f, "%llu", v);
 }
 
+/* "collections", "collected", "uncollectable" per generation, object left open */
+static void json_open_counts(FILE *f, const __u64 *collections, const __u64 *collected, const __u64 *uncollectable,
+			     int *first)
+{
+	fputc('{', f);
+	json_key(f, "collections", first), json_u64_array(f, collections, MMTRACE_GENERATIONS);
+	json_key(f, "collected", first), json_u64_array(f, collected, MMTRACE_GENERATIONS);
+	json_key(f, "uncollectable", first), json_u64_array(f, uncollectable, MMTRACE_GENERATIONS);
+}
+
 /* collections of every subinterpreter together; the gc fields are the main one's */
 static void json_subinterp(FILE *f, const struct gc_proc_stats *s)
 {
 	int first = 1;
 
-	fputc('{', f);
-	json_key(f, "collections", &first), json_u64_array(f, s->sub_collections, MMTRACE_GENERATIONS);
-	json_key(f, "collected", &first), json_u64_array(f, s->sub_collected, MMTRACE_GENERATIONS);
-	json_key(f, "uncollectable", &first), json_u64_array(f, s->sub_uncollectable, MMTRACE_GENERATIONS);
+	json_open_counts(f, s->sub_collections, s->sub_collected, s->sub_uncollectable, &first);
 	json_u64(f, "pause_ns_total", s->sub_pause_ns_total, &first);
 	fputc('}', f);
 }
@@ -29,10 +36,7 @@ static void json_gc(FILE *f, const struct gc_proc_stats *s)
 {
 	int first = 1, g;
 
-	fputc('{', f);
-	json_key(f, "collections", &first), json_u64_array(f, s->collections, MMTRACE_GENERATIONS);
-	json_key(f, "collected", &first), json_u64_array(f, s->collected, MMTRACE_GENERATIONS);
-	json_key(f, "uncollectable", &first), json_u64_array(f, s->uncollectable, MMTRACE_GENERATIONS);
+	json_open_counts(f, s->collections, s->collected, s->uncollectable, &first);
 	json_key(f, "pause_ns_total", &first), json_u64_array(f, s->pause_ns_total, MMTRACE_GENERATIONS);
 	json_key(f, "pause_ns_max", &first), json_u64_array(f, s->pause_ns_max, MMTRACE_GENERATIONS);
 	json_key(f, "pause_hist_log2_ns", &first);
@@ -68,10 +72,7 @@ static void json_inherited(FILE *f, const struct gc_inherited *in)
 {
 	int first = 1;
 
-	fputc('{', f);
-	json_key(f, "collections", &first), json_u64_array(f, in->collections, MMTRACE_GENERATIONS);
-	json_key(f, "collected", &first), json_u64_array(f, in->collected, MMTRACE_GENERATIONS);
-	json_key(f, "uncollectable", &first), json_u64_array(f, in->uncollectable, MMTRACE_GENERATIONS);
+	json_open_counts(f, in->collections, in->collected, in->uncollectable, &first);
 	fputc('}', f);
 }
 

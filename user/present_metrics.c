@@ -147,6 +147,22 @@ static bool growth_traced(const struct report_row *r)
 	return r->plan->metrics[M_ARENAS].cov != COV_UNAVAILABLE;
 }
 
+static void arena_counter(FILE *f, const struct report *r, const char *name, const char *help, bool freed)
+{
+	const struct alloc_growth *g;
+	int i;
+
+	family(f, name, "counter", help);
+	for (i = 0; i < r->n; i++) {
+		if (!growth_traced(&r->rows[i]))
+			continue;
+		g = &r->rows[i].gc.growth;
+		fputs(name, f);
+		labels(f, &r->rows[i], -1, NULL);
+		fprintf(f, " %llu\n", (unsigned long long)(freed ? g->arenas_freed : g->arenas_allocated));
+	}
+}
+
 /* --alloc=growth: only for processes whose arenas are really probed */
 static void alloc_metrics(FILE *f, const struct report *r)
 {
@@ -157,22 +173,8 @@ static void alloc_metrics(FILE *f, const struct report *r)
 		any |= growth_traced(&r->rows[i]);
 	if (!any)
 		return;
-	family(f, "mmtrace_alloc_arenas_allocated_total", "counter", "pymalloc arenas allocated.");
-	for (i = 0; i < r->n; i++) {
-		if (!growth_traced(&r->rows[i]))
-			continue;
-		fputs("mmtrace_alloc_arenas_allocated_total", f);
-		labels(f, &r->rows[i], -1, NULL);
-		fprintf(f, " %llu\n", (unsigned long long)r->rows[i].gc.growth.arenas_allocated);
-	}
-	family(f, "mmtrace_alloc_arenas_freed_total", "counter", "pymalloc arenas given back to the system.");
-	for (i = 0; i < r->n; i++) {
-		if (!growth_traced(&r->rows[i]))
-			continue;
-		fputs("mmtrace_alloc_arenas_freed_total", f);
-		labels(f, &r->rows[i], -1, NULL);
-		fprintf(f, " %llu\n", (unsigned long long)r->rows[i].gc.growth.arenas_freed);
-	}
+	arena_counter(f, r, "mmtrace_alloc_arenas_allocated_total", "pymalloc arenas allocated.", false);
+	arena_counter(f, r, "mmtrace_alloc_arenas_freed_total", "pymalloc arenas given back to the system.", true);
 	family(f, "mmtrace_alloc_pools_acquired_total", "counter", "pymalloc pools taken for a size class.");
 	for (i = 0; i < r->n; i++) {
 		if (r->rows[i].plan->metrics[M_POOLS].cov == COV_UNAVAILABLE)

@@ -250,3 +250,13 @@ def host_pid_of(unshare_pid, timeout=10):
             pass
         time.sleep(0.02)
     raise TimeoutError("unshare started no child")
+
+
+def free_port():
+    """A TCP port free on 127.0.0.1 right now."""
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port

@@ -12,7 +12,7 @@ import urllib.request
 
 import pytest
 
-from conftest import (DEBIAN_PY, MMTRACE, WORKLOADS, HostTrace, Workload, interpreter_or_skip,
+from conftest import (DEBIAN_PY, MMTRACE, WORKLOADS, free_port, HostTrace, Workload, interpreter_or_skip,
                       mm_triplets, row, run_mmtrace)
 from test_faults import our_links
 
@@ -24,14 +24,6 @@ def need(tool):
             pytest.fail("%s is not installed (make test installs Debian's prometheus)" % tool)
         pytest.skip("%s is not installed (Debian package prometheus)" % tool)
     return path
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def scrape(port):

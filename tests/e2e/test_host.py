@@ -18,7 +18,7 @@ import urllib.request
 
 import pytest
 
-from conftest import (DEBIAN_PY, MATRIX, MMTRACE, WORKLOADS, HostTrace, Workload, deltas, host_pid_of,
+from conftest import (DEBIAN_PY, MATRIX, MMTRACE, WORKLOADS, free_port, HostTrace, Workload, deltas, host_pid_of,
                       interpreter_or_skip, mm_triplets, require, row)
 
 
@@ -113,15 +113,6 @@ def test_versions_started_before_and_after(tmp_path):
             w.finish()
         if mm:
             mm.finish() if mm.p.poll() is None else None
-
-
-def free_port():
-    import socket
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def get_json(url):
