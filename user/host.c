@@ -374,7 +374,7 @@ static struct report_row *collect_rows(struct host *h, enum row_set set, uint64_
 static void serve_scrape(struct host *h)
 {
 	struct host_summary sum;
-	struct report r = { NULL, 0, { 0, 0 }, false, &sum, 0 };
+	struct report r = { NULL, 0, { 0, 0 }, false, &sum, 0, h->c->opt->alloc_growth };
 	uint64_t now = monotonic_ns();
 
 	refresh(h, now);
@@ -391,7 +391,7 @@ static void report(struct host *h, bool final)
 {
 	uint64_t now = monotonic_ns();
 	struct host_summary sum;
-	struct report r = { NULL, 0, { 0, 0 }, final, &sum, 0 };
+	struct report r = { NULL, 0, { 0, 0 }, final, &sum, 0, h->c->opt->alloc_growth };
 	struct proc_row *p;
 	int i;
 

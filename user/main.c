@@ -241,7 +241,7 @@ static void fresh_report(struct mmtrace *m, bool final, struct report *r)
 	uint64_t now = monotonic_ns();
 	int i;
 
-	*r = (struct report){ rows, m->ntargets, { 0, 0 }, final, NULL, attacher_lost_events(&m->att) };
+	*r = (struct report){ rows, m->ntargets, { 0, 0 }, final, NULL, attacher_lost_events(&m->att), m->opt.alloc_growth };
 	/* final counters of targets that just ended are in the ring buffer */
 	collector_drain(&m->col);
 	clock_gettime(CLOCK_REALTIME, &r->wall);

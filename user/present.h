@@ -54,6 +54,7 @@ struct report {
 	bool final;
 	const struct host_summary *host;	/* NULL in the one-process mode */
 	unsigned long long lost_events;		/* ring buffer records dropped */
+	bool growth;				/* --alloc=growth: arena and pool columns */
 };
 
 struct probe_view {

@@ -150,14 +150,36 @@ static void host_header(FILE *f, const struct report *r)
 	if (h->untraceable)
 		fprintf(f, "not traced: %llu CPython processes whose interpreter has no GC probe point (see --probes)\n",
 			h->untraceable);
-	fprintf(f, "%-8s %-7s %-15s %-7s %7s %-14s %8s %8s %8s %8s %8s %6s %10s %7s\n", "PID", "NSPID", "COMM",
+	fprintf(f, "%-8s %-7s %-15s %-7s %7s %-14s %8s %8s %8s %8s %8s %6s %10s %7s", "PID", "NSPID", "COMM",
 		"PYTHON", "GC/s", "GEN0/1/2", "P50", "P99", "MAX", "ALL.P99", "ALL.MAX", "%GC", "COLLECTED",
 		"UNCOLL");
+	if (r->growth)
+		fprintf(f, " %-11s %7s", "ARENAS+/-", "POOLS");
+	fputc('\n', f);
+}
+
+/* pymalloc growth over the interval; "-" where the build hides it */
+static void growth_cells(FILE *f, const struct report_row *r)
+{
+	const struct alloc_growth *g = &r->delta.growth;
+	unsigned long long pools = 0;
+	char arenas[32];
+	int c;
+
+	for (c = 0; c < MMTRACE_SIZE_CLASSES; c++)
+		pools += g->pools_acquired[c];
+	snprintf(arenas, sizeof(arenas), "+%llu/-%llu", (unsigned long long)g->arenas_allocated,
+		 (unsigned long long)g->arenas_freed);
+	fprintf(f, " %-11s", r->plan->metrics[M_ARENAS].cov == COV_UNAVAILABLE ? "-" : arenas);
+	if (r->plan->metrics[M_POOLS].cov == COV_UNAVAILABLE)
+		fprintf(f, " %7s", "-");
+	else
+		fprintf(f, " %7llu", pools);
 }
 
 /* Live reports show the interval; in the final one the "interval" is each
  * process's whole traced time (delta == gc). */
-static void host_row(FILE *f, const struct report_row *r)
+static void host_row(FILE *f, const struct report_row *r, bool growth)
 {
 	char ns[16], gens[32], p50[16], p99[16], max[16], ap99[16], amax[16];
 	const struct gc_proc_stats *d = &r->delta;
@@ -165,7 +187,7 @@ static void host_row(FILE *f, const struct report_row *r)
 	snprintf(ns, sizeof(ns), "%d", r->ns_pid);
 	snprintf(gens, sizeof(gens), "%llu/%llu/%llu", (unsigned long long)d->collections[0],
 		 (unsigned long long)d->collections[1], (unsigned long long)d->collections[2]);
-	fprintf(f, "%-8d %-7s %-15.15s %-7s %7.1f %-14s %8s %8s %8s %8s %8s %6.2f %10llu %7llu%s\n", r->pid,
+	fprintf(f, "%-8d %-7s %-15.15s %-7s %7.1f %-14s %8s %8s %8s %8s %8s %6.2f %10llu %7llu", r->pid,
 		r->ns_pid && r->ns_pid != r->pid ? ns : "-", r->comm, r->bin->version, gc_per_s(r), gens,
 		fmt_bound(p50, sizeof(p50), quantile_slot(d->pause_hist, 0.5)),
 		fmt_bound(p99, sizeof(p99), quantile_slot(d->pause_hist, 0.99)),
@@ -173,8 +195,10 @@ static void host_row(FILE *f, const struct report_row *r)
 		fmt_bound(ap99, sizeof(ap99), quantile_slot(r->gc.pause_hist, 0.99)),
 		fmt_ns(amax, sizeof(amax), (double)max_of(r->gc.pause_ns_max)),
 		gc_time_pct(r),
-		(unsigned long long)gc_sum(r->gc.collected), (unsigned long long)gc_sum(r->gc.uncollectable),
-		r->exited ? "  [ended]" : "");
+		(unsigned long long)gc_sum(r->gc.collected), (unsigned long long)gc_sum(r->gc.uncollectable));
+	if (growth)
+		growth_cells(f, r);
+	fprintf(f, "%s\n", r->exited ? "  [ended]" : "");
 }
 
 void present_host_table(FILE *f, struct report *r, enum sort_key key, int top, bool clear)
@@ -186,7 +210,7 @@ void present_host_table(FILE *f, struct report *r, enum sort_key key, int top, b
 		fputs("\033[H\033[2J", f);
 	host_header(f, r);
 	for (i = 0; i < r->n && (!top || shown < top); i++, shown++)
-		host_row(f, &r->rows[i]);
+		host_row(f, &r->rows[i], r->growth);
 	if (i < r->n)
 		fprintf(f, "... %d more (-n)\n", r->n - i);
 	fputc('\n', f);

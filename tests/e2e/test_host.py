@@ -417,3 +417,32 @@ def test_threads_exiting_together_and_fork_exec_children(tmp_path):
     finally:
         if mm.p.poll() is None:
             mm.finish()
+
+
+def test_alloc_growth_system_wide(tmp_path):
+    """--alloc=growth in the system-wide mode: a process started after
+    mmtrace (its file already probed) is counted from exec, so its arenas
+    allocated and freed equal its lifetime totals in sys._debugmallocstats()."""
+    deb = debian_or_skip()
+    mm = HostTrace(["--alloc=growth"])
+    w = None
+    try:
+        mm.report()
+        w = Workload([deb], tmp_path, "growth", script=os.path.join(WORKLOADS, "growth_workload.py"), args=())
+        w.barrier("READY")
+        mm.live([w.pid])
+        w.go("READY")
+        w.barrier("GROWN")
+        w.go("GROWN")
+        _, end = w.barrier("END")
+        s2 = end["s2"]
+        r = mm.report(lambda r: row(r, w.pid)["alloc"]["arenas_freed"] == s2["reclaimed"])
+        p = row(r, w.pid)
+        assert p["traced_from"] == "exec"
+        assert p["alloc"]["arenas_allocated"] == s2["allocated total"]
+        assert p["alloc"]["arenas_freed"] == s2["reclaimed"]
+        assert s2["reclaimed"] >= 1
+    finally:
+        if w:
+            w.finish()
+        mm.finish()
