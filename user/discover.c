@@ -40,6 +40,51 @@ int read_comm(pid_t pid, char *buf, size_t len)
 	return 0;
 }
 
+uint64_t parse_stat_starttime(const char *stat)
+{
+	const char *p = strrchr(stat, ')');
+	unsigned long long v = 0;
+	char *end;
+	int field;
+
+	/* "pid (comm) state ppid ...": starttime is field 22; comm may hold ')' */
+	if (!p)
+		return 0;
+	p++;
+	for (field = 3; field <= 22; field++) {
+		while (*p == ' ')
+			p++;
+		if (!*p)
+			return 0;
+		if (field == 22) {
+			errno = 0;
+			v = strtoull(p, &end, 10);
+			return errno || end == p ? 0 : v;
+		}
+		while (*p && *p != ' ')
+			p++;
+	}
+	return 0;
+}
+
+uint64_t process_start_ticks(pid_t pid)
+{
+	char path[64], buf[1024];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	return parse_stat_starttime(buf);
+}
+
 bool process_alive(pid_t pid)
 {
 	char path[64], buf[512], *p;

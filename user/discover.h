@@ -93,6 +93,10 @@ int linked_libpython(const char *exe, const struct resolve_opts *ro, struct pyth
 uint64_t monotonic_ns(void);
 /* false when pid is gone or a zombie (its /proc/PID/root is gone too) */
 bool process_alive(pid_t pid);
+/* Its start time in clock ticks since boot (/proc/PID/stat field 22), 0 if
+ * unknown: with the pid, it names one process even after pid reuse. */
+uint64_t process_start_ticks(pid_t pid);
+uint64_t parse_stat_starttime(const char *stat);
 int read_comm(pid_t pid, char *buf, size_t len);
 
 #endif /* MMTRACE_DISCOVER_H */

@@ -98,6 +98,7 @@ static void track(struct host *h, pid_t pid, int bin_id, const char *comm, pid_t
 	row->absolute = row->from_exec;
 	row->start_ns = row->from_exec ? exec_ns : f->attach_ns;
 	row->found_ns = found_ns;
+	row->start_ticks = process_start_ticks(pid);
 	read_container_id(pid, row->container_id, sizeof(row->container_id));
 	/* so that BPF reports its end even if it never collects */
 	collect_watch(&h->col, pid, (__u32)bin_id);
@@ -189,6 +190,7 @@ static void on_fork(void *ctx, const struct mm_fork_event *e)
 		return;
 	snprintf(row->comm, sizeof(row->comm), "%s", parent_comm);
 	row->ns_pid = read_ns_pid(row->pid);
+	row->start_ticks = process_start_ticks(row->pid);
 	row->found_ns = e->ts_ns;	/* its end, however soon, is its own */
 forked:
 	row->bin_id = bin_id;
@@ -245,6 +247,18 @@ static void on_pause(void *ctx, const struct mm_pause_event *e)
 		row->trace_named = true;
 }
 
+/* Still the process of this row: alive, and not a new one under a reused
+ * pid (its end event lost). */
+static bool same_process(const struct proc_row *row)
+{
+	uint64_t ticks;
+
+	if (kill(row->pid, 0) && errno == ESRCH)
+		return false;
+	ticks = process_start_ticks(row->pid);
+	return !row->start_ticks || !ticks || ticks == row->start_ticks;
+}
+
 /* Reads the live rows' counters; rows whose process vanished without an
  * end event (ring buffer full) end here and their map entries go. */
 static void refresh(struct host *h, uint64_t now)
@@ -260,7 +274,7 @@ static void refresh(struct host *h, uint64_t now)
 			continue;
 		/* absent: not collected yet, or just ended (its event comes next) */
 		collect_gc_entry(fd, row->pid, &row->now);
-		if (gone && kill(row->pid, 0) && errno == ESRCH)
+		if (gone && !same_process(row))
 			gone[n++] = row->pid;
 	}
 	/* an end event may have arrived since the first drain: it wins */

@@ -33,6 +33,7 @@ struct proc_row {
 	uint64_t start_ns;	/* CLOCK_MONOTONIC from which it was counted */
 	uint64_t end_ns;	/* when it exited or exec'd, 0 while live */
 	uint64_t found_ns;	/* when mmtrace learned of it: older events are not its own */
+	uint64_t start_ticks;	/* /proc/PID/stat starttime: tells a reused pid apart */
 	bool from_exec;		/* counted from its first instruction */
 	bool forked;		/* counted from its fork off a tracked parent */
 	/* inherited + own counters equal the interpreter's gc.get_stats() */

@@ -41,6 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!(s = cstring(data, size)))
 		return 0;
 	parse_nspid_line(s);
+	parse_stat_starttime(s);
 	free(s);
 	if (!(s = cstring(data, size)))
 		return 0;

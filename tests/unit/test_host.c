@@ -9,6 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "collect.h"
+#include "discover.h"
 #include "discover_host.h"
 #include "export.h"
 #include "proctable.h"
@@ -174,6 +175,17 @@ static void container_ids_from_cgroup_paths(void **state)
 	assert_int_not_equal(parse_container_id("0::/docker/4f1b6c0e2d3a", out, sizeof(out)), 0);
 }
 
+static void stat_start_times(void **state)
+{
+	(void)state;
+	assert_int_equal(parse_stat_starttime("42 (python3) S 1 42 42 0 -1 4194560 100 0 0 0 5 3 0 0 20 0 1 0 "
+					      "123456 10000 200 18446744073709551615"), 123456);
+	/* a comm with spaces and parentheses */
+	assert_int_equal(parse_stat_starttime("7 (a) b (c) R 1 7 7 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 99 1 1"), 99);
+	assert_int_equal(parse_stat_starttime("7 (short) R 1 2"), 0);
+	assert_int_equal(parse_stat_starttime("no paren"), 0);
+}
+
 static void listen_addresses(void **state)
 {
 	char host[64];
@@ -205,6 +217,7 @@ int main(void)
 		cmocka_unit_test(delta_marks_new_maximum),
 		cmocka_unit_test(container_ids_from_cgroup_paths),
 		cmocka_unit_test(listen_addresses),
+		cmocka_unit_test(stat_start_times),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
