@@ -446,3 +446,33 @@ def test_alloc_growth_system_wide(tmp_path):
         if w:
             w.finish()
         mm.finish()
+
+
+def test_system_wide_on_every_interpreter(interp, tmp_path):
+    """Every cell of the matrix in the system-wide mode: a process running
+    when mmtrace starts equals its window deltas; one started afterwards, of
+    the now probed file, equals its absolute gc.get_stats()."""
+    before = Workload([interp.exe], tmp_path, "before")
+    after, mm = None, None
+    try:
+        start, _ = before.barrier("START")
+        mm = HostTrace(interp.extra_args)
+        mm.live([before.pid])
+        after = Workload([interp.exe], tmp_path, "after")
+        after_start, _ = after.barrier("START")
+        mm.live([after.pid])
+        for w in (before, after):
+            w.go("START")
+        end, _ = before.barrier("END")
+        after_end, _ = after.barrier("END")
+        r = mm.report(lambda r: mm_triplets(row(r, before.pid)) == deltas(start, end) and
+                      mm_triplets(row(r, after.pid)) == after_end, what="rows equal to gc.get_stats()")
+        assert row(r, before.pid)["probe_method"] == interp.method
+        assert row(r, after.pid)["traced_from"] == "exec" and after_start[0][0] > 0
+        assert row(r, before.pid)["gc"]["read_errors"] == 0
+    finally:
+        before.finish()
+        if after:
+            after.finish()
+        if mm:
+            mm.finish()
