@@ -39,11 +39,10 @@ struct mmtrace {
 	bool exporting;
 	bool trace_named[OPT_MAX_PIDS];	/* its --trace track has a name */
 	char container_id[OPT_MAX_PIDS][72];
-	/* counters handed over by BPF when a target exited or exec'd */
-	struct gc_proc_stats final[OPT_MAX_PIDS];
-	bool has_final[OPT_MAX_PIDS];
-	/* the last counters read from the map: kept if its end event is lost */
+	/* the last counters read from the map, or the final ones BPF handed
+	 * over when the target ended (has_final): kept if an end event is lost */
 	struct gc_proc_stats last[OPT_MAX_PIDS];
+	bool has_final[OPT_MAX_PIDS];
 	struct held_child child;	/* pid 0 unless -- CMD */
 	char exe[PATH_MAX];
 	int sigfd;
@@ -125,7 +124,7 @@ static void on_end(void *ctx, const struct mm_end_event *e)
 	 * child's own exec into CMD ends a "process" that never ran Python */
 	if (i < 0 || m->has_final[i] || !e->has_stats)
 		return;
-	m->final[i] = e->stats;
+	m->last[i] = e->stats;
 	m->has_final[i] = true;
 }
 
@@ -226,12 +225,9 @@ static void fill_row(struct mmtrace *m, int i, uint64_t now, struct report_row *
 	row->exited = t->exited;
 	row->from_exec = t->spawned;
 	row->absolute = t->spawned;
-	if (m->has_final[i])
-		row->gc = m->final[i];
-	else {
+	if (!m->has_final[i])
 		collect_gc_entry(attacher_stats_fd(&m->att), t->pid, &m->last[i]);
-		row->gc = m->last[i];
-	}
+	row->gc = m->last[i];
 	row->traced_ns = (t->exited ? t->end_ns : now) - t->start_ns;
 }
 

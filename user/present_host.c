@@ -34,23 +34,18 @@ static int quantile_slot(const __u64 hist[MMTRACE_GENERATIONS][MMTRACE_HIST_SLOT
 	return MMTRACE_HIST_SLOTS - 1;
 }
 
-static int top_slot_of_value(__u64 upper)
+/* "<X": a value known only to lie below the upper bound X */
+static const char *fmt_below(char *buf, size_t len, __u64 upper)
 {
-	int i = 0;
+	char v[16];
 
-	while (i < MMTRACE_HIST_SLOTS - 1 && bucket_upper(i) < upper)
-		i++;
-	return i;
+	snprintf(buf, len, "<%s", fmt_ns(v, sizeof(v), (double)upper));
+	return buf;
 }
 
 static const char *fmt_bound(char *buf, size_t len, int slot)
 {
-	char v[16];
-
-	if (slot < 0)
-		return "-";
-	snprintf(buf, len, "<%s", fmt_ns(v, sizeof(v), (double)bucket_upper(slot)));
-	return buf;
+	return slot < 0 ? "-" : fmt_below(buf, len, bucket_upper(slot));
 }
 
 static __u64 max_of(const __u64 v[MMTRACE_GENERATIONS])
@@ -82,6 +77,8 @@ static const char *interval_max(char *buf, size_t len, const struct report_row *
 	bool bound = false;
 	int g, slot;
 
+	if (!gc_sum(r->delta.collections))
+		return "-";
 	for (g = 0; g < MMTRACE_GENERATIONS; g++) {
 		if (!r->delta.collections[g])
 			continue;
@@ -92,11 +89,7 @@ static const char *interval_max(char *buf, size_t len, const struct report_row *
 			bound = !r->delta.pause_ns_max[g];
 		}
 	}
-	if (!gc_sum(r->delta.collections))
-		return "-";
-	if (bound)
-		return fmt_bound(buf, len, top_slot_of_value(best));
-	return fmt_ns(buf, len, (double)best);
+	return bound ? fmt_below(buf, len, best) : fmt_ns(buf, len, (double)best);
 }
 
 static double gc_per_s(const struct report_row *r)
