@@ -103,6 +103,14 @@ static void *reserve(__u64 size)
 	return e;
 }
 
+/* The configuration of the probe site that fired (its BPF cookie). */
+static struct gc_site *site_of(struct pt_regs *ctx)
+{
+	__u32 idx = (__u32)bpf_get_attach_cookie(ctx);
+
+	return bpf_map_lookup_elem(&sites, &idx);
+}
+
 /* Follows the site's pointer chain to &gcstate->generation_stats. */
 static int stats_address(struct pt_regs *ctx, const struct gc_site *site, __u64 *out)
 {
@@ -154,12 +162,12 @@ SEC("uprobe")
 int gc_begin(struct pt_regs *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)id, idx = (__u32)bpf_get_attach_cookie(ctx);
+	__u32 tid = (__u32)id;
 	struct gc_inflight f = {};
 	struct gc_site *site;
 	struct gc_proc_stats *s;
 
-	site = bpf_map_lookup_elem(&sites, &idx);
+	site = site_of(ctx);
 	if (!site)
 		return 0;
 	if (stats_address(ctx, site, &f.stats_addr) ||
@@ -215,13 +223,13 @@ SEC("uprobe")
 int gc_end(struct pt_regs *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid(), now = bpf_ktime_get_ns();
-	__u32 tid = (__u32)id, gen, ran = 0, idx = (__u32)bpf_get_attach_cookie(ctx);
+	__u32 tid = (__u32)id, gen, ran = 0;
 	struct gc_gen_counts after[MMTRACE_GENERATIONS];
 	struct gc_inflight *f;
 	struct gc_proc_stats *s;
 	struct gc_site *site;
 
-	site = bpf_map_lookup_elem(&sites, &idx);
+	site = site_of(ctx);
 	if (!site)
 		return 0;
 	s = stats_of(id >> 32, site->bin_id);
@@ -353,13 +361,6 @@ static __u64 arg_n(struct pt_regs *ctx, __u32 n)
 	barrier_var(a1);
 	barrier_var(a2);
 	return n == 0 ? a0 : n == 1 ? a1 : a2;
-}
-
-static struct gc_site *site_of(struct pt_regs *ctx)
-{
-	__u32 idx = (__u32)bpf_get_attach_cookie(ctx);
-
-	return bpf_map_lookup_elem(&sites, &idx);
 }
 
 SEC("uprobe")

@@ -12,10 +12,8 @@ static int dispatch(void *arg, void *data, size_t size)
 	struct collector *c = arg;
 	__u32 kind;
 
-	if (size < sizeof(kind)) {
-		c->malformed++;
+	if (size < sizeof(kind))
 		return 0;
-	}
 	memcpy(&kind, data, sizeof(kind));
 	if (kind == MM_EV_EXEC && size >= sizeof(struct mm_exec_event) && c->h.on_exec)
 		c->h.on_exec(c->h.ctx, data);
@@ -25,8 +23,6 @@ static int dispatch(void *arg, void *data, size_t size)
 		c->h.on_pause(c->h.ctx, data);
 	else if (kind == MM_EV_FORK && size >= sizeof(struct mm_fork_event) && c->h.on_fork)
 		c->h.on_fork(c->h.ctx, data);
-	else if (kind < MM_EV_EXEC || kind > MM_EV_FORK)
-		c->malformed++;
 	return 0;
 }
 
@@ -57,16 +53,6 @@ void collector_close(struct collector *c)
 {
 	ring_buffer__free(c->rb);
 	c->rb = NULL;
-}
-
-int collect_gc(int stats_fd, pid_t pid, struct gc_proc_stats *out)
-{
-	__u32 key = (__u32)pid;
-
-	if (!bpf_map_lookup_elem(stats_fd, &key, out))
-		return 0;
-	memset(out, 0, sizeof(*out));
-	return errno == ENOENT ? 0 : -errno;
 }
 
 int collect_gc_entry(int stats_fd, pid_t pid, struct gc_proc_stats *out)

@@ -23,7 +23,6 @@ struct collector {
 	struct collect_handlers h;
 	int stats_fd;
 	int watched_fd;
-	__u64 malformed;	/* records of unknown kind or size */
 };
 
 struct map_usage {
@@ -40,9 +39,8 @@ int collector_fd(const struct collector *c);
 int collector_drain(struct collector *c);
 void collector_close(struct collector *c);
 
-/* Fills out (zeros when the process has not collected yet). 0 or -errno. */
-int collect_gc(int stats_fd, pid_t pid, struct gc_proc_stats *out);
-/* Like collect_gc, but -ENOENT (out untouched) when the map has no entry. */
+/* A process's counters: 0, or -ENOENT (out untouched) when the map has no
+ * entry (it has not reached a probe yet, or it just ended). */
 int collect_gc_entry(int stats_fd, pid_t pid, struct gc_proc_stats *out);
 /* out = now - before, field by field; pause_ns_max[g] > 0 when it rose. */
 void gc_stats_delta(struct gc_proc_stats *out, const struct gc_proc_stats *now, const struct gc_proc_stats *before);

@@ -49,6 +49,11 @@ struct file_id {
 	uint64_t ino;
 };
 
+static inline bool file_id_eq(struct file_id a, struct file_id b)
+{
+	return a.dev == b.dev && a.ino == b.ino;
+}
+
 static inline uint32_t kernel_dev(unsigned int major, unsigned int minor)
 {
 	return (major << 20) | (minor & 0xfffff);

@@ -93,11 +93,6 @@ static int id_of_path(const char *root, const char *path, struct file_id *id)
 	return rc;
 }
 
-static bool same_file(struct file_id a, struct file_id b)
-{
-	return a.dev == b.dev && a.ino == b.ino;
-}
-
 /* Resolves path as an interpreter and registers it under id, after checking
  * that the path still names that file. An interpreter id or -errno. */
 static int register_interp(struct host_discovery *d, const struct resolve_opts *ro, const char *path,
@@ -109,9 +104,8 @@ static int register_interp(struct host_discovery *d, const struct resolve_opts *
 
 	if (!pb)
 		return -ENOMEM;
-	d->elf_parses++;
 	rc = resolve_python(path, ro, pb);
-	if (!rc && (id_of_path(ro->root, path, &now) || !same_file(now, id)))
+	if (!rc && (id_of_path(ro->root, path, &now) || !file_id_eq(now, id)))
 		rc = -ESTALE;	/* replaced under us: classify it when next seen */
 	if (!rc)
 		rc = registry_add_interp(d->reg, id, pb);
@@ -134,12 +128,27 @@ static int classify_mapped(struct host_discovery *d, const struct resolve_opts *
 /* Whether the executable alone makes a process CPython: true when it is the
  * interpreter or links the libpython that bin is. An embedding host that
  * dlopens libpython (uwsgi) is not, and is found by rescans instead. */
+/* The interpreter id of the libpython that exe links (registered when new),
+ * -ENOEXEC when it links none. */
+static int linked_interp(struct host_discovery *d, const char *exe, const struct resolve_opts *ro)
+{
+	struct python_binary *pb = malloc(sizeof(*pb));
+	struct file_id lib;
+	int rc = -ENOEXEC;
+
+	if (!pb)
+		return -ENOMEM;
+	if (!linked_libpython(exe, ro, pb) && !id_of_path(NULL, pb->open_path, &lib))
+		rc = registry_add_interp(d->reg, lib, pb);
+	free(pb);
+	return rc;
+}
+
 static void learn_executable(struct host_discovery *d, const struct resolve_opts *ro, pid_t pid, int bin)
 {
 	char link[64], path[PATH_MAX];
-	struct file_id exe, lib;
-	struct python_binary *pb;
 	enum file_kind kind;
+	struct file_id exe;
 	ssize_t n;
 	int known;
 
@@ -148,17 +157,13 @@ static void learn_executable(struct host_discovery *d, const struct resolve_opts
 	    (registry_lookup(d->reg, exe, &kind, &known) && kind != FILE_NOT_PYTHON))
 		return;
 	n = readlink(link, path, sizeof(path) - 1);
-	pb = malloc(sizeof(*pb));
-	if (n > 0 && pb) {
-		path[n] = '\0';
-		d->elf_parses++;
-		if (!linked_libpython(path, ro, pb) && !id_of_path(NULL, pb->open_path, &lib) &&
-		    same_file(lib, d->reg->bins[bin]->id))
-			registry_remember(d->reg, exe, FILE_LINKS_PYTHON, bin);
-		else
-			registry_remember(d->reg, exe, FILE_EXE_NOT_PYTHON, -1);
-	}
-	free(pb);
+	if (n <= 0)
+		return;
+	path[n] = '\0';
+	if (linked_interp(d, path, ro) == bin)
+		registry_remember(d->reg, exe, FILE_LINKS_PYTHON, bin);
+	else
+		registry_remember(d->reg, exe, FILE_EXE_NOT_PYTHON, -1);
 }
 
 int discover_host_pid(struct host_discovery *d, pid_t pid)
@@ -213,9 +218,8 @@ static int locate_exec(struct host_discovery *d, const struct mm_exec_event *e, 
 
 int discover_host_exec(struct host_discovery *d, const struct mm_exec_event *e)
 {
-	struct file_id id = { e->dev, e->ino }, lib, now;
+	struct file_id id = { e->dev, e->ino }, now;
 	struct resolve_opts ro = *d->ro;
-	struct python_binary *pb;
 	char path[PATH_MAX], rootbuf[64];
 	enum file_kind kind = 0;
 	int bin = 0, rc;
@@ -224,7 +228,7 @@ int discover_host_exec(struct host_discovery *d, const struct mm_exec_event *e)
 	if (registry_lookup(d->reg, id, &kind, &bin) && kind != FILE_NOT_PYTHON)
 		return kind == FILE_EXE_NOT_PYTHON ? -ENOEXEC : bin;
 	if (locate_exec(d, e, path, sizeof(path), &ro.root, rootbuf, sizeof(rootbuf)) ||
-	    id_of_path(ro.root, path, &now) || !same_file(now, id)) {
+	    id_of_path(ro.root, path, &now) || !file_id_eq(now, id)) {
 		d->missed++;
 		return -ESRCH;
 	}
@@ -232,19 +236,11 @@ int discover_host_exec(struct host_discovery *d, const struct mm_exec_event *e)
 	if (rc != -ENOEXEC)
 		return rc;
 	/* not an interpreter itself: one that links libpython is one too */
-	pb = malloc(sizeof(*pb));
-	if (!pb)
-		return -ENOMEM;
-	d->elf_parses++;
-	rc = -ENOEXEC;
-	if (!linked_libpython(path, &ro, pb) && !id_of_path(NULL, pb->open_path, &lib)) {
-		rc = registry_add_interp(d->reg, lib, pb);
-		if (rc >= 0)
-			registry_remember(d->reg, id, FILE_LINKS_PYTHON, rc);
-	}
-	if (rc == -ENOEXEC)
+	rc = linked_interp(d, path, &ro);
+	if (rc >= 0)
+		registry_remember(d->reg, id, FILE_LINKS_PYTHON, rc);
+	else if (rc == -ENOEXEC)
 		registry_remember(d->reg, id, FILE_EXE_NOT_PYTHON, -1);
-	free(pb);
 	return rc;
 }
 

@@ -17,7 +17,6 @@ struct host_discovery {
 	struct registry *reg;
 	const struct resolve_opts *ro;
 	uint64_t own_mnt_ns;
-	uint64_t elf_parses;	/* files opened to classify them (cost) */
 	uint64_t missed;	/* execs that were gone before they could be classified */
 };
 

@@ -125,6 +125,11 @@ int exporters_listen_fd(const struct exporters *x)
 	return x->listen_fd;
 }
 
+bool exporters_want_ticks(const struct exporters *x)
+{
+	return x->metrics_path[0] != '\0';
+}
+
 bool exporters_want_pauses(const struct exporters *x)
 {
 	return x->trace != NULL;
@@ -187,20 +192,32 @@ void exporters_tick(struct exporters *x, const struct report *r)
 		rename(x->metrics_tmp, x->metrics_path);
 }
 
-void exporters_pause(struct exporters *x, const struct mm_pause_event *e, const char *label)
+/* The track of a process is named once: "comm pid (CPython version)". */
+static void name_track(struct exporters *x, __u32 pid, const char *comm, const char *version)
+{
+	char label[96];
+	const char *c;
+
+	snprintf(label, sizeof(label), "%s %u (CPython %s)", comm, pid, version);
+	fprintf(x->trace, "%s{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":%u,\"args\":{\"name\":\"",
+		x->trace_first ? "" : ",\n", pid);
+	for (c = label; *c; c++)
+		if (*c != '"' && *c != '\\' && (unsigned char)*c >= 0x20)
+			fputc(*c, x->trace);
+	fputs("\"}}", x->trace);
+	x->trace_first = false;
+}
+
+void exporters_pause(struct exporters *x, const struct mm_pause_event *e, const char *comm, const char *version,
+		     bool *named)
 {
 	double end_us = (double)e->ts_ns / 1e3, dur_us = (double)e->pause_ns / 1e3;
 
 	if (!x->trace)
 		return;
-	if (label) {	/* first event of this process: name its track */
-		fprintf(x->trace, "%s{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":%u,\"args\":{\"name\":\"",
-			x->trace_first ? "" : ",\n", e->pid);
-		for (; *label; label++)
-			if (*label != '"' && *label != '\\' && (unsigned char)*label >= 0x20)
-				fputc(*label, x->trace);
-		fputs("\"}}", x->trace);
-		x->trace_first = false;
+	if (named && !*named) {
+		name_track(x, e->pid, comm, version);
+		*named = true;
 	}
 	fprintf(x->trace, "%s{\"name\":\"gc gen%u\",\"cat\":\"gc\",\"ph\":\"X\",\"ts\":%.3f,\"dur\":%.3f,"
 		"\"pid\":%u,\"tid\":%u,\"args\":{\"generation\":%u,\"collected\":%llu,\"uncollectable\":%llu,"
@@ -208,7 +225,6 @@ void exporters_pause(struct exporters *x, const struct mm_pause_event *e, const 
 		e->generation, (unsigned long long)e->collected, (unsigned long long)e->uncollectable,
 		(unsigned long long)e->pause_ns);
 	x->trace_first = false;
-	x->trace_events++;
 }
 
 void exporters_close(struct exporters *x)

@@ -26,7 +26,6 @@ struct exporters {
 	char metrics_tmp[4096 + 8];
 	FILE *trace;
 	bool trace_first;		/* no event written yet */
-	unsigned long long trace_events;
 };
 
 /* Returns an exit code (MMX_*) with err set. */
@@ -34,12 +33,15 @@ int exporters_open(struct exporters *x, const struct export_opts *o, char *err, 
 /* pollable descriptor for scrapes, -1 when off */
 int exporters_listen_fd(const struct exporters *x);
 bool exporters_want_pauses(const struct exporters *x);
+bool exporters_want_ticks(const struct exporters *x);	/* --openmetrics-file */
 /* Answers one waiting HTTP request with the metrics of r. */
 void exporters_serve(struct exporters *x, const struct report *r);
 /* Rewrites the metrics file (atomically) from r. */
 void exporters_tick(struct exporters *x, const struct report *r);
-/* One collection, for the trace file; label is "comm (version)". */
-void exporters_pause(struct exporters *x, const struct mm_pause_event *e, const char *label);
+/* One collection, for the trace file. named: the process's "track named"
+ * flag (its first event names the track), NULL when the process is unknown. */
+void exporters_pause(struct exporters *x, const struct mm_pause_event *e, const char *comm, const char *version,
+		     bool *named);
 void exporters_close(struct exporters *x);
 
 /* The Prometheus text exposition of r (present_metrics.c). */

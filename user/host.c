@@ -56,14 +56,12 @@ static int ensure_attached(struct host *h, int bin_id)
 		return 0;
 	if (f->attach_error[0])
 		return -1;
-	if (plan_gc(&f->bin, h->c->po, &f->plan)) {
+	if (plan_file(&f->bin, h->c->po, &f->plan))
 		snprintf(f->attach_error, sizeof(f->attach_error), "no GC probe point: %s",
 			 f->plan.metrics[M_COLLECTIONS].reason);
-	} else {
-		plan_alloc(&f->bin, h->c->po, &f->plan);
+	else
 		f->attached = !attacher_attach(&h->att, &f->bin, &f->plan, -1, (__u32)bin_id, f->attach_error,
 					       sizeof(f->attach_error));
-	}
 	if (!f->attached) {
 		fprintf(stderr, "mmtrace: not tracing CPython %s at %s: %s\n", f->bin.version, f->bin.path,
 			f->attach_error);
@@ -155,7 +153,6 @@ static void adopt_ended(struct host *h, const struct mm_end_event *e)
 	row->start_ns = interp(h, bin)->attach_ns;
 	row->found_ns = e->ts_ns;
 	row->now = e->stats;
-	row->exec_replaced = e->reason == MM_END_EXEC;
 	proctable_end(&h->procs, row, e->ts_ns);
 }
 
@@ -222,7 +219,6 @@ static void on_end(void *ctx, const struct mm_end_event *e)
 	}
 	if (e->has_stats)
 		row->now = e->stats;
-	row->exec_replaced = e->reason == MM_END_EXEC;
 	proctable_end(&h->procs, row, e->ts_ns);
 	/* user space may have watched it again after BPF let it go (exec and
 	 * exit drained together): no live row is left to need the entries */
@@ -233,18 +229,16 @@ static void on_end(void *ctx, const struct mm_end_event *e)
 static void on_pause(void *ctx, const struct mm_pause_event *e)
 {
 	struct host *h = ctx;
-	struct proc_row *row = proctable_live(&h->procs, (pid_t)e->pid);
-	char label[96];
+	struct proc_row *row;
 
 	/* BPF reports every collection when --trace is on: print the slow ones */
 	if (h->c->opt->min_pause_ms && e->pause_ns >= (__u64)(h->c->opt->min_pause_ms * 1e6))
 		present_pause_event(h->c->out, e, h->c->opt->json);
-	if (row && !row->trace_named)
-		snprintf(label, sizeof(label), "%s %d (CPython %s)", row->comm, row->pid,
-			 interp(h, row->bin_id)->bin.version);
-	exporters_pause(&h->ex, e, row && !row->trace_named ? label : NULL);
-	if (row)
-		row->trace_named = true;
+	if (!exporters_want_pauses(&h->ex))
+		return;
+	row = proctable_live(&h->procs, (pid_t)e->pid);
+	exporters_pause(&h->ex, e, row ? row->comm : NULL, row ? interp(h, row->bin_id)->bin.version : NULL,
+			row ? &row->trace_named : NULL);
 }
 
 /* Still the process of this row: alive, and not a new one under a reused
@@ -418,10 +412,12 @@ static void report(struct host *h, bool final)
 	if (r.rows)
 		print_report(h, &r);
 	free(r.rows);
-	collect_rows(h, ROWS_METRICS, now, &r);
-	if (r.rows)
-		exporters_tick(&h->ex, &r);
-	free(r.rows);
+	if (exporters_want_ticks(&h->ex)) {
+		collect_rows(h, ROWS_METRICS, now, &r);
+		if (r.rows)
+			exporters_tick(&h->ex, &r);
+		free(r.rows);
+	}
 	for (i = 0; i < h->procs.n; i++) {
 		p = &h->procs.rows[i];
 		p->prev = p->now;
@@ -516,8 +512,7 @@ static void plan_pid(void *arg, pid_t pid)
 
 	/* a file without a probe point still gets a plan: its metrics say why */
 	if (bin >= 0 && !interp(h, bin)->planned) {
-		plan_gc(&interp(h, bin)->bin, h->c->po, &interp(h, bin)->plan);
-		plan_alloc(&interp(h, bin)->bin, h->c->po, &interp(h, bin)->plan);
+		plan_file(&interp(h, bin)->bin, h->c->po, &interp(h, bin)->plan);
 		interp(h, bin)->planned = true;
 	}
 }

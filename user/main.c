@@ -81,12 +81,11 @@ static int plan_targets(struct mmtrace *m)
 
 	for (i = 0; i < m->ntargets; i++) {
 		t = &m->targets[i];
-		if (plan_gc(&t->bin, &m->po, &t->plan) && rc == MMX_OK) {
+		if (plan_file(&t->bin, &m->po, &t->plan) && rc == MMX_OK) {
 			snprintf(m->err, sizeof(m->err), "no GC probe point for %s (CPython %s): %s", t->bin.path,
 				 t->bin.version, t->plan.metrics[M_COLLECTIONS].reason);
 			rc = MMX_NO_PROBE;
 		}
-		plan_alloc(&t->bin, &m->po, &t->plan);
 	}
 	return rc;
 }
@@ -132,17 +131,13 @@ static void on_pause(void *ctx, const struct mm_pause_event *e)
 {
 	struct mmtrace *m = ctx;
 	int i = target_index(m, (pid_t)e->pid);
-	char label[96];
 
 	if (i < 0)
 		return;
 	/* BPF reports every collection when --trace is on: print the slow ones */
 	if (m->opt.min_pause_ms && e->pause_ns >= (__u64)(m->opt.min_pause_ms * 1e6))
 		present_pause_event(m->out, e, m->opt.json);
-	snprintf(label, sizeof(label), "%s %d (CPython %s)", m->targets[i].comm, m->targets[i].pid,
-		 m->targets[i].bin.version);
-	exporters_pause(&m->ex, e, m->trace_named[i] ? NULL : label);
-	m->trace_named[i] = true;
+	exporters_pause(&m->ex, e, m->targets[i].comm, m->targets[i].bin.version, &m->trace_named[i]);
 }
 
 static int open_collector(struct mmtrace *m)

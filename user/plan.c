@@ -285,3 +285,11 @@ void plan_alloc(const struct python_binary *pb, const struct plan_opts *o, struc
 	plan_arenas(pb, l, p);
 	plan_pools(pb, l, p);
 }
+
+int plan_file(const struct python_binary *pb, const struct plan_opts *o, struct probe_plan *p)
+{
+	int rc = plan_gc(pb, o, p);
+
+	plan_alloc(pb, o, p);
+	return rc;
+}

@@ -47,6 +47,9 @@ int plan_gc(const struct python_binary *pb, const struct plan_opts *o, struct pr
  * metrics say what is exact and why not. */
 void plan_alloc(const struct python_binary *pb, const struct plan_opts *o, struct probe_plan *plan);
 
+/* Both plans of a file: GC (its result is returned) and allocator growth. */
+int plan_file(const struct python_binary *pb, const struct plan_opts *o, struct probe_plan *plan);
+
 const char *coverage_name(enum coverage c);
 const char *metric_name(enum gc_metric m);
 const char *site_kind_name(enum site_kind k);

@@ -11,6 +11,7 @@ void proctable_init(struct proctable *t)
 void proctable_free(struct proctable *t)
 {
 	free(t->rows);
+	free(t->live_pids);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -18,8 +19,9 @@ struct proc_row *proctable_live(struct proctable *t, pid_t pid)
 {
 	int i;
 
+	/* a scan of 4 bytes a row, not of the rows: it runs for every event */
 	for (i = 0; i < t->n; i++)
-		if (t->rows[i].pid == pid && !t->rows[i].ended)
+		if (t->live_pids[i] == pid)
 			return &t->rows[i];
 	return NULL;
 }
@@ -27,10 +29,15 @@ struct proc_row *proctable_live(struct proctable *t, pid_t pid)
 struct proc_row *proctable_add(struct proctable *t, pid_t pid)
 {
 	struct proc_row *rows;
+	pid_t *pids;
 	int cap;
 
 	if (t->n == t->cap) {
 		cap = t->cap ? t->cap * 2 : 64;
+		pids = realloc(t->live_pids, (size_t)cap * sizeof(*pids));
+		if (!pids)
+			return NULL;
+		t->live_pids = pids;
 		rows = realloc(t->rows, (size_t)cap * sizeof(*rows));
 		if (!rows)
 			return NULL;
@@ -39,18 +46,23 @@ struct proc_row *proctable_add(struct proctable *t, pid_t pid)
 	}
 	memset(&t->rows[t->n], 0, sizeof(t->rows[0]));
 	t->rows[t->n].pid = pid;
+	t->live_pids[t->n] = pid;
 	t->seen++;
 	return &t->rows[t->n++];
 }
 
-void proctable_discard(struct proctable *t, struct proc_row *row)
+static void remove_at(struct proctable *t, int i)
 {
-	int i = (int)(row - t->rows);
-
-	if (row->ended)
+	if (t->rows[i].ended)
 		t->nended--;
 	memmove(&t->rows[i], &t->rows[i + 1], (size_t)(t->n - i - 1) * sizeof(t->rows[0]));
+	memmove(&t->live_pids[i], &t->live_pids[i + 1], (size_t)(t->n - i - 1) * sizeof(t->live_pids[0]));
 	t->n--;
+}
+
+void proctable_discard(struct proctable *t, struct proc_row *row)
+{
+	remove_at(t, (int)(row - t->rows));
 	t->seen--;
 }
 
@@ -61,9 +73,7 @@ static void fold_oldest_ended(struct proctable *t)
 
 	for (i = 0; i < t->n; i++) {
 		if (t->rows[i].ended && t->rows[i].reported_end) {
-			memmove(&t->rows[i], &t->rows[i + 1], (size_t)(t->n - i - 1) * sizeof(t->rows[0]));
-			t->n--;
-			t->nended--;
+			remove_at(t, i);
 			t->folded++;
 			return;
 		}
@@ -76,6 +86,7 @@ void proctable_end(struct proctable *t, struct proc_row *row, uint64_t end_ns)
 		return;
 	row->ended = true;
 	row->end_ns = end_ns;
+	t->live_pids[row - t->rows] = 0;
 	t->nended++;
 	/* may move rows: the caller's pointer is not used after this */
 	if (t->nended > PROCTABLE_MAX_ENDED)

@@ -40,7 +40,6 @@ struct proc_row {
 	bool absolute;
 	struct gc_inherited inherited;
 	bool ended;
-	bool exec_replaced;	/* ended by exec'ing another image */
 	bool reported_end;	/* its last interval report has been printed */
 	bool reported_once;	/* in at least one report: intervals start at the last one */
 	struct gc_proc_stats now;	/* cumulative at the last read */
@@ -49,6 +48,7 @@ struct proc_row {
 
 struct proctable {
 	struct proc_row *rows;
+	pid_t *live_pids;	/* live_pids[i]: rows[i].pid while live, 0 once ended */
 	int n;
 	int cap;
 	int nended;

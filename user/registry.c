@@ -13,11 +13,6 @@ static uint32_t hash_id(struct file_id id)
 	return (uint32_t)(h >> 32);
 }
 
-static bool same_id(struct file_id a, struct file_id b)
-{
-	return a.dev == b.dev && a.ino == b.ino;
-}
-
 int registry_init(struct registry *r)
 {
 	memset(r, 0, sizeof(*r));
@@ -43,7 +38,7 @@ static struct file_slot *find_slot(const struct registry *r, struct file_id id)
 	uint32_t mask = r->cap - 1, i = hash_id(id) & mask, n;
 
 	for (n = 0; n < r->cap; n++, i = (i + 1) & mask)
-		if (!r->slots[i].kind || same_id(r->slots[i].id, id))
+		if (!r->slots[i].kind || file_id_eq(r->slots[i].id, id))
 			return &r->slots[i];
 	return NULL;	/* full; never reached, the table grows at half load */
 }

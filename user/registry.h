@@ -31,7 +31,7 @@ struct interp_file {
 	struct python_binary bin;
 	struct probe_plan plan;
 	struct file_id id;
-	bool planned;		/* plan holds at least one site */
+	bool planned;		/* plan filled in (for --probes), sites or not */
 	bool attached;
 	uint64_t attach_ns;	/* CLOCK_MONOTONIC when its probes went live */
 	char attach_error[256];	/* why it is not attached, when it is not */
