@@ -26,11 +26,11 @@ endif
 # BPF_PROG() declares ctx and every tracepoint argument, used or not
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) $(WARN) -Wno-unused-parameter -Ivmlinux -Ibpf
 
-BPF_OBJS  := $(OUT)/gc.bpf.o
-SKELS     := $(OUT)/gc.skel.h
-LIB_SRCS  := user/elf_file.c user/resolve.c user/layout.c user/plan.c user/discover.c \
+BPF_OBJS  := $(OUT)/gc.bpf.o $(OUT)/alloc.bpf.o
+SKELS     := $(OUT)/gc.skel.h $(OUT)/alloc.skel.h
+LIB_SRCS  := user/elf_file.c user/resolve.c user/layout.c user/plan.c user/plan_exact.c user/discover.c \
              user/attach.c user/collect.c user/present.c user/present_host.c user/present_json.c \
-             user/json.c user/options.c user/parse.c user/export.c user/present_metrics.c user/registry.c user/proctable.c user/discover_host.c user/host.c
+             user/present_exact.c user/collect_exact.c user/json.c user/options.c user/parse.c user/export.c user/present_metrics.c user/registry.c user/proctable.c user/discover_host.c user/host.c
 LIB_OBJS  := $(LIB_SRCS:user/%.c=$(OUT)/%.o)
 APP       := $(OUT)/mmtrace
 UNIT      := $(OUT)/test_resolve $(OUT)/test_host
@@ -38,9 +38,10 @@ UNIT      := $(OUT)/test_resolve $(OUT)/test_host
 # libFuzzer targets for every parser of untrusted input, with ASan+UBSan
 FUZZ_OUT     := build-fuzz
 FUZZ_TARGETS := fuzz_elf fuzz_resolve fuzz_procfs
-FUZZ_SRCS    := user/elf_file.c user/resolve.c user/layout.c user/plan.c user/discover.c \
+FUZZ_SRCS    := user/elf_file.c user/resolve.c user/layout.c user/plan.c user/plan_exact.c user/discover.c \
                 user/discover_host.c user/registry.c user/parse.c user/export.c user/present_metrics.c \
-                user/collect.c user/json.c user/present.c user/present_host.c user/present_json.c
+                user/collect.c user/json.c user/present.c user/present_host.c user/present_json.c \
+                user/present_exact.c user/collect_exact.c
 FUZZ_CFLAGS  := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
                 $(WARN) -D_GNU_SOURCE -Iuser -Ibpf
 FUZZ_SECONDS ?= 60

@@ -38,6 +38,12 @@ enum gc_role {
 	ROLE_ARENA_ALLOC_RET = 3,	/* its return: an arena when not NULL */
 	ROLE_ARENA_FREE = 4,
 	ROLE_POOL_NEW = 5,		/* a pool taken for a size class */
+	/* --alloc=exact (alloc.bpf.c; the cookie says domain and call) */
+	ROLE_ALLOC_ENTER = 6,
+	ROLE_ALLOC_RETURN = 7,
+	ROLE_ALLOC_FREE = 8,
+	ROLE_DEALLOC = 9,		/* an object's deallocation: counted per type */
+	ROLE_WEAKREF_CLEAR = 10,
 };
 
 /*

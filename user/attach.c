@@ -11,6 +11,7 @@
 #include "attach.h"
 #include "discover.h"
 #include "exitcodes.h"
+#include "alloc.skel.h"
 #include "gc.skel.h"
 
 static int libbpf_print_verbose(enum libbpf_print_level level, const char *fmt, va_list args)
@@ -48,19 +49,32 @@ static int check_kernel(char *err, size_t errlen)
 	return MMX_OK;
 }
 
+static int open_gc(struct attacher *a, const struct attach_opts *o)
+{
+	a->skel = gc_bpf__open();
+	if (!a->skel)
+		return -1;
+	a->skel->rodata->system_wide = o->system_wide;
+	a->skel->rodata->min_pause_ns = o->min_pause_ns;
+	if (o->events_bytes)
+		bpf_map__set_max_entries(a->skel->maps.events, o->events_bytes);
+	return gc_bpf__load(a->skel);
+}
+
+static int open_exact(struct attacher *a, const struct attach_opts *o)
+{
+	if (!o->alloc_exact)
+		return 0;
+	a->exact = alloc_bpf__open_and_load();
+	return a->exact ? 0 : -1;
+}
+
 static int load_programs(struct attacher *a, const struct attach_opts *o, char *err, size_t errlen)
 {
 	int rc;
 
-	a->skel = gc_bpf__open();
-	if (a->skel) {
-		a->skel->rodata->system_wide = o->system_wide;
-		a->skel->rodata->min_pause_ns = o->min_pause_ns;
-		if (o->events_bytes)
-			bpf_map__set_max_entries(a->skel->maps.events, o->events_bytes);
-		if (!gc_bpf__load(a->skel))
-			return MMX_OK;
-	}
+	if (!open_gc(a, o) && !open_exact(a, o))
+		return MMX_OK;
 	rc = errno;
 	if (rc == ENOMEM) {
 		snprintf(err, errlen, "out of memory loading the BPF maps (~12 MiB of kernel memory; "
@@ -109,13 +123,20 @@ int attacher_open(struct attacher *a, const struct attach_opts *o, char *err, si
 
 static struct bpf_program *program_for(struct attacher *a, enum gc_role role)
 {
+	if (role >= ROLE_ALLOC_ENTER && !a->exact)
+		return NULL;
 	switch (role) {
 	case GC_ROLE_BEGIN: return a->skel->progs.gc_begin;
 	case GC_ROLE_END: return a->skel->progs.gc_end;
 	case ROLE_ARENA_ALLOC: return a->skel->progs.arena_alloc;
 	case ROLE_ARENA_ALLOC_RET: return a->skel->progs.arena_alloc_ret;
 	case ROLE_ARENA_FREE: return a->skel->progs.arena_free;
-	default: return a->skel->progs.pool_new;
+	case ROLE_POOL_NEW: return a->skel->progs.pool_new;
+	case ROLE_ALLOC_ENTER: return a->exact->progs.alloc_enter;
+	case ROLE_ALLOC_RETURN: return a->exact->progs.alloc_return;
+	case ROLE_ALLOC_FREE: return a->exact->progs.alloc_free;
+	case ROLE_DEALLOC: return a->exact->progs.obj_dealloc;
+	default: return a->exact->progs.weakref_clear;
 	}
 }
 
@@ -125,16 +146,23 @@ struct attach_req {
 	__u32 bin_id;
 };
 
-static int attach_site(struct attacher *a, const struct attach_req *r, const struct plan_site *s,
-		       char *err, size_t errlen)
+/* GC and growth sites keep their configuration in the sites map, under the
+ * cookie; exact-level sites need only the cookie. */
+static int configure_site(struct attacher *a, const struct attach_req *r, const struct plan_site *s,
+			  __u64 *cookie, char *err, size_t errlen)
 {
-	LIBBPF_OPTS(bpf_uprobe_opts, uo);
 	struct gc_site cfg = s->cfg;
-	struct bpf_link *link;
 	__u32 idx = a->next_site;
 
-	if (idx >= MMTRACE_MAX_SITES || a->nlinks >= ATTACH_MAX_LINKS) {
+	if (a->nlinks >= ATTACH_MAX_LINKS || (s->role < ROLE_ALLOC_ENTER && idx >= MMTRACE_MAX_SITES)) {
 		snprintf(err, errlen, "too many probe sites (at most %d)", MMTRACE_MAX_SITES);
+		return MMX_INTERNAL;
+	}
+	if (s->role >= ROLE_ALLOC_ENTER) {
+		*cookie = s->cookie;
+		if (a->exact)
+			return MMX_OK;
+		snprintf(err, errlen, "internal: an exact-level site without its programs loaded");
 		return MMX_INTERNAL;
 	}
 	cfg.bin_id = r->bin_id;
@@ -142,7 +170,23 @@ static int attach_site(struct attacher *a, const struct attach_req *r, const str
 		snprintf(err, errlen, "cannot configure probe site: %s", strerror(errno));
 		return MMX_INTERNAL;
 	}
-	uo.bpf_cookie = idx;
+	*cookie = idx;
+	a->next_site++;
+	return MMX_OK;
+}
+
+static int attach_site(struct attacher *a, const struct attach_req *r, const struct plan_site *s,
+		       char *err, size_t errlen)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, uo);
+	struct bpf_link *link;
+	__u64 cookie = 0;
+	int rc;
+
+	rc = configure_site(a, r, s, &cookie, err, errlen);
+	if (rc)
+		return rc;
+	uo.bpf_cookie = cookie;
 	uo.retprobe = s->kind == SITE_URETPROBE;
 	/* a USDT site with a semaphore: the kernel raises it while attached */
 	uo.ref_ctr_offset = s->kind == SITE_USDT ? s->at.sem_offset : 0;
@@ -161,7 +205,6 @@ static int attach_site(struct attacher *a, const struct attach_req *r, const str
 		return e == ESRCH ? MMX_NO_PROCESS : e == EPERM || e == EACCES ? MMX_NO_PERMISSION : MMX_INTERNAL;
 	}
 	a->links[a->nlinks++] = link;
-	a->next_site++;
 	return MMX_OK;
 }
 
@@ -191,6 +234,16 @@ int attacher_stats_fd(const struct attacher *a)
 	return bpf_map__fd(a->skel->maps.proc_stats);
 }
 
+int attacher_exact_fd(const struct attacher *a)
+{
+	return a->exact ? bpf_map__fd(a->exact->maps.exact_stats) : -1;
+}
+
+int attacher_types_fd(const struct attacher *a)
+{
+	return a->exact ? bpf_map__fd(a->exact->maps.types) : -1;
+}
+
 int attacher_watched_fd(const struct attacher *a)
 {
 	return bpf_map__fd(a->skel->maps.watched);
@@ -211,5 +264,7 @@ void attacher_close(struct attacher *a)
 	while (a->nlinks > 0)
 		bpf_link__destroy(a->links[--a->nlinks]);
 	gc_bpf__destroy(a->skel);
+	alloc_bpf__destroy(a->exact);
 	a->skel = NULL;
+	a->exact = NULL;
 }

@@ -14,6 +14,7 @@
 #define ATTACH_MAX_LINKS (MMTRACE_MAX_SITES + 3)
 
 struct gc_bpf;
+struct alloc_bpf;
 struct bpf_link;
 
 struct attach_opts {
@@ -21,10 +22,12 @@ struct attach_opts {
 	bool system_wide;	/* events for every exec, and forks of tracked processes */
 	__u64 min_pause_ns;	/* 0: no per-collection events */
 	__u32 events_bytes;	/* ring buffer size, 0 = the built-in 1 MiB */
+	bool alloc_exact;	/* also load the exact allocation level's programs */
 };
 
 struct attacher {
 	struct gc_bpf *skel;
+	struct alloc_bpf *exact;	/* NULL unless --alloc=exact */
 	struct bpf_link *links[ATTACH_MAX_LINKS];
 	int nlinks;
 	unsigned int next_site;
@@ -40,6 +43,9 @@ int attacher_attach(struct attacher *a, const struct python_binary *bin, const s
 int attacher_stats_fd(const struct attacher *a);
 int attacher_watched_fd(const struct attacher *a);
 int attacher_events_fd(const struct attacher *a);
+/* --alloc=exact maps: per-process figures and per-type counts, -1 if not loaded */
+int attacher_exact_fd(const struct attacher *a);
+int attacher_types_fd(const struct attacher *a);
 /* ring buffer records dropped because it was full */
 __u64 attacher_lost_events(const struct attacher *a);
 void attacher_close(struct attacher *a);

@@ -35,3 +35,9 @@ void json_key(FILE *f, const char *key, int *first)
 	json_string(f, key);
 	fputc(':', f);
 }
+
+void json_u64(FILE *f, const char *key, unsigned long long v, int *first)
+{
+	json_key(f, key, first);
+	fprintf(f, "%llu", v);
+}

@@ -10,5 +10,6 @@ void json_string(FILE *f, const char *s);
 void json_u64_array(FILE *f, const __u64 *v, int n);
 /* "name": value pairs, with a leading comma unless first */
 void json_key(FILE *f, const char *key, int *first);
+void json_u64(FILE *f, const char *key, unsigned long long v, int *first);
 
 #endif /* MMTRACE_JSON_H */

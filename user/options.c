@@ -37,6 +37,7 @@ static const char doc[] =
 "    mmtrace -p 1234               # live GC table for PID 1234, every second\n"
 "    mmtrace -p 1234 -p 5678 5 3   # two processes, every 5 s, 3 reports\n"
 "    mmtrace --alloc=growth -p 1234  # also pymalloc arenas and pools taken\n"
+"    mmtrace --alloc=exact -H -p 1234  # every allocator call (slow), per type\n"
 "    mmtrace -H -p 1234            # add log2 histograms of GC pauses\n"
 "    mmtrace --json -p 1234        # one JSON object per line per interval\n"
 "    mmtrace --probes -p 1234      # show the probe plan and exit\n"
@@ -61,7 +62,7 @@ static const struct argp_option opts[] = {
 	{ "metrics-grace", OPT_METRICS_GRACE, "SEC", 0, "Keep an ended process's series this long (default 60)", 0 },
 	{ "trace", OPT_TRACE, "FILE", 0, "Write GC pauses as Chrome Trace Event JSON (Perfetto)", 0 },
 	{ "events-kib", OPT_EVENTS_KIB, "KIB", 0, "Ring buffer for exec/exit/slow-GC events (power of 2, default 1024)", 0 },
-	{ "alloc", OPT_ALLOC, "LEVEL", 0, "Allocator tracing: growth (pymalloc arenas and pools; cheap)", 0 },
+	{ "alloc", OPT_ALLOC, "LEVEL", 0, "Allocator tracing: growth (pymalloc arenas and pools; cheap) or exact (every call, per-type deallocations; slow, one process)", 0 },
 	{ "histogram", 'H', NULL, 0, "Print log2 histograms of GC pause per generation", 0 },
 	{ "json", 'j', NULL, 0, "One JSON object per line per interval, then a final one", 0 },
 	{ "probes", OPT_PROBES, NULL, 0, "Print the probe plan (with --json: as JSON) and exit", 0 },
@@ -190,9 +191,10 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 		break;
 	case OPT_MERGE: o->merge = true; o->histograms = true; break;
 	case OPT_ALLOC:
-		if (strcmp(arg, "growth"))
-			argp_error(st, "invalid --alloc '%s': growth (the exact level is not built yet)", arg);
-		o->alloc_growth = true;
+		if (strcmp(arg, "growth") && strcmp(arg, "exact"))
+			argp_error(st, "invalid --alloc '%s': growth or exact", arg);
+		o->alloc_growth = true;	/* exact includes the growth figures */
+		o->alloc_exact = !strcmp(arg, "exact");
 		break;
 	case OPT_OPENMETRICS: o->openmetrics = arg; break;
 	case OPT_OPENMETRICS_FILE: o->openmetrics_file = arg; break;
@@ -240,6 +242,11 @@ static int check_combination(struct options *o)
 		return MMX_USAGE;
 	}
 	o->all = !single;
+	if (o->all && o->alloc_exact) {
+		fprintf(stderr, "mmtrace: --alloc=exact probes every allocator call: it needs -p PID or a command "
+			"(system-wide, use --alloc=growth)\n");
+		return MMX_USAGE;
+	}
 	if (o->npids && o->cmd_argc) {
 		fprintf(stderr, "mmtrace: -p and a command exclude each other\n");
 		return MMX_USAGE;

@@ -26,7 +26,8 @@ struct options {
 	int top;		/* -n, rows shown, 0 = all */
 	double min_pause_ms;	/* --min-pause, 0 = off */
 	bool merge;		/* --merge: one host-wide histogram per generation */
-	bool alloc_growth;	/* --alloc=growth */
+	bool alloc_growth;	/* --alloc=growth (or exact) */
+	bool alloc_exact;	/* --alloc=exact */
 	unsigned int events_kib;	/* --events-kib, 0 = default */
 	const char *openmetrics;	/* --openmetrics [ADDR:]PORT */
 	const char *openmetrics_file;

@@ -14,13 +14,15 @@ const char *metric_name(enum gc_metric m)
 {
 	static const char *const names[M__COUNT] = {
 		"gc.collections", "gc.collected", "gc.uncollectable", "gc.pause", "alloc.arenas", "alloc.pools",
+		"alloc.raw", "alloc.mem", "alloc.obj", "alloc.types", "alloc.weakrefs",
 	};
 	return m < M__COUNT ? names[m] : "?";
 }
 
 const char *role_name(enum gc_role r)
 {
-	static const char *const names[] = { "begin", "end", "arena+", "arena+ret", "arena-", "pool" };
+	static const char *const names[] = { "begin", "end", "arena+", "arena+ret", "arena-", "pool",
+					     "call", "call-ret", "free", "dealloc", "weakref-clear" };
 
 	return r < sizeof(names) / sizeof(names[0]) ? names[r] : "?";
 }
@@ -76,8 +78,8 @@ static void split_main(const struct cpython_layout *l, int64_t delta, struct gc_
 	s->main_stats_off = l->interp_gc + l->gc_generation_stats;
 }
 
-static void add_site(struct probe_plan *p, enum site_kind kind, enum gc_role role,
-		     const struct code_site *at, const struct gc_site *cfg)
+void plan_add_site(struct probe_plan *p, enum site_kind kind, enum gc_role role, const struct code_site *at,
+		   const struct gc_site *cfg)
 {
 	struct plan_site *s = &p->sites[p->nsites++];
 
@@ -94,8 +96,8 @@ static void plan_usdt(const struct python_binary *pb, const struct cpython_layou
 	p->method = "usdt";
 	chain_from_runtime(l, (int64_t)(pb->runtime_vaddr - pb->usdt_gc_start.vaddr), &cfg);
 	split_main(l, (int64_t)(pb->runtime_vaddr - pb->usdt_gc_start.vaddr), &cfg);
-	add_site(p, SITE_USDT, GC_ROLE_BEGIN, &pb->usdt_gc_start, &cfg);
-	add_site(p, SITE_USDT, GC_ROLE_END, &pb->usdt_gc_done, &cfg);
+	plan_add_site(p, SITE_USDT, GC_ROLE_BEGIN, &pb->usdt_gc_start, &cfg);
+	plan_add_site(p, SITE_USDT, GC_ROLE_END, &pb->usdt_gc_done, &cfg);
 }
 
 /* Clones that may have dropped or reordered arguments (constprop, isra). */
@@ -120,8 +122,8 @@ static void plan_uprobes(const struct python_binary *pb, const struct cpython_la
 		else
 			chain_from_runtime(l, (int64_t)(pb->runtime_vaddr - c->vaddr), &cfg);
 		split_main(l, (int64_t)(pb->runtime_vaddr - c->vaddr), &cfg);
-		add_site(p, SITE_UPROBE, GC_ROLE_BEGIN, c, &cfg);
-		add_site(p, SITE_URETPROBE, GC_ROLE_END, c, &cfg);
+		plan_add_site(p, SITE_UPROBE, GC_ROLE_BEGIN, c, &cfg);
+		plan_add_site(p, SITE_URETPROBE, GC_ROLE_END, c, &cfg);
 	}
 }
 
@@ -195,7 +197,7 @@ int plan_gc(const struct python_binary *pb, const struct plan_opts *o, struct pr
 	return 0;
 }
 
-static void set_metric(struct probe_plan *p, enum gc_metric m, enum coverage cov, const char *reason)
+void plan_set_metric(struct probe_plan *p, enum gc_metric m, enum coverage cov, const char *reason)
 {
 	p->metrics[m].cov = cov;
 	snprintf(p->metrics[m].reason, sizeof(p->metrics[m].reason), "%s", reason);
@@ -224,7 +226,7 @@ static void add_alloc_sites(struct probe_plan *p, const struct code_site *at, in
 		memset(&cfg, 0, sizeof(cfg));
 		cfg.arg_index = arg;
 		cfg.arena_size = arena_size;
-		add_site(p, kind, role, &at[i], &cfg);
+		plan_add_site(p, kind, role, &at[i], &cfg);
 	}
 }
 
@@ -235,7 +237,7 @@ static void plan_arenas(const struct python_binary *pb, const struct cpython_lay
 
 	if (!pb->narena_alloc || !pb->narena_free) {
 		why_no_symbol(pb, pb->narena_alloc ? l->arena_free : l->arena_alloc, why, sizeof(why));
-		set_metric(p, M_ARENAS, COV_UNAVAILABLE, why);
+		plan_set_metric(p, M_ARENAS, COV_UNAVAILABLE, why);
 		return;
 	}
 	add_alloc_sites(p, pb->arena_alloc, pb->narena_alloc, SITE_UPROBE, ROLE_ARENA_ALLOC, l->arena_alloc, 1,
@@ -246,7 +248,7 @@ static void plan_arenas(const struct python_binary *pb, const struct cpython_lay
 			l->arena_size);
 	snprintf(why, sizeof(why), "%s returning an arena of %llu KiB, and %s of one: as sys._debugmallocstats() "
 		 "counts arenas", l->arena_alloc, (unsigned long long)l->arena_size / 1024, l->arena_free);
-	set_metric(p, M_ARENAS, p->nsites > before ? COV_EXACT : COV_UNAVAILABLE,
+	plan_set_metric(p, M_ARENAS, p->nsites > before ? COV_EXACT : COV_UNAVAILABLE,
 		   p->nsites > before ? why : "only clones whose arguments may have changed");
 }
 
@@ -256,20 +258,20 @@ static void plan_pools(const struct python_binary *pb, const struct cpython_layo
 	int before = p->nsites;
 
 	if (!l->pool_new) {
-		set_metric(p, M_POOLS, COV_UNAVAILABLE,
+		plan_set_metric(p, M_POOLS, COV_UNAVAILABLE,
 			   "CPython 3.8 refills pools inside pymalloc_alloc: no function to probe");
 		return;
 	}
 	if (!pb->npool_new) {
 		why_no_symbol(pb, l->pool_new, why, sizeof(why));
-		set_metric(p, M_POOLS, COV_UNAVAILABLE, why);
+		plan_set_metric(p, M_POOLS, COV_UNAVAILABLE, why);
 		return;
 	}
 	add_alloc_sites(p, pb->pool_new, pb->npool_new, SITE_UPROBE, ROLE_POOL_NEW, l->pool_new,
 			(__u32)l->pool_size_arg, 0);
 	snprintf(why, sizeof(why), "every call of %s: one pool of %llu KiB taken for a size class", l->pool_new,
 		 (unsigned long long)l->pool_size / 1024);
-	set_metric(p, M_POOLS, p->nsites > before ? COV_EXACT : COV_UNAVAILABLE,
+	plan_set_metric(p, M_POOLS, p->nsites > before ? COV_EXACT : COV_UNAVAILABLE,
 		   p->nsites > before ? why : "only clones whose arguments may have changed");
 }
 
@@ -278,8 +280,8 @@ void plan_alloc(const struct python_binary *pb, const struct plan_opts *o, struc
 	const struct cpython_layout *l = layout_for(pb->major, pb->minor);
 
 	if (!o->alloc_growth || !l) {
-		set_metric(p, M_ARENAS, COV_UNAVAILABLE, l ? "not requested (--alloc=growth)" : "no verified layout");
-		set_metric(p, M_POOLS, COV_UNAVAILABLE, l ? "not requested (--alloc=growth)" : "no verified layout");
+		plan_set_metric(p, M_ARENAS, COV_UNAVAILABLE, l ? "not requested (--alloc=growth)" : "no verified layout");
+		plan_set_metric(p, M_POOLS, COV_UNAVAILABLE, l ? "not requested (--alloc=growth)" : "no verified layout");
 		return;
 	}
 	plan_arenas(pb, l, p);
@@ -291,5 +293,6 @@ int plan_file(const struct python_binary *pb, const struct plan_opts *o, struct 
 	int rc = plan_gc(pb, o, p);
 
 	plan_alloc(pb, o, p);
+	plan_exact(pb, o, p);
 	return rc;
 }

@@ -9,22 +9,28 @@
 
 enum coverage { COV_EXACT, COV_PARTIAL, COV_UNAVAILABLE };
 enum site_kind { SITE_UPROBE, SITE_URETPROBE, SITE_USDT };
-enum gc_metric { M_COLLECTIONS, M_COLLECTED, M_UNCOLLECTABLE, M_PAUSE, M_ARENAS, M_POOLS, M__COUNT };
+enum gc_metric {
+	M_COLLECTIONS, M_COLLECTED, M_UNCOLLECTABLE, M_PAUSE,	/* GC */
+	M_ARENAS, M_POOLS,					/* --alloc=growth */
+	M_ALLOC_RAW, M_ALLOC_MEM, M_ALLOC_OBJ, M_TYPES, M_WEAKREFS,	/* --alloc=exact */
+	M__COUNT
+};
 
 /* GC: begin and end per collector copy; growth: 2 per arena allocator copy,
  * 1 per arena release and pool refill copy */
-#define PLAN_MAX_SITES (6 * RESOLVE_MAX_COLLECTORS)
+#define PLAN_MAX_SITES (6 * RESOLVE_MAX_COLLECTORS + 2 * API__COUNT + RESOLVE_MAX_COLLECTORS)
 
 struct plan_site {
 	enum site_kind kind;
 	enum gc_role role;
 	struct code_site at;
 	struct gc_site cfg;
+	__u64 cookie;		/* exact-level sites: ALLOC_COOKIE(domain, call) */
 };
 
 struct metric_plan {
 	enum coverage cov;
-	char reason[256];
+	char reason[384];
 };
 
 struct probe_plan {
@@ -37,6 +43,7 @@ struct probe_plan {
 struct plan_opts {
 	bool no_usdt;		/* use the collector's symbols even where USDT exists */
 	bool alloc_growth;	/* --alloc=growth: probe pymalloc's slow paths */
+	bool alloc_exact;	/* --alloc=exact: every allocator call, and deallocations */
 };
 
 /* Returns 0 with sites planned, or -ENOENT when no GC probe point exists
@@ -47,7 +54,16 @@ int plan_gc(const struct python_binary *pb, const struct plan_opts *o, struct pr
  * metrics say what is exact and why not. */
 void plan_alloc(const struct python_binary *pb, const struct plan_opts *o, struct probe_plan *plan);
 
-/* Both plans of a file: GC (its result is returned) and allocator growth. */
+/* Adds the exact-level sites (--alloc=exact): every allocator call of the
+ * three domains, deallocations per type and weak reference clearing. */
+void plan_exact(const struct python_binary *pb, const struct plan_opts *o, struct probe_plan *plan);
+
+/* Shared by the planners */
+void plan_add_site(struct probe_plan *p, enum site_kind kind, enum gc_role role, const struct code_site *at,
+		   const struct gc_site *cfg);
+void plan_set_metric(struct probe_plan *p, enum gc_metric m, enum coverage cov, const char *reason);
+
+/* Every plan of a file: GC (its result is returned) and allocator growth. */
 int plan_file(const struct python_binary *pb, const struct plan_opts *o, struct probe_plan *plan);
 
 const char *coverage_name(enum coverage c);

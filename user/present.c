@@ -75,6 +75,8 @@ static void table_process(FILE *f, const struct report_row *row)
 		pct(gc_sum(s->pause_ns_total), row->traced_ns));
 	if (row->plan->metrics[M_ARENAS].cov != COV_UNAVAILABLE || row->plan->metrics[M_POOLS].cov != COV_UNAVAILABLE)
 		table_growth(f, row);
+	if (row->exact)
+		present_exact_table(f, row);
 	if (gc_sum(s->sub_collections))
 		fprintf(f, "    subinterpreters: %llu collections, %llu collected (not in the rows above)\n",
 			(unsigned long long)gc_sum(s->sub_collections), (unsigned long long)gc_sum(s->sub_collected));
@@ -106,6 +108,11 @@ void present_table(FILE *f, const struct report *r, bool tty)
 /* The bcc print_log2_hist shape, with ns buckets. */
 void log2_hist(FILE *f, const __u64 *slots, int n)
 {
+	log2_hist_of(f, slots, n, "nsecs", "(no collections)");
+}
+
+void log2_hist_of(FILE *f, const __u64 *slots, int n, const char *unit, const char *empty)
+{
 	__u64 max = 0;
 	int i, first = -1, last = -1, j, stars;
 
@@ -118,10 +125,10 @@ void log2_hist(FILE *f, const __u64 *slots, int n)
 			last = i;
 	}
 	if (last < 0) {
-		fprintf(f, "     (no collections)\n");
+		fprintf(f, "     %s\n", empty);
 		return;
 	}
-	fprintf(f, "%24s : count     distribution\n", "nsecs");
+	fprintf(f, "%24s : count     distribution\n", unit);
 	/* from the first non-empty bucket, as bpftrace does: pauses start at ~10 us */
 	for (i = first; i <= last; i++) {
 		unsigned long long lo = i ? 1ull << i : 0, hi = (2ull << i) - 1;
@@ -143,6 +150,8 @@ void present_histograms(FILE *f, const struct report *r)
 			fprintf(f, "PID %d (%s) gen %d GC pause:\n", r->rows[i].pid, r->rows[i].comm, g);
 			log2_hist(f, r->rows[i].gc.pause_hist[g], MMTRACE_HIST_SLOTS);
 		}
+		if (r->rows[i].exact)
+			present_exact_histograms(f, &r->rows[i]);
 		fputc('\n', f);
 	}
 	fflush(f);

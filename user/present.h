@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 #include <time.h>
+#include "collect_exact.h"
 #include "gc.h"
 #include "proctable.h"
 #include "plan.h"
@@ -28,6 +29,9 @@ struct report_row {
 	const struct gc_inherited *inherited;	/* forked rows: the parent's at fork */
 	struct gc_proc_stats gc;	/* cumulative */
 	struct gc_proc_stats delta;	/* since the previous report */
+	const struct alloc_exact_stats *exact;	/* NULL unless --alloc=exact */
+	const struct type_row *types;		/* most deallocations first */
+	int ntypes;
 	uint64_t traced_ns;	/* wall time the process was traced */
 	uint64_t interval_ns;	/* of the delta */
 };
@@ -75,6 +79,14 @@ double pct(__u64 part, __u64 whole);
 void present_host_table(FILE *f, struct report *r, enum sort_key key, int top, bool clear);
 void present_merged_histograms(FILE *f, const struct report *r);
 void log2_hist(FILE *f, const __u64 *slots, int n);
+/* the same with a unit ("nsecs", "bytes") and what an empty one says */
+void log2_hist_of(FILE *f, const __u64 *slots, int n, const char *unit, const char *empty);
+
+/* present_exact.c: --alloc=exact per domain, per type, and its histograms */
+void present_exact_table(FILE *f, const struct report_row *row);
+void present_exact_histograms(FILE *f, const struct report_row *row);
+void present_exact_json(FILE *f, const struct report_row *row);
+extern const char *const domain_names[];
 
 /* present_json.c */
 void present_json(FILE *f, const struct report *r);

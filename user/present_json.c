@@ -6,12 +6,6 @@
 #include "json.h"
 #include "present.h"
 
-static void json_u64(FILE *f, const char *key, unsigned long long v, int *first)
-{
-	json_key(f, key, first);
-	fprintf(f, "%llu", v);
-}
-
 /* "collections", "collected", "uncollectable" per generation, object left open */
 static void json_open_counts(FILE *f, const __u64 *collections, const __u64 *collected, const __u64 *uncollectable,
 			     int *first)
@@ -99,6 +93,10 @@ static void json_process(FILE *f, const struct report_row *row)
 	json_key(f, "gc_time_pct", &first), fprintf(f, "%.6f", pct(gc_sum(row->gc.pause_ns_total), row->traced_ns));
 	json_key(f, "gc", &first), json_gc(f, &row->gc);
 	json_key(f, "alloc", &first), json_alloc(f, &row->gc.growth);
+	if (row->exact) {
+		json_key(f, "alloc_exact", &first);
+		present_exact_json(f, row);
+	}
 	fputc('}', f);
 }
 

@@ -23,6 +23,18 @@ const char *sym_source_name(enum sym_source s)
 	}
 }
 
+const char *api_name(enum api_fn f)
+{
+	static const char *const names[API__COUNT] = {
+		"PyMem_RawMalloc", "PyMem_RawCalloc", "PyMem_RawRealloc", "PyMem_RawFree",
+		"PyMem_Malloc", "PyMem_Calloc", "PyMem_Realloc", "PyMem_Free",
+		"PyObject_Malloc", "PyObject_Calloc", "PyObject_Realloc", "PyObject_Free",
+		"_Py_Dealloc", "PyObject_ClearWeakRefs",
+	};
+
+	return f < API__COUNT ? names[f] : "?";
+}
+
 static bool is_clone_suffix(const char *s)
 {
 	static const char *const kinds[] = { ".lto_priv.", ".constprop.", ".isra." };
@@ -281,6 +293,20 @@ static void find_collectors(struct elf_file *bin, struct elf_file *symfile, stru
 	find_function(bin, symfile, l->arena_alloc, pb->arena_alloc, &pb->narena_alloc);
 	find_function(bin, symfile, l->arena_free, pb->arena_free, &pb->narena_free);
 	find_function(bin, symfile, l->pool_new, pb->pool_new, &pb->npool_new);
+	find_function(bin, symfile, "subtype_dealloc", pb->subtype_dealloc, &pb->nsubtype_dealloc);
+}
+
+static int take_lto_mark(const char *name, const GElf_Sym *sym, void *arg)
+{
+	(void)sym;
+	(void)arg;
+	return strstr(name, ".lto_priv.") != NULL;
+}
+
+/* GCC names the statics it moved across units under LTO "name.lto_priv.N". */
+static bool built_with_lto(struct elf_file *symfile)
+{
+	return elf_for_each_symbol(symfile, SHT_SYMTAB, take_lto_mark, NULL) == 1;
 }
 
 static void find_symbols(struct elf_file *ef, const struct resolve_opts *o, struct python_binary *pb)
@@ -291,6 +317,7 @@ static void find_symbols(struct elf_file *ef, const struct resolve_opts *o, stru
 	if (!pb->stripped) {
 		pb->sym_source = SYM_SYMTAB;
 		find_collectors(ef, ef, pb);
+		pb->lto = built_with_lto(ef);
 		return;
 	}
 	if (find_by_build_id(ef, o, pb->debug_path, sizeof(pb->debug_path)))
@@ -306,6 +333,7 @@ static void find_symbols(struct elf_file *ef, const struct resolve_opts *o, stru
 	}
 	if (!elf_file_open(&dbg, pb->debug_path)) {
 		find_collectors(ef, &dbg, pb);
+		pb->lto = built_with_lto(&dbg);
 		elf_file_close(&dbg);
 	}
 }
@@ -364,6 +392,24 @@ static int cpython_symbols(struct elf_file *ef, Elf64_Word *symtype, uint64_t *r
 	return 0;
 }
 
+/* The exported entry points, which every build has, stripped or not. */
+static void find_api(struct elf_file *ef, Elf64_Word symtype, struct python_binary *pb)
+{
+	GElf_Sym sym;
+	int f;
+
+	for (f = 0; f < API__COUNT; f++) {
+		struct code_site *s = &pb->api[f];
+
+		if (elf_find_defined(ef, symtype, api_name(f), &sym) || GELF_ST_TYPE(sym.st_info) != STT_FUNC ||
+		    elf_vaddr_to_offset(ef, sym.st_value, &s->offset))
+			continue;
+		snprintf(s->name, sizeof(s->name), "%s", api_name(f));
+		s->vaddr = sym.st_value;
+		pb->has_api[f] = true;
+	}
+}
+
 int resolve_python(const char *path, const struct resolve_opts *o, struct python_binary *pb)
 {
 	struct elf_file ef;
@@ -381,6 +427,7 @@ int resolve_python(const char *path, const struct resolve_opts *o, struct python
 		err = detect_version(&ef, symtype, pb);
 	if (!err) {
 		find_symbols(&ef, o, pb);
+		find_api(&ef, symtype, pb);
 		find_usdt(&ef, pb);
 	}
 	elf_file_close(&ef);

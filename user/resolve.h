@@ -29,6 +29,17 @@ struct code_site {
 	uint64_t sem_offset;	/* USDT semaphore file offset, 0 if none */
 };
 
+/* Exported functions probed by --alloc=exact: domain * 4 + call for the
+ * allocators (the order of enum alloc_domain and enum alloc_call). */
+enum api_fn {
+	API_RAW_MALLOC, API_RAW_CALLOC, API_RAW_REALLOC, API_RAW_FREE,
+	API_MEM_MALLOC, API_MEM_CALLOC, API_MEM_REALLOC, API_MEM_FREE,
+	API_OBJ_MALLOC, API_OBJ_CALLOC, API_OBJ_REALLOC, API_OBJ_FREE,
+	API_DEALLOC,		/* _Py_Dealloc(op) */
+	API_CLEAR_WEAKREFS,	/* PyObject_ClearWeakRefs(op) */
+	API__COUNT,
+};
+
 struct python_binary {
 	char path[PATH_MAX];	  /* as the process sees it */
 	char open_path[PATH_MAX]; /* what mmtrace opens and attaches to */
@@ -45,6 +56,12 @@ struct python_binary {
 	struct code_site arena_alloc[RESOLVE_MAX_COLLECTORS], arena_free[RESOLVE_MAX_COLLECTORS],
 		pool_new[RESOLVE_MAX_COLLECTORS];
 	int narena_alloc, narena_free, npool_new;
+	struct code_site api[API__COUNT];	/* from the dynamic symbols */
+	bool has_api[API__COUNT];
+	/* every Python class's tp_dealloc: where LTO inlined _Py_Dealloc */
+	struct code_site subtype_dealloc[RESOLVE_MAX_COLLECTORS];
+	int nsubtype_dealloc;
+	bool lto;		  /* its symbols show link-time optimisation clones */
 	struct code_site usdt_gc_start, usdt_gc_done;
 	bool has_gc_usdt;
 	char debug_hint[160];	  /* why no debug file was found, when stripped */
@@ -72,5 +89,6 @@ bool parse_python_version(const char *s, int *major, int *minor, int *micro);
 bool symbol_is_clone_of(const char *name, const char *base);
 
 const char *sym_source_name(enum sym_source s);
+const char *api_name(enum api_fn f);
 
 #endif /* MMTRACE_RESOLVE_H */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include "alloc.h"
 #include "elf_file.h"
 #include "plan.h"
 #include "resolve.h"
@@ -155,6 +156,83 @@ static void test_uprobe_plan_per_clone(void **state)
 	assert_int_equal(plan.metrics[M_PAUSE].cov, COV_EXACT);
 }
 
+static const struct plan_site *site_at(const struct probe_plan *p, const char *name, enum gc_role role)
+{
+	int i;
+
+	for (i = 0; i < p->nsites; i++)
+		if (!strcmp(p->sites[i].at.name, name) && p->sites[i].role == role)
+			return &p->sites[i];
+	return NULL;
+}
+
+/* --alloc=exact on a build whose symbols show LTO clones: every exported
+ * function probed, returns attached before entries, and partial coverage */
+static void test_exact_plan_lto(void **state)
+{
+	struct resolve_opts o = opts_with_root("/nonexistent");
+	struct plan_opts po = { .no_usdt = true, .alloc_exact = true };
+	struct python_binary pb;
+	struct probe_plan plan;
+	const struct plan_site *s;
+	int i, last_return = -1, first_entry = -1;
+
+	(void)state;
+	assert_int_equal(resolve_python(fx("fake_python"), &o, &pb), 0);
+	assert_true(pb.lto);
+	for (i = 0; i < API__COUNT; i++)
+		assert_true(pb.has_api[i]);
+	assert_int_equal(plan_file(&pb, &po, &plan), 0);
+	for (i = 0; i < plan.nsites; i++) {
+		if (plan.sites[i].role == ROLE_ALLOC_RETURN)
+			last_return = i;
+		if (plan.sites[i].role == ROLE_ALLOC_ENTER && first_entry < 0)
+			first_entry = i;
+	}
+	assert_true(last_return >= 0 && first_entry > last_return);
+	s = site_at(&plan, "PyObject_Realloc", ROLE_ALLOC_ENTER);
+	assert_non_null(s);
+	assert_int_equal(s->cookie, ALLOC_COOKIE(DOMAIN_OBJ, CALL_REALLOC));
+	s = site_at(&plan, "PyMem_RawFree", ROLE_ALLOC_FREE);
+	assert_non_null(s);
+	assert_int_equal(s->cookie, ALLOC_COOKIE(DOMAIN_RAW, CALL_FREE));
+	assert_null(site_at(&plan, "PyMem_Free", ROLE_ALLOC_RETURN));
+	assert_int_equal(plan.metrics[M_ALLOC_OBJ].cov, COV_PARTIAL);
+	assert_non_null(strstr(plan.metrics[M_ALLOC_OBJ].reason, "LTO build"));
+	/* LTO inlines _Py_Dealloc: Python classes through subtype_dealloc only */
+	assert_null(site_at(&plan, "_Py_Dealloc", ROLE_DEALLOC));
+	assert_non_null(site_at(&plan, "subtype_dealloc.lto_priv.0", ROLE_DEALLOC));
+	assert_int_equal(plan.metrics[M_TYPES].cov, COV_PARTIAL);
+	assert_non_null(site_at(&plan, "PyObject_ClearWeakRefs", ROLE_WEAKREF_CLEAR));
+}
+
+static void test_exact_plan_stripped_and_unrequested(void **state)
+{
+	struct resolve_opts o = opts_with_root("/nonexistent");
+	struct plan_opts po = { .alloc_exact = true };
+	struct python_binary pb;
+	struct probe_plan plan;
+	int m;
+
+	(void)state;
+	assert_int_equal(resolve_python(fx("stripped_bare/fake_python"), &o, &pb), 0);
+	assert_false(pb.lto);	/* unknown: no symbols to tell */
+	assert_true(pb.has_api[API_OBJ_MALLOC]);
+	assert_int_equal(plan_file(&pb, &po, &plan), 0);
+	assert_int_equal(plan.metrics[M_ALLOC_OBJ].cov, COV_PARTIAL);
+	assert_non_null(strstr(plan.metrics[M_ALLOC_OBJ].reason, "install python3.12-dbg"));
+	assert_int_equal(plan.metrics[M_TYPES].cov, COV_UNAVAILABLE);
+	assert_null(site_at(&plan, "_Py_Dealloc", ROLE_DEALLOC));
+	po.alloc_exact = false;
+	assert_int_equal(plan_file(&pb, &po, &plan), 0);
+	for (m = M_ALLOC_RAW; m <= M_WEAKREFS; m++) {
+		assert_int_equal(plan.metrics[m].cov, COV_UNAVAILABLE);
+		assert_non_null(strstr(plan.metrics[m].reason, "--alloc=exact"));
+	}
+	for (m = 0; m < plan.nsites; m++)
+		assert_true(plan.sites[m].role < ROLE_ALLOC_ENTER);
+}
+
 static void test_not_python_and_malformed(void **state)
 {
 	struct resolve_opts o = opts_with_root("/nonexistent");
@@ -205,6 +283,8 @@ int main(void)
 		cmocka_unit_test(test_stripped_build_id),
 		cmocka_unit_test(test_stripped_bare_plans_usdt_or_says_why),
 		cmocka_unit_test(test_uprobe_plan_per_clone),
+		cmocka_unit_test(test_exact_plan_lto),
+		cmocka_unit_test(test_exact_plan_stripped_and_unrequested),
 		cmocka_unit_test(test_not_python_and_malformed),
 		cmocka_unit_test(test_clone_suffixes),
 		cmocka_unit_test(test_version_strings),

@@ -1,0 +1,353 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Exact allocation accounting (--alloc=exact): every call of the raw, mem
+ * and obj allocators, their results, and per-type deallocations.
+ *
+ * This is the expensive level: one uprobe per call and one uretprobe per
+ * allocation. User space opts in and says so.
+ *
+ * pymalloc hands obj and mem requests of 0 or over 512 bytes to
+ * PyMem_RawMalloc & co. Such a raw call, made from inside the obj/mem call
+ * for the same request, is the fallback: the outer domain counts it once,
+ * and the raw domain does not count it again. A per-thread stack of calls in
+ * flight tells nested calls from the interpreter's own raw allocations.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include "alloc.h"
+#include "bits.bpf.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* object layout of default (not free-threaded) builds, 3.8-3.14 */
+const volatile __u64 ob_type_off = 8;	/* PyObject.ob_type */
+const volatile __u64 tp_name_off = 24;	/* PyTypeObject.tp_name */
+
+#define MAX_NEST 4	/* power of 2: obj -> raw fallback needs 2 */
+
+struct pending {
+	__u64 a0, a1;		/* the call's arguments: size | nelem, elsize | ptr, size */
+	__u64 ts_ns;
+	__u32 domain, call;
+	__u32 nested;		/* a fallback inside an obj/mem call: not counted again */
+	__u32 pad;
+};
+
+struct call_stack {
+	__u32 depth;
+	__u32 pad;
+	__u64 last_free;	/* pointer of this thread's last obj/mem free */
+	struct pending p[MAX_NEST];
+};
+
+struct block_key {
+	__u64 ptr;
+	__u32 tgid;
+	__u32 pad;
+};
+
+struct block {
+	__u64 size;
+	__u64 ts_ns;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u32);
+	__type(value, struct alloc_exact_stats);
+} exact_stats SEC(".maps");
+
+/* threads come and go: the least recently used stack goes first */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct call_stack);
+} stacks SEC(".maps");
+
+/* blocks allocated while traced; memory is taken as blocks live, not up front */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1 << 20);
+	__type(key, struct block_key);
+	__type(value, struct block);
+} blocks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct type_key);
+	__type(value, struct type_counts);
+} types SEC(".maps");
+
+static const struct alloc_exact_stats zero_stats;
+static const struct call_stack zero_stack;
+
+static struct alloc_exact_stats *stats_of(__u32 tgid)
+{
+	struct alloc_exact_stats *s = bpf_map_lookup_elem(&exact_stats, &tgid);
+
+	if (s)
+		return s;
+	bpf_map_update_elem(&exact_stats, &tgid, &zero_stats, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&exact_stats, &tgid);
+}
+
+static struct call_stack *stack_of(__u32 tid)
+{
+	struct call_stack *st = bpf_map_lookup_elem(&stacks, &tid);
+
+	if (st)
+		return st;
+	bpf_map_update_elem(&stacks, &tid, &zero_stack, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&stacks, &tid);
+}
+
+static __u32 domain_index(__u32 d)
+{
+	return d < ALLOC_DOMAINS ? d : DOMAIN_RAW;
+}
+
+/* Constant offsets: the verifier cannot bound a computed index into a map
+ * value once the compiler has folded the range check away. */
+static struct alloc_domain_stats *domain_of(struct alloc_exact_stats *s, __u32 d)
+{
+	barrier_var(d);
+	if (d == DOMAIN_OBJ)
+		return &s->d[DOMAIN_OBJ];
+	if (d == DOMAIN_MEM)
+		return &s->d[DOMAIN_MEM];
+	return &s->d[DOMAIN_RAW];
+}
+
+static __u64 requested_bytes(const struct pending *p)
+{
+	if (p->call == CALL_CALLOC)
+		return p->a0 * p->a1;
+	return p->call == CALL_REALLOC ? p->a1 : p->a0;
+}
+
+/* The raw call inside an obj/mem call that serves the same request. */
+static bool is_fallback(const struct pending *outer, __u32 call, __u64 a0, __u64 a1)
+{
+	switch (outer->call) {
+	case CALL_MALLOC:
+		return call == CALL_MALLOC && a0 == outer->a0;
+	case CALL_CALLOC:
+		return call == CALL_CALLOC && a0 == outer->a0 && a1 == outer->a1;
+	case CALL_REALLOC:
+		return (call == CALL_REALLOC && a0 == outer->a0 && a1 == outer->a1) ||
+		       (call == CALL_MALLOC && a0 == outer->a1);
+	default:
+		return false;
+	}
+}
+
+static void count_request(struct alloc_domain_stats *d, __u32 call, __u64 bytes)
+{
+	__u32 slot = log2_u64(bytes);
+
+	__sync_fetch_and_add(&d->calls[call & (ALLOC_CALLS - 1)], 1);
+	__sync_fetch_and_add(&d->bytes_requested, bytes);
+	if (slot >= MMTRACE_HIST_SLOTS)
+		slot = MMTRACE_HIST_SLOTS - 1;
+	__sync_fetch_and_add(&d->size_hist[slot], 1);
+	if (bytes >= 1 && bytes <= MMTRACE_SMALL_REQUEST)
+		__sync_fetch_and_add(&d->small_class[((bytes - 1) >> 4) & (MMTRACE_SMALL_CLASSES - 1)], 1);
+}
+
+/* obj and mem requests pymalloc cannot serve go to the raw domain */
+static void count_fallback(struct alloc_domain_stats *d, __u32 domain, __u64 bytes)
+{
+	if (domain == DOMAIN_RAW || (bytes >= 1 && bytes <= MMTRACE_SMALL_REQUEST))
+		return;
+	__sync_fetch_and_add(&d->fallback_calls, 1);
+	__sync_fetch_and_add(&d->fallback_bytes, bytes);
+}
+
+SEC("uprobe")
+int alloc_enter(struct pt_regs *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid(), cookie = bpf_get_attach_cookie(ctx);
+	__u64 a0 = PT_REGS_PARM1(ctx), a1 = PT_REGS_PARM2(ctx);
+	struct pending p = { .a0 = a0, .a1 = a1, .domain = domain_index(ALLOC_COOKIE_DOMAIN(cookie)),
+			     .call = ALLOC_COOKIE_CALL(cookie) & (ALLOC_CALLS - 1) };
+	struct alloc_exact_stats *s;
+	struct call_stack *st;
+	__u32 depth;
+
+	st = stack_of((__u32)id);
+	s = stats_of(id >> 32);
+	if (!st || !s)
+		return 0;
+	depth = st->depth;
+	if (p.domain == DOMAIN_RAW && depth > 0 && depth <= MAX_NEST) {
+		struct pending *outer = &st->p[(depth - 1) & (MAX_NEST - 1)];
+
+		p.nested = outer->domain != DOMAIN_RAW && is_fallback(outer, p.call, a0, a1);
+	}
+	p.ts_ns = bpf_ktime_get_ns();
+	if (depth < MAX_NEST)
+		st->p[depth & (MAX_NEST - 1)] = p;
+	st->depth = depth + 1;
+	if (p.nested)
+		return 0;
+	count_request(domain_of(s, p.domain), p.call, requested_bytes(&p));
+	count_fallback(domain_of(s, p.domain), p.domain, requested_bytes(&p));
+	return 0;
+}
+
+static void forget_block(struct alloc_exact_stats *s, __u32 domain, __u32 tgid, __u64 ptr)
+{
+	struct alloc_domain_stats *d = domain_of(s, domain);
+	struct block_key k = { .ptr = ptr, .tgid = tgid };
+	struct block *b = bpf_map_lookup_elem(&blocks, &k);
+	__u32 slot;
+
+	__sync_fetch_and_add(&d->blocks_freed, 1);
+	if (!b) {
+		__sync_fetch_and_add(&d->freed_unknown, 1);
+		return;
+	}
+	__sync_fetch_and_add(&d->bytes_freed, b->size);
+	__sync_fetch_and_add(&d->live_bytes, -(__s64)b->size);
+	if (domain == DOMAIN_OBJ) {
+		slot = log2_u64(bpf_ktime_get_ns() - b->ts_ns);
+		if (slot >= MMTRACE_HIST_SLOTS)
+			slot = MMTRACE_HIST_SLOTS - 1;
+		__sync_fetch_and_add(&s->lifetime_hist[slot], 1);
+	}
+	bpf_map_delete_elem(&blocks, &k);
+}
+
+static void remember_block(struct alloc_exact_stats *s, const struct pending *p, __u32 tgid, __u64 ptr)
+{
+	struct alloc_domain_stats *d = domain_of(s, p->domain);
+	struct block_key k = { .ptr = ptr, .tgid = tgid };
+	struct block b = { .size = requested_bytes(p), .ts_ns = p->ts_ns };
+
+	__sync_fetch_and_add(&d->blocks_allocated, 1);
+	if (bpf_map_update_elem(&blocks, &k, &b, BPF_ANY)) {
+		__sync_fetch_and_add(&s->untracked, 1);
+		return;
+	}
+	__sync_fetch_and_add(&d->live_bytes, (__s64)b.size);
+}
+
+SEC("uretprobe")
+int alloc_return(struct pt_regs *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid(), ret = PT_REGS_RC(ctx);
+	struct alloc_exact_stats *s = stats_of(id >> 32);
+	struct call_stack *st = bpf_map_lookup_elem(&stacks, &(__u32){ (__u32)id });
+	struct pending p;
+	__u32 depth;
+
+	if (!s)
+		return 0;
+	if (!st || !st->depth) {
+		__sync_fetch_and_add(&s->unmatched, 1);	/* attached while the call ran */
+		return 0;
+	}
+	depth = --st->depth;
+	if (depth >= MAX_NEST) {
+		__sync_fetch_and_add(&s->unmatched, 1);
+		return 0;
+	}
+	p = st->p[depth & (MAX_NEST - 1)];
+	if (p.nested)
+		return 0;
+	if (!ret) {
+		__sync_fetch_and_add(&domain_of(s, p.domain)->failed, 1);
+		return 0;
+	}
+	/* realloc: the free of the old block and the allocation of the new one */
+	if (p.call == CALL_REALLOC && p.a0)
+		forget_block(s, p.domain, id >> 32, p.a0);
+	remember_block(s, &p, id >> 32, ret);
+	if (ret == st->last_free)
+		st->last_free = 0;
+	return 0;
+}
+
+SEC("uprobe")
+int alloc_free(struct pt_regs *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid(), ptr = PT_REGS_PARM1(ctx);
+	__u32 domain = domain_index(ALLOC_COOKIE_DOMAIN(bpf_get_attach_cookie(ctx)));
+	struct alloc_exact_stats *s;
+	struct call_stack *st = stack_of((__u32)id);
+
+	if (!st)
+		return 0;
+	/* PyObject_Free of a fallback block calls PyMem_RawFree on it */
+	if (domain == DOMAIN_RAW && ptr && st->last_free == ptr) {
+		st->last_free = 0;
+		return 0;
+	}
+	if (domain != DOMAIN_RAW)
+		st->last_free = ptr;
+	s = stats_of(id >> 32);
+	if (!s)
+		return 0;
+	__sync_fetch_and_add(&domain_of(s, domain)->calls[CALL_FREE], 1);
+	if (ptr)
+		forget_block(s, domain, id >> 32, ptr);
+	return 0;
+}
+
+/* The type of a dying object; its name is read the first time it is seen. */
+static struct type_counts *type_of(__u32 tgid, __u64 op, struct alloc_exact_stats *s)
+{
+	struct type_key k = { .tgid = tgid };
+	struct type_counts *c, fresh = {};
+	__u64 name = 0;
+
+	if (bpf_probe_read_user(&k.type, sizeof(k.type), (void *)(op + ob_type_off)) || !k.type)
+		return NULL;
+	c = bpf_map_lookup_elem(&types, &k);
+	if (c)
+		return c;
+	if (!bpf_probe_read_user(&name, sizeof(name), (void *)(k.type + tp_name_off)) && name)
+		bpf_probe_read_user_str(fresh.name, sizeof(fresh.name), (void *)name);
+	if (bpf_map_update_elem(&types, &k, &fresh, BPF_NOEXIST) && !bpf_map_lookup_elem(&types, &k)) {
+		__sync_fetch_and_add(&s->types_dropped, 1);
+		return NULL;
+	}
+	return bpf_map_lookup_elem(&types, &k);
+}
+
+SEC("uprobe")
+int obj_dealloc(struct pt_regs *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct alloc_exact_stats *s = stats_of(id >> 32);
+	struct type_counts *c;
+
+	if (!s)
+		return 0;
+	__sync_fetch_and_add(&s->deallocs, 1);
+	c = type_of(id >> 32, PT_REGS_PARM1(ctx), s);
+	if (c)
+		__sync_fetch_and_add(&c->deallocs, 1);
+	return 0;
+}
+
+SEC("uprobe")
+int weakref_clear(struct pt_regs *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct alloc_exact_stats *s = stats_of(id >> 32);
+	struct type_counts *c;
+
+	if (!s)
+		return 0;
+	__sync_fetch_and_add(&s->weakref_clears, 1);
+	c = type_of(id >> 32, PT_REGS_PARM1(ctx), s);
+	if (c)
+		__sync_fetch_and_add(&c->weakref_clears, 1);
+	return 0;
+}
