@@ -30,18 +30,20 @@ BPF_OBJS  := $(OUT)/gc.bpf.o $(OUT)/alloc.bpf.o
 SKELS     := $(OUT)/gc.skel.h $(OUT)/alloc.skel.h
 LIB_SRCS  := user/elf_file.c user/resolve.c user/layout.c user/plan.c user/plan_exact.c user/discover.c \
              user/attach.c user/collect.c user/present.c user/present_host.c user/present_json.c \
-             user/present_exact.c user/collect_exact.c user/json.c user/options.c user/parse.c user/export.c user/present_metrics.c user/registry.c user/proctable.c user/discover_host.c user/host.c
+             user/present_exact.c user/collect_exact.c user/json.c \
+             user/procmem.c user/heap.c user/heap_layout.c user/heap_run.c user/present_heap.c user/options.c user/parse.c user/export.c user/present_metrics.c user/registry.c user/proctable.c user/discover_host.c user/host.c
 LIB_OBJS  := $(LIB_SRCS:user/%.c=$(OUT)/%.o)
 APP       := $(OUT)/mmtrace
 UNIT      := $(OUT)/test_resolve $(OUT)/test_host
 
 # libFuzzer targets for every parser of untrusted input, with ASan+UBSan
 FUZZ_OUT     := build-fuzz
-FUZZ_TARGETS := fuzz_elf fuzz_resolve fuzz_procfs
+FUZZ_TARGETS := fuzz_elf fuzz_resolve fuzz_procfs fuzz_heap
 FUZZ_SRCS    := user/elf_file.c user/resolve.c user/layout.c user/plan.c user/plan_exact.c user/discover.c \
                 user/discover_host.c user/registry.c user/parse.c user/export.c user/present_metrics.c \
                 user/collect.c user/json.c user/present.c user/present_host.c user/present_json.c \
-                user/present_exact.c user/collect_exact.c
+                user/present_exact.c user/collect_exact.c user/procmem.c user/heap.c user/heap_layout.c \
+                user/present_heap.c user/heap_run.c
 FUZZ_CFLAGS  := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
                 $(WARN) -D_GNU_SOURCE -Iuser -Ibpf
 FUZZ_SECONDS ?= 60

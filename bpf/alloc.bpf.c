@@ -299,25 +299,64 @@ int alloc_free(struct pt_regs *ctx)
 	return 0;
 }
 
-/* The type of a dying object; its name is read the first time it is seen. */
-static struct type_counts *type_of(__u32 tgid, __u64 op, struct alloc_exact_stats *s)
+/* tp_name; it may sit in a page the target has not touched yet, which a
+ * probe cannot fault in: a failed read is retried at the type's next event. */
+static void read_type_name(__u64 type, char *name)
 {
-	struct type_key k = { .tgid = tgid };
-	struct type_counts *c, fresh = {};
-	__u64 name = 0;
+	__u64 str = 0;
 
-	if (bpf_probe_read_user(&k.type, sizeof(k.type), (void *)(op + ob_type_off)) || !k.type)
+	if (!bpf_probe_read_user(&str, sizeof(str), (void *)(type + tp_name_off)) && str)
+		bpf_probe_read_user_str(name, MMTRACE_TYPE_NAME_LEN, (void *)str);
+}
+
+/* A type's counters, created at its first event. */
+static struct type_counts *counts_of(__u32 tgid, __u64 type, struct alloc_exact_stats *s)
+{
+	struct type_key k = { .tgid = tgid, .type = type };
+	struct type_counts *c, fresh = {};
+
+	if (!type)
 		return NULL;
 	c = bpf_map_lookup_elem(&types, &k);
-	if (c)
+	if (c) {
+		if (!c->name[0])
+			read_type_name(type, c->name);
 		return c;
-	if (!bpf_probe_read_user(&name, sizeof(name), (void *)(k.type + tp_name_off)) && name)
-		bpf_probe_read_user_str(fresh.name, sizeof(fresh.name), (void *)name);
+	}
+	read_type_name(type, fresh.name);
 	if (bpf_map_update_elem(&types, &k, &fresh, BPF_NOEXIST) && !bpf_map_lookup_elem(&types, &k)) {
 		__sync_fetch_and_add(&s->types_dropped, 1);
 		return NULL;
 	}
 	return bpf_map_lookup_elem(&types, &k);
+}
+
+/* The type of an object, from its header. */
+static struct type_counts *type_of(__u32 tgid, __u64 op, struct alloc_exact_stats *s)
+{
+	__u64 type = 0;
+
+	if (bpf_probe_read_user(&type, sizeof(type), (void *)(op + ob_type_off)))
+		return NULL;
+	return counts_of(tgid, type, s);
+}
+
+/* PyType_GenericAlloc(type, n), _PyObject_New(type), _PyObject_GC_New(type)
+ * and their Var forms: the type is the first argument. */
+SEC("uprobe")
+int type_alloc(struct pt_regs *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct alloc_exact_stats *s = stats_of(id >> 32);
+	struct type_counts *c;
+
+	if (!s)
+		return 0;
+	__sync_fetch_and_add(&s->type_allocs, 1);
+	c = counts_of(id >> 32, PT_REGS_PARM1(ctx), s);
+	if (c)
+		__sync_fetch_and_add(&c->allocs, 1);
+	return 0;
 }
 
 SEC("uprobe")

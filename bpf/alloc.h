@@ -61,6 +61,7 @@ struct alloc_exact_stats {
 	__u64 lifetime_hist[MMTRACE_HIST_SLOTS];	/* obj domain: log2 ns from allocation to free */
 	__u64 untracked;	/* allocations not remembered: the block map was full */
 	__u64 unmatched;	/* returns without their entry, or nesting deeper than tracked */
+	__u64 type_allocs;	/* objects allocated through type-aware functions, all types */
 	__u64 deallocs;		/* objects deallocated, all types */
 	__u64 weakref_clears;	/* PyObject_ClearWeakRefs calls, all types */
 	__u64 types_dropped;	/* type map full: counted in the totals only */
@@ -73,6 +74,7 @@ struct type_key {
 };
 
 struct type_counts {
+	__u64 allocs;		/* through the type-aware allocation functions */
 	__u64 deallocs;
 	__u64 weakref_clears;
 	char name[MMTRACE_TYPE_NAME_LEN];	/* tp_name, read once */

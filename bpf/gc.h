@@ -44,6 +44,7 @@ enum gc_role {
 	ROLE_ALLOC_FREE = 8,
 	ROLE_DEALLOC = 9,		/* an object's deallocation: counted per type */
 	ROLE_WEAKREF_CLEAR = 10,
+	ROLE_TYPE_ALLOC = 11,		/* an allocation whose first argument is the type */
 };
 
 /*

@@ -7,7 +7,7 @@
 set -eu
 FIX=$1
 OUT=$2
-mkdir -p "$OUT/fuzz_elf" "$OUT/fuzz_resolve" "$OUT/fuzz_procfs"
+mkdir -p "$OUT/fuzz_elf" "$OUT/fuzz_resolve" "$OUT/fuzz_procfs" "$OUT/fuzz_heap"
 n=0
 seed_elf() {	# $1: file; only small ones, so that inputs stay fast to mutate
 	[ -f "$1" ] && [ "$(stat -c %s "$1")" -le 262144 ] || return 0
@@ -35,3 +35,25 @@ for f in /usr/bin/*; do
 done
 line "0.25"
 line "-3"
+
+# fuzz_heap: layout choice bytes, then a small image whose words point back
+# into it (arena table, pool headers), as a live heap's do
+python3 - "$OUT/fuzz_heap" <<'PY'
+import os, struct, sys
+out = sys.argv[1]
+base = 0x10000000
+for i, cfg in enumerate((bytes([0, 64, 1, 0, 0, 128, 136, 144, 152, 160]),
+                         bytes([7, 64, 1, 0, 0, 128, 0, 0, 0, 0]))):
+    img = bytearray(cfg) + bytearray(4096 * 4)
+    struct.pack_into("<QQ", img, 64 + 24, 0, 0)
+    struct.pack_into("<ii", img, 64 + 12, 1, 0)
+    struct.pack_into("<Q", img, 128, base + 256)     # arenas -> table at 256
+    struct.pack_into("<I", img, 136, 2)               # maxarenas
+    struct.pack_into("<QQQ", img, 144, 1, 3, 2)       # current, total, highwater
+    struct.pack_into("<QQII", img, 256, base + 4096, base + 4096 * 3, 1, 3)
+    struct.pack_into("<II", img, 4096, 5, 0)          # a pool: 5 blocks
+    struct.pack_into("<II", img, 4096 + 36, 2, 0)     # of size class 2
+    open(os.path.join(out, "seed%d" % i), "wb").write(bytes(img))
+PY
+grep -h '' /proc/self/smaps_rollup > "$OUT/fuzz_procfs/rollup" 2>/dev/null || true
+grep -v ' r-xp ' /proc/self/maps | head -10 | while IFS= read -r l; do line "$l"; done

@@ -136,6 +136,7 @@ static struct bpf_program *program_for(struct attacher *a, enum gc_role role)
 	case ROLE_ALLOC_RETURN: return a->exact->progs.alloc_return;
 	case ROLE_ALLOC_FREE: return a->exact->progs.alloc_free;
 	case ROLE_DEALLOC: return a->exact->progs.obj_dealloc;
+	case ROLE_TYPE_ALLOC: return a->exact->progs.type_alloc;
 	default: return a->exact->progs.weakref_clear;
 	}
 }

@@ -26,6 +26,8 @@ static int more_deallocs(const void *a, const void *b)
 
 	if (x->c.deallocs != y->c.deallocs)
 		return x->c.deallocs < y->c.deallocs ? 1 : -1;
+	if (x->c.allocs != y->c.allocs)
+		return x->c.allocs < y->c.allocs ? 1 : -1;
 	if (x->c.weakref_clears != y->c.weakref_clears)
 		return x->c.weakref_clears < y->c.weakref_clears ? 1 : -1;
 	return strncmp(x->c.name, y->c.name, sizeof(x->c.name));

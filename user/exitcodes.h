@@ -13,6 +13,7 @@ enum mmtrace_exit {
 	MMX_NO_PERMISSION = 6,	/* not root, or the kernel refused BPF */
 	MMX_NO_KERNEL = 7,	/* kernel without BTF or uprobes */
 	MMX_BINARY_GONE = 8,	/* the target's interpreter file was deleted or is unreadable */
+	MMX_BAD_IMAGE = 9,	/* --heap: the process's memory does not match CPython's layout */
 	MMX_CMD_NOT_FOUND = 127, /* -- CMD could not be found or executed, as env(1) */
 };
 

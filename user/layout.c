@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Offsets read with gdb from the DWARF of the pyenv builds (3.8.18, 3.9.18,
+ * Offsets read with gdb (ptype /o) from the DWARF of the pyenv builds (3.8.18, 3.9.18,
  * 3.10.13, 3.11.7, 3.12.1, 3.13.0) and confirmed end to end by the test
  * suite, which compares mmtrace's counts with gc.get_stats() on each of them
  * and on Debian's 3.11.2. These structs are stable within a minor version.
@@ -12,18 +12,21 @@
 /* 3.8-3.9: 256 KiB arenas of 4 KiB pools; 3.10+ on 64-bit: 1 MiB and 16 KiB */
 #define MMAP_OLD "_PyObject_ArenaMmap", "_PyObject_ArenaMunmap"
 #define MMAP_NEW "_PyMem_ArenaAlloc", "_PyMem_ArenaFree"
+/* gcstate.enabled and gcstate.generations: the same 3.8-3.13 */
+#define GC_HEAP 12, 24
 
 static const struct cpython_layout layouts[] = {
-	{ 3, 8, "collect", false, 40, 1368, 344, 16, 0, 128, MMAP_OLD, NULL, 0, 256 * KIB, 4 * KIB },
-	{ 3, 9, "collect", true, 40, 568, 0, 16, 616, 128, MMAP_OLD, "allocate_from_new_pool", 0, 256 * KIB, 4 * KIB },
+	{ 3, 8, "collect", false, 40, 1368, 344, 16, 0, 128, MMAP_OLD, NULL, 0, 256 * KIB, 4 * KIB, GC_HEAP, 0, 0, 0 },
+	{ 3, 9, "collect", true, 40, 568, 0, 16, 616, 128, MMAP_OLD, "allocate_from_new_pool", 0, 256 * KIB, 4 * KIB,
+	  GC_HEAP, 0, 0, 0 },
 	{ 3, 10, "gc_collect_main", true, 40, 568, 0, 16, 616, 128, MMAP_OLD, "allocate_from_new_pool", 0,
-	  1024 * KIB, 16 * KIB },
+	  1024 * KIB, 16 * KIB, GC_HEAP, 0, 0, 0 },
 	{ 3, 11, "gc_collect_main", true, 48, 576, 0, 16, 648, 128, MMAP_OLD, "allocate_from_new_pool", 0,
-	  1024 * KIB, 16 * KIB },
+	  1024 * KIB, 16 * KIB, GC_HEAP, 0, 0, 0 },
 	{ 3, 12, "gc_collect_main", true, 48, 0, 0, 16, 112, 128, MMAP_NEW, "allocate_from_new_pool", 1,
-	  1024 * KIB, 16 * KIB },
+	  1024 * KIB, 16 * KIB, GC_HEAP, 3960, false, 512 },
 	{ 3, 13, "gc_collect_main", true, 640, 0, 0, 16, 7400, 128, MMAP_NEW, "allocate_from_new_pool", 1,
-	  1024 * KIB, 16 * KIB },
+	  1024 * KIB, 16 * KIB, GC_HEAP, 10800, true, 512 },
 };
 
 const struct cpython_layout *layout_for(int major, int minor)

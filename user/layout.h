@@ -25,7 +25,20 @@ struct cpython_layout {
 	int pool_size_arg;		 /* which argument is the size class */
 	uint64_t arena_size;		 /* ARENA_SIZE */
 	uint64_t pool_size;		 /* POOL_SIZE */
+	/* heap state read from outside (--heap) */
+	uint64_t gc_enabled;		 /* struct _gc_runtime_state.enabled */
+	uint64_t gc_generations;	 /* .generations[3]: {PyGC_Head, threshold, count} */
+	uint64_t interp_obmalloc;	 /* 3.12+: PyInterpreterState.obmalloc, else 0 (statics) */
+	bool obmalloc_is_ptr;		 /* 3.13: a pointer to the state, 3.12: the state */
+	uint64_t obmalloc_mgmt;		 /* struct _obmalloc_state.mgmt */
 };
+
+/* struct _obmalloc_mgmt (3.12+): fields of the static state 3.8-3.11 had */
+#define MGMT_ARENAS 0
+#define MGMT_MAXARENAS 8
+#define MGMT_NARENAS_CURRENT 552
+#define MGMT_NTIMES_ALLOCATED 560
+#define MGMT_HIGHWATER 568
 
 /* NULL when mmtrace has no verified layout for this version. */
 const struct cpython_layout *layout_for(int major, int minor);

@@ -20,6 +20,7 @@
 #include "discover_host.h"
 #include "exitcodes.h"
 #include "export.h"
+#include "heap_run.h"
 #include "host.h"
 #include "options.h"
 #include "parse.h"
@@ -421,9 +422,11 @@ static int run_single(struct mmtrace *m)
 static int run(struct mmtrace *m)
 {
 	struct host_config hc = { &m->opt, &m->ro, &m->po, m->out, m->tty, -1, m->err, sizeof(m->err) };
+	struct heap_config heap = { &m->opt, &m->ro, m->out, -1, m->err, sizeof(m->err) };
 
-	/* before anything else, so that a user is not told less useful things first */
-	if (!m->opt.probes_only && geteuid() != 0) {
+	/* before anything else, so that a user is not told less useful things
+	 * first; --heap loads nothing and needs only the right to read memory */
+	if (!m->opt.probes_only && !m->opt.heap && geteuid() != 0) {
 		snprintf(m->err, sizeof(m->err),
 			 "must run as root: loading BPF and attaching uprobes needs CAP_BPF and CAP_PERFMON");
 		return MMX_NO_PERMISSION;
@@ -434,6 +437,9 @@ static int run(struct mmtrace *m)
 		return MMX_INTERNAL;
 	}
 	hc.sigfd = m->sigfd;
+	heap.sigfd = m->sigfd;
+	if (m->opt.heap)
+		return heap_run(&heap);
 	return m->opt.all ? host_run(&hc) : run_single(m);
 }
 

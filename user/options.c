@@ -38,6 +38,7 @@ static const char doc[] =
 "    mmtrace -p 1234 -p 5678 5 3   # two processes, every 5 s, 3 reports\n"
 "    mmtrace --alloc=growth -p 1234  # also pymalloc arenas and pools taken\n"
 "    mmtrace --alloc=exact -H -p 1234  # every allocator call (slow), per type\n"
+"    mmtrace --heap -p 1234        # pymalloc pools per size class and GC state, no probes\n"
 "    mmtrace -H -p 1234            # add log2 histograms of GC pauses\n"
 "    mmtrace --json -p 1234        # one JSON object per line per interval\n"
 "    mmtrace --probes -p 1234      # show the probe plan and exit\n"
@@ -47,7 +48,7 @@ static const char doc[] =
 "OPTIONS:";
 
 enum { OPT_PROBES = 1000, OPT_NO_USDT, OPT_DEBUG_DIR, OPT_MIN_PAUSE, OPT_MERGE, OPT_EVENTS_KIB, OPT_OPENMETRICS,
-       OPT_OPENMETRICS_FILE, OPT_METRICS_GRACE, OPT_TRACE, OPT_ALLOC };
+       OPT_OPENMETRICS_FILE, OPT_METRICS_GRACE, OPT_TRACE, OPT_ALLOC, OPT_HEAP };
 
 static const struct argp_option opts[] = {
 	{ "pid", 'p', "PID", 0, "Trace this process (repeatable)", 0 },
@@ -63,6 +64,7 @@ static const struct argp_option opts[] = {
 	{ "trace", OPT_TRACE, "FILE", 0, "Write GC pauses as Chrome Trace Event JSON (Perfetto)", 0 },
 	{ "events-kib", OPT_EVENTS_KIB, "KIB", 0, "Ring buffer for exec/exit/slow-GC events (power of 2, default 1024)", 0 },
 	{ "alloc", OPT_ALLOC, "LEVEL", 0, "Allocator tracing: growth (pymalloc arenas and pools; cheap) or exact (every call, per-type deallocations; slow, one process)", 0 },
+	{ "heap", OPT_HEAP, NULL, 0, "Read pymalloc's arenas, pools and size classes and the GC's state from outside (no probes; -p only)", 0 },
 	{ "histogram", 'H', NULL, 0, "Print log2 histograms of GC pause per generation", 0 },
 	{ "json", 'j', NULL, 0, "One JSON object per line per interval, then a final one", 0 },
 	{ "probes", OPT_PROBES, NULL, 0, "Print the probe plan (with --json: as JSON) and exit", 0 },
@@ -150,6 +152,7 @@ static int parse_positional(struct options *o, const char *arg, int index, struc
 	if (index == 0) {
 		if (parse_double(arg, 0.01, 86400, &o->interval_s))
 			argp_error(st, "invalid INTERVAL '%s': seconds, from 0.01 to 86400", arg);
+		o->interval_given = true;
 	} else if (index == 1) {
 		if (parse_long(arg, 1, LONG_MAX, &o->count))
 			argp_error(st, "invalid COUNT '%s': a whole number above 0", arg);
@@ -196,6 +199,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 		o->alloc_growth = true;	/* exact includes the growth figures */
 		o->alloc_exact = !strcmp(arg, "exact");
 		break;
+	case OPT_HEAP: o->heap = true; break;
 	case OPT_OPENMETRICS: o->openmetrics = arg; break;
 	case OPT_OPENMETRICS_FILE: o->openmetrics_file = arg; break;
 	case OPT_TRACE: o->trace_file = arg; break;
@@ -239,6 +243,11 @@ static int check_combination(struct options *o)
 	}
 	if (single && (o->sort_given || o->top || o->merge)) {
 		fprintf(stderr, "mmtrace: -s, -n and --merge apply to the system-wide mode (no -p, no command)\n");
+		return MMX_USAGE;
+	}
+	if (o->heap && (!o->npids || o->cmd_argc || o->alloc_growth || o->histograms || o->probes_only)) {
+		fprintf(stderr, "mmtrace: --heap reads running processes: give -p PID (and no --alloc, -H, --probes "
+			"or command)\n");
 		return MMX_USAGE;
 	}
 	o->all = !single;

@@ -14,6 +14,7 @@ struct options {
 	pid_t pids[OPT_MAX_PIDS];
 	int npids;
 	double interval_s;	/* seconds between reports */
+	bool interval_given;
 	long count;		/* reports before exit, 0 = until stopped */
 	bool histograms;
 	bool json;
@@ -28,6 +29,7 @@ struct options {
 	bool merge;		/* --merge: one host-wide histogram per generation */
 	bool alloc_growth;	/* --alloc=growth (or exact) */
 	bool alloc_exact;	/* --alloc=exact */
+	bool heap;		/* --heap: snapshots of the heap state, read from outside */
 	unsigned int events_kib;	/* --events-kib, 0 = default */
 	const char *openmetrics;	/* --openmetrics [ADDR:]PORT */
 	const char *openmetrics_file;

@@ -15,6 +15,7 @@ const char *metric_name(enum gc_metric m)
 	static const char *const names[M__COUNT] = {
 		"gc.collections", "gc.collected", "gc.uncollectable", "gc.pause", "alloc.arenas", "alloc.pools",
 		"alloc.raw", "alloc.mem", "alloc.obj", "alloc.types", "alloc.weakrefs",
+		"alloc.type_allocs",
 	};
 	return m < M__COUNT ? names[m] : "?";
 }
@@ -22,7 +23,8 @@ const char *metric_name(enum gc_metric m)
 const char *role_name(enum gc_role r)
 {
 	static const char *const names[] = { "begin", "end", "arena+", "arena+ret", "arena-", "pool",
-					     "call", "call-ret", "free", "dealloc", "weakref-clear" };
+					     "call", "call-ret", "free", "dealloc", "weakref-clear",
+					     "type-alloc" };
 
 	return r < sizeof(names) / sizeof(names[0]) ? names[r] : "?";
 }

@@ -12,7 +12,7 @@ enum site_kind { SITE_UPROBE, SITE_URETPROBE, SITE_USDT };
 enum gc_metric {
 	M_COLLECTIONS, M_COLLECTED, M_UNCOLLECTABLE, M_PAUSE,	/* GC */
 	M_ARENAS, M_POOLS,					/* --alloc=growth */
-	M_ALLOC_RAW, M_ALLOC_MEM, M_ALLOC_OBJ, M_TYPES, M_WEAKREFS,	/* --alloc=exact */
+	M_ALLOC_RAW, M_ALLOC_MEM, M_ALLOC_OBJ, M_TYPES, M_WEAKREFS, M_TYPE_ALLOCS,	/* --alloc=exact */
 	M__COUNT
 };
 

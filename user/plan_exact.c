@@ -136,16 +136,39 @@ static void plan_weakrefs(const struct python_binary *pb, struct probe_plan *p)
 	plan_set_metric(p, M_WEAKREFS, cov, why);
 }
 
+/* Allocations per type, where the allocation function is told the type. */
+static void plan_type_allocs(const struct python_binary *pb, struct probe_plan *p)
+{
+	char why[384], verdict[300];
+	enum coverage cov = inlining_verdict(pb, verdict, sizeof(verdict));
+	int f, n = 0;
+
+	for (f = API_TYPE_GENERIC_ALLOC; f <= API_GC_NEWVAR; f++)
+		if (pb->has_api[f]) {
+			add_api_site(p, pb, f, SITE_UPROBE, ROLE_TYPE_ALLOC, 0);
+			n++;
+		}
+	if (!n) {
+		plan_set_metric(p, M_TYPE_ALLOCS, COV_UNAVAILABLE, "no exported type-aware allocation function");
+		return;
+	}
+	snprintf(why, sizeof(why), "objects made by PyType_GenericAlloc (every Python class), _PyObject_New(Var) "
+		 "and _PyObject_GC_New(Var); types with allocators of their own (float, int, str, tuple, ...) are "
+		 "not counted%s%s", cov == COV_EXACT ? "" : "; ", cov == COV_EXACT ? "" : verdict);
+	plan_set_metric(p, M_TYPE_ALLOCS, COV_PARTIAL, why);
+}
+
 void plan_exact(const struct python_binary *pb, const struct plan_opts *o, struct probe_plan *p)
 {
 	enum gc_metric m;
 
 	if (!o->alloc_exact) {
-		for (m = M_ALLOC_RAW; m <= M_WEAKREFS; m++)
+		for (m = M_ALLOC_RAW; m <= M_TYPE_ALLOCS; m++)
 			plan_set_metric(p, m, COV_UNAVAILABLE, "not requested (--alloc=exact)");
 		return;
 	}
 	plan_allocators(pb, p);
 	plan_types(pb, p);
 	plan_weakrefs(pb, p);
+	plan_type_allocs(pb, p);
 }

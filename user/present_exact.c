@@ -38,13 +38,13 @@ static void types_table(FILE *f, const struct report_row *row)
 		return;
 	}
 	snprintf(head, sizeof(head), "TYPE (%s)", coverage_name(m->cov));
-	fprintf(f, "%-30s %12s %14s\n", head, "DEALLOCS", "WEAKREF_CLEARS");
+	fprintf(f, "%-30s %12s %12s %14s\n", head, "DEALLOCS", "ALLOCS", "WEAKREF_CLEARS");
 	for (i = 0; i < row->ntypes && i < TYPES_SHOWN; i++)
-		fprintf(f, "%-30.30s %12llu %14llu\n", row->types[i].c.name[0] ? row->types[i].c.name : "?",
-			(unsigned long long)row->types[i].c.deallocs,
+		fprintf(f, "%-30.30s %12llu %12llu %14llu\n", row->types[i].c.name[0] ? row->types[i].c.name : "?",
+			(unsigned long long)row->types[i].c.deallocs, (unsigned long long)row->types[i].c.allocs,
 			(unsigned long long)row->types[i].c.weakref_clears);
-	fprintf(f, "%-30s %12llu %14llu\n", "all types", (unsigned long long)row->exact->deallocs,
-		(unsigned long long)row->exact->weakref_clears);
+	fprintf(f, "%-30s %12llu %12llu %14llu\n", "all types", (unsigned long long)row->exact->deallocs,
+		(unsigned long long)row->exact->type_allocs, (unsigned long long)row->exact->weakref_clears);
 }
 
 void present_exact_table(FILE *f, const struct report_row *row)
@@ -119,6 +119,7 @@ static void json_types(FILE *f, const struct report_row *row)
 		json_key(f, "name", &first), json_string(f, row->types[i].c.name);
 		json_u64(f, "type", row->types[i].type, &first);
 		json_u64(f, "deallocs", row->types[i].c.deallocs, &first);
+		json_u64(f, "allocs", row->types[i].c.allocs, &first);
 		json_u64(f, "weakref_clears", row->types[i].c.weakref_clears, &first);
 		fputc('}', f);
 	}
@@ -143,6 +144,7 @@ void present_exact_json(FILE *f, const struct report_row *row)
 	json_u64(f, "untracked", s->untracked, &first);
 	json_u64(f, "unmatched", s->unmatched, &first);
 	json_u64(f, "deallocs", s->deallocs, &first);
+	json_u64(f, "type_allocs", s->type_allocs, &first);
 	json_u64(f, "weakref_clears", s->weakref_clears, &first);
 	json_u64(f, "types_dropped", s->types_dropped, &first);
 	json_key(f, "types_coverage", &first), json_string(f, coverage_name(row->plan->metrics[M_TYPES].cov));

@@ -30,9 +30,19 @@ const char *api_name(enum api_fn f)
 		"PyMem_Malloc", "PyMem_Calloc", "PyMem_Realloc", "PyMem_Free",
 		"PyObject_Malloc", "PyObject_Calloc", "PyObject_Realloc", "PyObject_Free",
 		"_Py_Dealloc", "PyObject_ClearWeakRefs",
+		"PyType_GenericAlloc", "_PyObject_New", "_PyObject_NewVar", "_PyObject_GC_New", "_PyObject_GC_NewVar",
 	};
 
 	return f < API__COUNT ? names[f] : "?";
+}
+
+const char *obmalloc_static_name(enum obmalloc_static s)
+{
+	static const char *const names[OBM__COUNT] = {
+		"arenas", "maxarenas", "narenas_currently_allocated", "ntimes_arena_allocated", "narenas_highwater",
+	};
+
+	return s < OBM__COUNT ? names[s] : "?";
 }
 
 static bool is_clone_suffix(const char *s)
@@ -283,6 +293,32 @@ static void find_function(struct elf_file *bin, struct elf_file *symfile, const 
 		elf_for_each_symbol(symfile, SHT_SYMTAB, take_function, &c);
 }
 
+struct object_scan {
+	uint64_t *vaddr;
+};
+
+static int take_obmalloc_static(const char *name, const GElf_Sym *sym, void *arg)
+{
+	struct object_scan *o = arg;
+	int i;
+
+	if (GELF_ST_TYPE(sym->st_info) != STT_OBJECT || !sym->st_value || sym->st_shndx == SHN_UNDEF)
+		return 0;
+	for (i = 0; i < OBM__COUNT; i++)
+		if (!o->vaddr[i] && symbol_is_clone_of(name, obmalloc_static_name(i)))
+			o->vaddr[i] = sym->st_value;
+	return 0;
+}
+
+/* The statics of obmalloc.c; a name matched twice keeps the first. */
+static void find_obmalloc_statics(struct elf_file *symfile, struct python_binary *pb)
+{
+	struct object_scan o = { pb->obmalloc };
+
+	if (pb->minor <= 11)
+		elf_for_each_symbol(symfile, SHT_SYMTAB, take_obmalloc_static, &o);
+}
+
 static void find_collectors(struct elf_file *bin, struct elf_file *symfile, struct python_binary *pb)
 {
 	const struct cpython_layout *l = layout_for(pb->major, pb->minor);
@@ -294,6 +330,7 @@ static void find_collectors(struct elf_file *bin, struct elf_file *symfile, stru
 	find_function(bin, symfile, l->arena_free, pb->arena_free, &pb->narena_free);
 	find_function(bin, symfile, l->pool_new, pb->pool_new, &pb->npool_new);
 	find_function(bin, symfile, "subtype_dealloc", pb->subtype_dealloc, &pb->nsubtype_dealloc);
+	find_obmalloc_statics(symfile, pb);
 }
 
 static int take_lto_mark(const char *name, const GElf_Sym *sym, void *arg)
@@ -410,6 +447,33 @@ static void find_api(struct elf_file *ef, Elf64_Word symtype, struct python_bina
 	}
 }
 
+/* 3.13+: "xdebugpy", the version, then offset tables (CPython's
+ * Include/internal/pycore_runtime.h), in _PyRuntime's initial data. */
+static void read_debug_offsets(struct elf_file *ef, struct python_binary *pb)
+{
+	uint64_t v[11];
+	char cookie[8];
+
+	if (pb->minor < 13 || elf_read_vaddr(ef, pb->runtime_vaddr, cookie, sizeof(cookie)) ||
+	    memcmp(cookie, "xdebugpy", 8) || elf_read_vaddr(ef, pb->runtime_vaddr + 8, v, sizeof(v)))
+		return;
+	/* v[0] version (0xMMmm....), v[4] runtime_state.interpreters_head, v[9] interpreter_state.gc */
+	if ((v[0] >> 24) != (uint64_t)pb->major || ((v[0] >> 16) & 0xff) != (uint64_t)pb->minor)
+		return;
+	pb->has_debug_offsets = true;
+	pb->dbgoff_interpreters_head = v[4];
+	pb->dbgoff_interp_gc = v[9];
+}
+
+static void find_anchor(struct elf_file *ef, Elf64_Word symtype, struct python_binary *pb)
+{
+	GElf_Sym sym;
+
+	if (!elf_find_defined(ef, symtype, "Py_GetVersion", &sym) && GELF_ST_TYPE(sym.st_info) == STT_FUNC &&
+	    !elf_vaddr_to_offset(ef, sym.st_value, &pb->anchor_offset))
+		pb->anchor_vaddr = sym.st_value;
+}
+
 int resolve_python(const char *path, const struct resolve_opts *o, struct python_binary *pb)
 {
 	struct elf_file ef;
@@ -424,10 +488,13 @@ int resolve_python(const char *path, const struct resolve_opts *o, struct python
 		return err;
 	err = cpython_symbols(&ef, &symtype, &pb->runtime_vaddr);
 	if (!err)
+		find_anchor(&ef, symtype, pb);
+	if (!err)
 		err = detect_version(&ef, symtype, pb);
 	if (!err) {
 		find_symbols(&ef, o, pb);
 		find_api(&ef, symtype, pb);
+		read_debug_offsets(&ef, pb);
 		find_usdt(&ef, pb);
 	}
 	elf_file_close(&ef);

@@ -37,7 +37,15 @@ enum api_fn {
 	API_OBJ_MALLOC, API_OBJ_CALLOC, API_OBJ_REALLOC, API_OBJ_FREE,
 	API_DEALLOC,		/* _Py_Dealloc(op) */
 	API_CLEAR_WEAKREFS,	/* PyObject_ClearWeakRefs(op) */
+	/* type-aware allocation: the type is the first argument */
+	API_TYPE_GENERIC_ALLOC, API_OBJECT_NEW, API_OBJECT_NEWVAR, API_GC_NEW, API_GC_NEWVAR,
 	API__COUNT,
+};
+
+/* pymalloc's static state in 3.8-3.11 (obmalloc.c), where symbols show it */
+enum obmalloc_static {
+	OBM_ARENAS, OBM_MAXARENAS, OBM_NARENAS_CURRENT, OBM_NTIMES_ALLOCATED, OBM_HIGHWATER,
+	OBM__COUNT,
 };
 
 struct python_binary {
@@ -50,6 +58,9 @@ struct python_binary {
 	bool stripped;		  /* no .symtab in the binary itself */
 	enum sym_source sym_source;
 	uint64_t runtime_vaddr;	  /* _PyRuntime */
+	/* a function mapped from the file: its address in a process gives the
+	 * load bias (_PyRuntime itself may be .bss, which has no file offset) */
+	uint64_t anchor_vaddr, anchor_offset;
 	struct code_site collectors[RESOLVE_MAX_COLLECTORS];
 	int ncollectors;
 	/* pymalloc's slow paths, where the symbols show them (see layout.h) */
@@ -62,6 +73,11 @@ struct python_binary {
 	struct code_site subtype_dealloc[RESOLVE_MAX_COLLECTORS];
 	int nsubtype_dealloc;
 	bool lto;		  /* its symbols show link-time optimisation clones */
+	uint64_t obmalloc[OBM__COUNT];	  /* vaddrs, 0 when not found */
+	/* 3.13+: _Py_DebugOffsets at the start of _PyRuntime, when its cookie is there */
+	bool has_debug_offsets;
+	uint64_t dbgoff_interp_gc;	  /* interpreter_state.gc */
+	uint64_t dbgoff_interpreters_head;	/* runtime_state.interpreters_head */
 	struct code_site usdt_gc_start, usdt_gc_done;
 	bool has_gc_usdt;
 	char debug_hint[160];	  /* why no debug file was found, when stripped */
@@ -90,5 +106,6 @@ bool symbol_is_clone_of(const char *name, const char *base);
 
 const char *sym_source_name(enum sym_source s);
 const char *api_name(enum api_fn f);
+const char *obmalloc_static_name(enum obmalloc_static s);
 
 #endif /* MMTRACE_RESOLVE_H */

@@ -99,6 +99,7 @@ def check_types(interp, ex):
     types = types_of(ex)
     zebra = types["MmtraceUniqueZebra"]
     assert zebra["deallocs"] == N and zebra["weakref_clears"] == N
+    assert zebra["allocs"] == N, "PyType_GenericAlloc made every instance"
     for name in ("float", "list", "dict"):
         assert types[name]["deallocs"] >= N, (name, types.get(name))
     assert ex["types_coverage"] == ("exact" if interp.name in ("pyenv-3.8", "pyenv-3.9", "pyenv-3.10") else "partial")

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* libFuzzer target: the parsers of text that other processes control:
- * /proc/PID/maps lines (file names are anyone's), NSpid lines of
+ * /proc/PID/maps lines (file names are anyone's) for discovery and for
+ * memory reads, smaps_rollup, NSpid lines of
  * /proc/PID/status, /proc/PID/cgroup lines, "#!" lines of scripts, listen
  * addresses, and mmtrace's number parser. */
 #include <stdint.h>
@@ -9,6 +10,8 @@
 #include "discover.h"
 #include "discover_host.h"
 #include "export.h"
+#include "heap_run.h"
+#include "procmem.h"
 #include "parse.h"
 
 static char *cstring(const uint8_t *data, size_t size)
@@ -26,6 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char id[72], host[64];
 	struct maps_line ml;
+	struct mem_region mr;
 	const char *prog;
 	int port;
 	bool via_env;
@@ -37,6 +41,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (parse_maps_line(s, &ml) && strlen(ml.path) > size)
 		abort();	/* the path must lie inside the line */
+	free(s);
+	if (!(s = cstring(data, size)))
+		return 0;
+	if (!parse_mem_region(s, &mr) && (mr.end <= mr.start || (mr.path && (mr.path < s || mr.path > s + size))))
+		abort();
+	parse_rss_rollup(s);
 	free(s);
 	if (!(s = cstring(data, size)))
 		return 0;

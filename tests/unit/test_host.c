@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Unit tests of the system-wide mode's bookkeeping: the file registry, the
  * process table and interval arithmetic on counters. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,9 @@
 #include "discover.h"
 #include "discover_host.h"
 #include "export.h"
+#include "heap.h"
+#include "heap_run.h"
+#include "procmem.h"
 #include "proctable.h"
 #include "registry.h"
 
@@ -186,6 +190,107 @@ static void stat_start_times(void **state)
 	assert_int_equal(parse_stat_starttime("no paren"), 0);
 }
 
+static void memory_regions(void **state)
+{
+	char l1[] = "7f00-7f10 r--p 00001000 fe:00 42   /usr/lib/libpython3.12.so.1.0 (deleted)\n";
+	char l2[] = "7f10-7f20 rw-p 00000000 00:00 0 \n";
+	char l3[] = "7f30-7f40 ---p 00000000 00:00 0   [heap]";
+	char bad[] = "7f40-7f30 r--p 0 0:0 0";
+	struct mem_region r[3];
+	struct procmem pm = { 1, r, 3 };
+	uint64_t addr;
+
+	(void)state;
+	assert_int_equal(parse_mem_region(l1, &r[0]), 0);
+	assert_true(r[0].readable && r[0].offset == 0x1000);
+	assert_string_equal(r[0].path, "/usr/lib/libpython3.12.so.1.0");
+	assert_int_equal(parse_mem_region(l2, &r[1]), 0);
+	assert_null(r[1].path);
+	assert_int_equal(parse_mem_region(l3, &r[2]), 0);
+	assert_false(r[2].readable);
+	assert_null(r[2].path);
+	assert_int_equal(parse_mem_region(bad, &r[2]), -EINVAL);
+	r[2] = (struct mem_region){ 0x7f30, 0x7f40, 0, false, NULL };
+	/* reads may span adjacent readable regions, never a gap or ---p */
+	assert_true(procmem_covers(&pm, 0x7f08, 0x10));
+	assert_false(procmem_covers(&pm, 0x7f18, 0x10));
+	assert_false(procmem_covers(&pm, 0x7f35, 1));
+	assert_false(procmem_covers(&pm, UINT64_MAX - 4, 8));
+	assert_int_equal(procmem_file_addr(&pm, "/usr/lib/libpython3.12.so.1.0", 0x1008, &addr), 0);
+	assert_int_equal(addr, 0x7f08);
+	assert_int_equal(procmem_file_addr(&pm, "/usr/lib/libpython3.12.so.1.0", 0x20, &addr), -ENOENT);
+	assert_int_equal(parse_rss_rollup("55d0-7ffe ---p 0 00:00 0 [rollup]\nRss:               24676 kB\n"),
+			 24676ull * 1024);
+	assert_int_equal(parse_rss_rollup("Pss: 5 kB\n"), 0);
+}
+
+/* A two-arena heap in a fake image: figures as _debugmallocstats would give. */
+struct image {
+	uint8_t mem[3 * 4096];
+};
+
+static int read_image(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	struct image *im = ctx;
+
+	if (addr < 0x1000 || addr - 0x1000 + len > sizeof(im->mem))
+		return -EFAULT;
+	memcpy(buf, im->mem + addr - 0x1000, len);
+	return 0;
+}
+
+static void put64(struct image *im, uint64_t addr, uint64_t v)
+{
+	memcpy(im->mem + addr - 0x1000, &v, sizeof(v));
+}
+
+static void put32(struct image *im, uint64_t addr, uint32_t v)
+{
+	memcpy(im->mem + addr - 0x1000, &v, sizeof(v));
+}
+
+static void heap_walk_of_an_image(void **state)
+{
+	static struct image im;
+	struct mem_reader r = { read_image, &im };
+	struct heap_layout l = { .pymalloc = true, .arenas = 0x1000, .maxarenas = 0x1008, .narenas_current = 0x1010,
+				 .ntimes_allocated = 0x1018, .highwater = 0x1020, .pool_size = 4096,
+				 .arena_size = 8192 };
+	struct heap_snapshot s;
+
+	(void)state;
+	put64(&im, 0x1000, 0x1100);	/* arenas -> table */
+	put32(&im, 0x1008, 2);		/* maxarenas: one in use, one free slot */
+	put64(&im, 0x1010, 1);
+	put64(&im, 0x1018, 4);
+	put64(&im, 0x1020, 2);
+	put64(&im, 0x1100, 0x2000);	/* arena 0: address */
+	put64(&im, 0x1108, 0x4000);	/* pool_address: two pools carved */
+	put32(&im, 0x1110, 1);		/* nfreepools */
+	put32(&im, 0x2000, 3);		/* pool 0: 3 blocks of class 1 (32 bytes) */
+	put32(&im, 0x2000 + 36, 1);
+	put32(&im, 0x3000, 0);		/* pool 1: empty */
+	heap_snapshot(&r, &l, &s);
+	assert_true(s.pymalloc_ok && s.consistent);
+	assert_int_equal(s.arenas_walked, 1);
+	assert_int_equal(s.arenas_total, 4);
+	assert_int_equal(s.pools_used, 1);
+	assert_int_equal(s.pools_free, 1);
+	assert_int_equal(s.classes[1].blocks_in_use, 3);
+	assert_int_equal(s.classes[1].free_blocks, (4096 - 48) / 32 - 3);
+	assert_false(s.gc_ok);
+	/* a size class pymalloc cannot have: refused, not counted */
+	put32(&im, 0x2000 + 36, 77);
+	heap_snapshot(&r, &l, &s);
+	assert_false(s.pymalloc_ok);
+	assert_non_null(strstr(s.why, "size class"));
+	/* a table that claims a million arenas beyond the image: an error, quickly */
+	put32(&im, 0x2000 + 36, 1);
+	put32(&im, 0x1008, 1000000);
+	heap_snapshot(&r, &l, &s);
+	assert_false(s.pymalloc_ok);
+}
+
 static void listen_addresses(void **state)
 {
 	char host[64];
@@ -217,6 +322,8 @@ int main(void)
 		cmocka_unit_test(delta_marks_new_maximum),
 		cmocka_unit_test(container_ids_from_cgroup_paths),
 		cmocka_unit_test(listen_addresses),
+		cmocka_unit_test(memory_regions),
+		cmocka_unit_test(heap_walk_of_an_image),
 		cmocka_unit_test(stat_start_times),
 	};
 

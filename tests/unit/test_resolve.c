@@ -225,7 +225,7 @@ static void test_exact_plan_stripped_and_unrequested(void **state)
 	assert_null(site_at(&plan, "_Py_Dealloc", ROLE_DEALLOC));
 	po.alloc_exact = false;
 	assert_int_equal(plan_file(&pb, &po, &plan), 0);
-	for (m = M_ALLOC_RAW; m <= M_WEAKREFS; m++) {
+	for (m = M_ALLOC_RAW; m <= M_TYPE_ALLOCS; m++) {
 		assert_int_equal(plan.metrics[m].cov, COV_UNAVAILABLE);
 		assert_non_null(strstr(plan.metrics[m].reason, "--alloc=exact"));
 	}

@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The walk follows sys._debugmallocstats(): every arena with an address,
+ * every pool from the arena's first pool-aligned address up to its
+ * pool_address, a pool in use when ref.count is not 0.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include "heap.h"
+
+/* struct arena_object and struct pool_header, 3.8-3.13 on 64-bit */
+struct arena_obj {
+	uint64_t address;
+	uint64_t pool_address;
+	uint32_t nfreepools, ntotalpools;
+	uint64_t freepools, nextarena, prevarena;
+};
+
+struct pool_hdr {
+	uint32_t count;		/* union with a block pointer: the low half on little endian */
+	uint32_t pad;
+	uint64_t freeblock, nextpool, prevpool;
+	uint32_t arenaindex, szidx, nextoffset, maxnextoffset;
+};
+
+#define POOL_OVERHEAD 48	/* sizeof(struct pool_header), 16-aligned */
+
+static int rd(const struct mem_reader *r, uint64_t addr, void *buf, size_t len)
+{
+	return r->read(r->ctx, addr, buf, len);
+}
+
+static int follow(const struct mem_reader *r, const struct heap_chain *c, uint64_t *out)
+{
+	uint64_t a = c->base;
+	int i;
+
+	if (!a || c->nderef > HEAP_CHAIN_MAX)
+		return -EINVAL;
+	for (i = 0; i < c->nderef; i++) {
+		if (rd(r, a + c->off[i], &a, sizeof(a)))
+			return -EFAULT;
+		if (!a)
+			return -EFAULT;
+	}
+	*out = a + c->last;
+	return 0;
+}
+
+struct counters {
+	uint64_t arenas, maxarenas, current, total, highwater;
+};
+
+static int read_u64(const struct mem_reader *r, uint64_t addr, uint64_t *v)
+{
+	return rd(r, addr, v, sizeof(*v));
+}
+
+static int read_counters(const struct mem_reader *r, const struct heap_layout *l, struct counters *c)
+{
+	uint64_t base = 0;
+	uint32_t max32 = 0;
+
+	if (l->fields_are_offsets && follow(r, &l->mgmt, &base))
+		return -EFAULT;
+	if (read_u64(r, base + l->arenas, &c->arenas) || rd(r, base + l->maxarenas, &max32, sizeof(max32)) ||
+	    read_u64(r, base + l->narenas_current, &c->current) ||
+	    read_u64(r, base + l->ntimes_allocated, &c->total) || read_u64(r, base + l->highwater, &c->highwater))
+		return -EFAULT;
+	c->maxarenas = max32;
+	return 0;
+}
+
+static int bad(struct heap_snapshot *s, const char *what)
+{
+	snprintf(s->why, sizeof(s->why), "%s", what);
+	return -EINVAL;
+}
+
+/* One pool header: taken into account when it is plausible for the layout. */
+static int take_pool(const struct heap_layout *l, const struct pool_hdr *p, struct heap_snapshot *s)
+{
+	uint64_t size, nblocks;
+
+	if (p->count == 0)
+		return 0;	/* an emptied pool: the arena's nfreepools counts it */
+	if (p->szidx >= HEAP_CLASSES)
+		return bad(s, "a pool header names a size class above 31: not pymalloc's layout");
+	size = heap_class_size((int)p->szidx);
+	nblocks = (l->pool_size - POOL_OVERHEAD) / size;
+	if (p->count > nblocks)
+		return bad(s, "a pool claims more blocks than fit in it: not pymalloc's layout");
+	s->pools_used++;
+	s->classes[p->szidx].pools++;
+	s->classes[p->szidx].blocks_in_use += p->count;
+	s->classes[p->szidx].free_blocks += nblocks - p->count;
+	s->bytes_in_use += (uint64_t)p->count * size;
+	s->bytes_in_pools += l->pool_size;
+	return 0;
+}
+
+static int walk_arena(const struct mem_reader *r, const struct heap_layout *l, const struct arena_obj *a,
+		      struct heap_snapshot *s)
+{
+	uint64_t mask = l->pool_size - 1, base = a->address, n = 0;
+	struct pool_hdr p;
+
+	if (a->pool_address < a->address || a->pool_address - a->address > l->arena_size)
+		return bad(s, "an arena's pool_address lies outside it: not pymalloc's layout");
+	if (base & mask)
+		base = (base & ~mask) + l->pool_size;
+	/* at most arena_size / pool_size pools: the bound holds whatever the target says */
+	for (; base < a->pool_address && n <= l->arena_size / l->pool_size; base += l->pool_size, n++) {
+		if (rd(r, base, &p, sizeof(p)))
+			return bad(s, "a pool header could not be read (the arena was freed meanwhile?)");
+		if (take_pool(l, &p, s))
+			return -EINVAL;
+	}
+	s->pools_free += a->nfreepools;
+	return 0;
+}
+
+static int walk_pymalloc(const struct mem_reader *r, const struct heap_layout *l, struct heap_snapshot *s)
+{
+	struct counters c;
+	struct arena_obj a;
+	uint64_t i;
+
+	if (read_counters(r, l, &c))
+		return bad(s, "pymalloc's state could not be read at the addresses the layout gives");
+	s->arenas_total = c.total;
+	s->arenas_current = c.current;
+	s->arenas_highwater = c.highwater;
+	if (c.maxarenas > HEAP_MAX_ARENAS || c.current > c.maxarenas || c.highwater > c.maxarenas)
+		return bad(s, "pymalloc's arena counts are implausible: not pymalloc's layout");
+	if (c.maxarenas && !c.arenas)
+		return bad(s, "pymalloc's arena table is NULL while it has entries");
+	for (i = 0; i < c.maxarenas; i++) {
+		if (rd(r, c.arenas + i * sizeof(a), &a, sizeof(a)))
+			return bad(s, "pymalloc's arena table could not be read");
+		if (!a.address)
+			continue;
+		s->arenas_walked++;
+		s->bytes_in_arenas += l->arena_size;
+		if (walk_arena(r, l, &a, s))
+			return -EINVAL;
+	}
+	return 0;
+}
+
+static void read_gc(const struct mem_reader *r, const struct heap_layout *l, struct heap_snapshot *s)
+{
+	struct { uint64_t head[2]; int32_t threshold, count; } gen[HEAP_GENERATIONS];
+	uint64_t gcstate;
+	int32_t enabled;
+	int g;
+
+	if (!l->gc || follow(r, &l->gcstate, &gcstate) ||
+	    rd(r, gcstate + l->gc_enabled_off, &enabled, sizeof(enabled)) ||
+	    rd(r, gcstate + l->gc_generations_off, gen, sizeof(gen))) {
+		if (!s->why[0])
+			snprintf(s->why, sizeof(s->why), "the GC state could not be read");
+		return;
+	}
+	if (enabled != 0 && enabled != 1) {
+		snprintf(s->why, sizeof(s->why), "gcstate.enabled is %d: not CPython's GC state", enabled);
+		return;
+	}
+	s->gc_enabled = enabled;
+	for (g = 0; g < HEAP_GENERATIONS; g++) {
+		s->threshold[g] = gen[g].threshold;
+		s->count[g] = gen[g].count;
+	}
+	s->gc_ok = true;
+}
+
+static bool same_heap(const struct heap_snapshot *a, const struct heap_snapshot *b)
+{
+	return a->arenas_total == b->arenas_total && a->arenas_walked == b->arenas_walked &&
+	       a->pools_used == b->pools_used && !memcmp(a->classes, b->classes, sizeof(a->classes));
+}
+
+void heap_snapshot(const struct mem_reader *r, const struct heap_layout *l, struct heap_snapshot *s)
+{
+	struct heap_snapshot again;
+
+	memset(s, 0, sizeof(*s));
+	if (!l->pymalloc) {
+		snprintf(s->why, sizeof(s->why), "%s", l->why);
+	} else if (l->pool_size < 4096 || l->pool_size & (l->pool_size - 1) || l->arena_size < l->pool_size) {
+		bad(s, "internal: an impossible pool or arena size in the layout");
+	} else if (!walk_pymalloc(r, l, s)) {
+		/* a second walk tells a still heap from one that moved under the reads */
+		memset(&again, 0, sizeof(again));
+		s->pymalloc_ok = true;
+		s->consistent = !walk_pymalloc(r, l, &again) && same_heap(s, &again);
+	}
+	read_gc(r, l, s);
+}

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * heap: pymalloc's arenas, pools and size classes, and the GC's generation
+ * state, read from outside through a mem_reader. Every pointer read from the
+ * target is checked before use, and every loop has a hard bound, so a
+ * hostile or corrupted image ends in an error, never in a crash or a hang.
+ */
+#ifndef MMTRACE_HEAP_H
+#define MMTRACE_HEAP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "procmem.h"
+
+#define HEAP_CLASSES 32			/* 512 bytes in 16-byte classes (3.8+, 64-bit) */
+#define HEAP_MAX_ARENAS (1u << 20)	/* 1 TiB of 1 MiB arenas */
+#define HEAP_GENERATIONS 3
+#define HEAP_CHAIN_MAX 3
+
+/* base + off[0] -> deref -> + off[1] -> deref ... + last */
+struct heap_chain {
+	uint64_t base;
+	int nderef;
+	uint64_t off[HEAP_CHAIN_MAX];	/* added before each dereference */
+	uint64_t last;			/* added after the last one */
+};
+
+/* Where pymalloc's state lives in one process: its fields as absolute
+ * addresses (3.8-3.11 statics) or as offsets from one struct (3.12+). */
+struct heap_layout {
+	bool pymalloc;			/* false: the build hides it (why says so) */
+	struct heap_chain mgmt;		/* 3.12+: &interp->obmalloc.mgmt, or 0 chain */
+	uint64_t arenas, maxarenas, narenas_current, ntimes_allocated, highwater;	/* absolute or mgmt offsets */
+	bool fields_are_offsets;
+	uint64_t pool_size, arena_size;
+	bool gc;
+	struct heap_chain gcstate;	/* &gcstate */
+	uint64_t gc_enabled_off, gc_generations_off;
+	char pymalloc_source[80];
+	const char *gc_source;
+	char why[256];
+};
+
+struct heap_class {
+	uint64_t pools, blocks_in_use, free_blocks;
+};
+
+struct heap_snapshot {
+	/* pymalloc */
+	bool pymalloc_ok;
+	uint64_t arenas_total, arenas_current, arenas_highwater, arenas_walked;
+	uint64_t pools_used, pools_free;
+	struct heap_class classes[HEAP_CLASSES];
+	uint64_t bytes_in_use, bytes_in_pools, bytes_in_arenas;
+	bool consistent;	/* two walks agreed: the heap did not change meanwhile */
+	/* GC */
+	bool gc_ok;
+	bool gc_enabled;
+	int32_t threshold[HEAP_GENERATIONS], count[HEAP_GENERATIONS];
+	char why[256];		/* the first failure, when a part is not ok */
+};
+
+/* Fills s; the parts that cannot be read say why. */
+void heap_snapshot(const struct mem_reader *r, const struct heap_layout *l, struct heap_snapshot *s);
+/* Block size of a size class (16-byte alignment). */
+static inline uint64_t heap_class_size(int c)
+{
+	return (uint64_t)(c + 1) * 16;
+}
+
+#endif /* MMTRACE_HEAP_H */

@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: MIT */
+/* heap_layout: where one process's pymalloc and GC state are, from the
+ * interpreter file's symbols, _Py_DebugOffsets (3.13+) and built-in tables. */
+#ifndef MMTRACE_HEAP_LAYOUT_H
+#define MMTRACE_HEAP_LAYOUT_H
+
+#include "heap.h"
+#include "procmem.h"
+#include "resolve.h"
+
+/* 0, or -errno with why set (no verified layout, file not mapped). */
+int heap_layout_for(const struct python_binary *pb, const struct procmem *pm, struct heap_layout *hl,
+		    char *why, size_t len);
+
+#endif /* MMTRACE_HEAP_LAYOUT_H */

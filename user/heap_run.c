@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: MIT
+/*
+ * --heap: nothing is attached and nothing runs in the target; each snapshot
+ * is a set of bounded reads of its memory (see procmem.h and heap.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+#include "discover.h"
+#include "exitcodes.h"
+#include "heap_layout.h"
+#include "heap_run.h"
+#include "parse.h"
+#include "present_heap.h"
+
+struct heap_target {
+	struct target t;
+	struct heap_layout layout;
+	struct heap_snapshot snap;
+	char error[256];
+	int rc;			/* MMX_* of the last snapshot */
+};
+
+unsigned long long parse_rss_rollup(const char *text)
+{
+	const char *line = text;
+	long kib;
+	char num[32];
+	size_t n;
+
+	while (line && *line) {
+		if (!strncmp(line, "Rss:", 4)) {
+			line += 4;
+			line += strspn(line, " \t");
+			n = strspn(line, "0123456789");
+			if (!n || n >= sizeof(num))
+				return 0;
+			memcpy(num, line, n);
+			num[n] = '\0';
+			return parse_long(num, 0, LONG_MAX / 1024, &kib) ? 0 : (unsigned long long)kib * 1024;
+		}
+		line = strchr(line, '\n');
+		line = line ? line + 1 : NULL;
+	}
+	return 0;
+}
+
+static unsigned long long read_rss(pid_t pid)
+{
+	char path[64], buf[4096];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	return parse_rss_rollup(buf);
+}
+
+/* A first read of the interpreter's code tells a refusal from a bad layout. */
+static int check_access(struct procmem *pm, const struct heap_target *h, char *err, size_t len)
+{
+	struct mem_reader r = procmem_reader(pm);
+	uint64_t word, addr;
+
+	if (procmem_file_addr(pm, h->t.bin.path, h->t.bin.anchor_offset, &addr))
+		return MMX_OK;	/* heap_layout_for says why */
+	switch (r.read(r.ctx, addr, &word, sizeof(word))) {
+	case 0:
+		return MMX_OK;
+	case -EPERM:
+	case -EACCES:
+		snprintf(err, len, "cannot read the memory of PID %d: needs root, or CAP_SYS_PTRACE", h->t.pid);
+		return MMX_NO_PERMISSION;
+	case -ESRCH:
+		snprintf(err, len, "PID %d exited", h->t.pid);
+		return MMX_NO_PROCESS;
+	default:
+		snprintf(err, len, "cannot read the memory of PID %d", h->t.pid);
+		return MMX_BAD_IMAGE;
+	}
+}
+
+static void snapshot_one(struct heap_target *h)
+{
+	struct procmem pm;
+	struct mem_reader r;
+	int err;
+
+	h->error[0] = '\0';
+	h->rc = MMX_OK;
+	err = procmem_open(&pm, h->t.pid);
+	if (err) {
+		snprintf(h->error, sizeof(h->error), "cannot read /proc/%d/maps: %s", h->t.pid, strerror(-err));
+		h->rc = err == -ENOENT ? MMX_NO_PROCESS : MMX_NO_PERMISSION;
+		return;
+	}
+	h->rc = check_access(&pm, h, h->error, sizeof(h->error));
+	if (!h->rc && heap_layout_for(&h->t.bin, &pm, &h->layout, h->error, sizeof(h->error)))
+		h->rc = MMX_BAD_IMAGE;
+	if (!h->rc) {
+		r = procmem_reader(&pm);
+		heap_snapshot(&r, &h->layout, &h->snap);
+		/* nothing readable where CPython's state must be: not this layout */
+		if (!h->snap.gc_ok && !h->snap.pymalloc_ok) {
+			snprintf(h->error, sizeof(h->error), "memory does not match CPython %s's layout: %s",
+				 h->t.bin.version, h->snap.why);
+			h->rc = MMX_BAD_IMAGE;
+		}
+	}
+	procmem_close(&pm);
+}
+
+static int snapshot_all(const struct heap_config *c, struct heap_target *hs, int n)
+{
+	struct heap_view v[OPT_MAX_PIDS];
+	struct timespec wall;
+	int i, rc = MMX_OK;
+
+	clock_gettime(CLOCK_REALTIME, &wall);
+	for (i = 0; i < n; i++) {
+		snapshot_one(&hs[i]);
+		v[i] = (struct heap_view){ hs[i].t.pid, hs[i].t.comm, &hs[i].t.bin, &hs[i].layout, &hs[i].snap,
+					   hs[i].rc ? 0 : read_rss(hs[i].t.pid), hs[i].rc ? hs[i].error : NULL };
+		if (hs[i].rc && rc == MMX_OK) {
+			rc = hs[i].rc;
+			snprintf(c->err, c->errlen, "%s", hs[i].error);
+		}
+	}
+	(c->opt->json ? present_heap_json : present_heap_text)(c->out, v, n, &wall);
+	return rc;
+}
+
+/* Waits one interval; false when a signal asks to stop. */
+static bool wait_interval(const struct heap_config *c)
+{
+	struct pollfd p = { .fd = c->sigfd, .events = POLLIN };
+	struct signalfd_siginfo si;
+
+	if (poll(&p, 1, (int)(c->opt->interval_s * 1000)) <= 0)
+		return true;
+	while (read(c->sigfd, &si, sizeof(si)) == sizeof(si))
+		if (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM)
+			return false;
+	return true;
+}
+
+int heap_run(const struct heap_config *c)
+{
+	const struct options *o = c->opt;
+	struct heap_target *hs = calloc((size_t)o->npids, sizeof(*hs));
+	long round, rounds = o->count ? o->count : o->interval_given ? 0 : 1;
+	int i, rc = MMX_OK;
+
+	if (!hs) {
+		snprintf(c->err, c->errlen, "out of memory");
+		return MMX_INTERNAL;
+	}
+	for (i = 0; i < o->npids && !rc; i++)
+		rc = discover_pid(o->pids[i], c->ro, &hs[i].t, c->err, c->errlen);
+	for (round = 0; !rc && (!rounds || round < rounds); round++) {
+		if (round && !wait_interval(c))
+			break;
+		rc = snapshot_all(c, hs, o->npids);
+	}
+	free(hs);
+	return rc;
+}

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+/* heap_run: the --heap mode, snapshots of running processes' heap state. */
+#ifndef MMTRACE_HEAP_RUN_H
+#define MMTRACE_HEAP_RUN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include "options.h"
+#include "resolve.h"
+
+struct heap_config {
+	const struct options *opt;
+	const struct resolve_opts *ro;
+	FILE *out;
+	int sigfd;		/* SIGINT/SIGTERM end the loop between snapshots */
+	char *err;
+	size_t errlen;
+};
+
+/* Returns an exit code (MMX_*), with err set on failure. */
+int heap_run(const struct heap_config *c);
+
+/* The "Rss:" of /proc/PID/smaps_rollup text, in bytes; 0 when absent. */
+unsigned long long parse_rss_rollup(const char *text);
+
+#endif /* MMTRACE_HEAP_RUN_H */

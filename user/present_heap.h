@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: MIT */
+/* present_heap: one heap snapshot per process, as text or JSON. */
+#ifndef MMTRACE_PRESENT_HEAP_H
+#define MMTRACE_PRESENT_HEAP_H
+
+#include <stdio.h>
+#include <sys/types.h>
+#include <time.h>
+#include "heap.h"
+#include "resolve.h"
+
+struct heap_view {
+	pid_t pid;
+	const char *comm;
+	const struct python_binary *bin;
+	const struct heap_layout *layout;
+	const struct heap_snapshot *snap;
+	unsigned long long rss_bytes;	/* 0 when unknown */
+	const char *error;		/* the process could not be read at all, else NULL */
+};
+
+void present_heap_text(FILE *f, const struct heap_view *v, int n, const struct timespec *wall);
+void present_heap_json(FILE *f, const struct heap_view *v, int n, const struct timespec *wall);
+
+#endif /* MMTRACE_PRESENT_HEAP_H */

@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include "parse.h"
+#include "procmem.h"
+
+static int hex_field(char **s, char stop, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(*s, &end, 16);
+	if (errno || end == *s || *end != stop)
+		return -EINVAL;
+	*out = v;
+	*s = end + 1;
+	return 0;
+}
+
+static char *skip_field(char *s)
+{
+	s = strchr(s, ' ');
+	return s ? s + 1 : NULL;
+}
+
+/* "start-end perms offset dev inode   path" */
+int parse_mem_region(char *line, struct mem_region *r)
+{
+	char *s = line, *perms;
+	size_t n;
+
+	memset(r, 0, sizeof(*r));
+	if (hex_field(&s, '-', &r->start) || hex_field(&s, ' ', &r->end) || r->end <= r->start)
+		return -EINVAL;
+	perms = s;
+	if (strlen(perms) < 5 || perms[4] != ' ')
+		return -EINVAL;
+	r->readable = perms[0] == 'r';
+	s = perms + 5;
+	if (hex_field(&s, ' ', &r->offset))
+		return -EINVAL;
+	s = skip_field(s);	/* dev */
+	if (!s)
+		return -EINVAL;
+	while (*s && *s != ' ')	/* inode */
+		s++;
+	while (*s == ' ')
+		s++;
+	n = strcspn(s, "\n");
+	s[n] = '\0';
+	if (n > 10 && !strcmp(s + n - 10, " (deleted)"))
+		s[n - 10] = '\0';
+	r->path = *s == '/' ? s : NULL;
+	return 0;
+}
+
+void procmem_close(struct procmem *pm)
+{
+	int i;
+
+	for (i = 0; i < pm->n; i++)
+		free(pm->regions[i].path);
+	free(pm->regions);
+	pm->regions = NULL;
+	pm->n = 0;
+}
+
+static int add_region(struct procmem *pm, const struct mem_region *r, int *cap)
+{
+	struct mem_region *grown;
+
+	if (pm->n >= PROCMEM_MAX_REGIONS)
+		return -E2BIG;
+	if (pm->n == *cap) {
+		*cap = *cap ? 2 * *cap : 256;
+		grown = realloc(pm->regions, (size_t)*cap * sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		pm->regions = grown;
+	}
+	pm->regions[pm->n] = *r;
+	if (r->path && !(pm->regions[pm->n].path = strdup(r->path)))
+		return -ENOMEM;
+	pm->n++;
+	return 0;
+}
+
+int procmem_open(struct procmem *pm, pid_t pid)
+{
+	char path[64], *line = NULL;
+	struct mem_region r;
+	size_t cap_line = 0;
+	int cap = 0, err = 0;
+	FILE *f;
+
+	memset(pm, 0, sizeof(*pm));
+	pm->pid = pid;
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (!err && getline(&line, &cap_line, f) > 0)
+		if (!parse_mem_region(line, &r))
+			err = add_region(pm, &r, &cap);
+	free(line);
+	fclose(f);
+	if (err)
+		procmem_close(pm);
+	return err;
+}
+
+/* Regions come sorted by address, as the kernel lists them. */
+bool procmem_covers(const struct procmem *pm, uint64_t addr, size_t len)
+{
+	uint64_t end = addr + len;
+	int i;
+
+	if (!len || end < addr)
+		return false;
+	for (i = 0; i < pm->n && addr < end; i++) {
+		const struct mem_region *r = &pm->regions[i];
+
+		if (r->end <= addr)
+			continue;
+		if (r->start > addr || !r->readable)
+			return false;
+		addr = r->end;
+	}
+	return addr >= end;
+}
+
+int procmem_file_addr(const struct procmem *pm, const char *path, uint64_t off, uint64_t *addr)
+{
+	int i;
+
+	for (i = 0; i < pm->n; i++) {
+		const struct mem_region *r = &pm->regions[i];
+
+		if (r->path && !strcmp(r->path, path) && off >= r->offset && off - r->offset < r->end - r->start) {
+			*addr = r->start + (off - r->offset);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static int read_process(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	struct procmem *pm = ctx;
+	struct iovec local = { buf, len }, remote = { (void *)(uintptr_t)addr, len };
+	ssize_t n;
+
+	if (!procmem_covers(pm, addr, len))
+		return -EFAULT;
+	n = process_vm_readv(pm->pid, &local, 1, &remote, 1, 0);
+	if (n < 0)
+		return -errno;
+	return (size_t)n == len ? 0 : -EFAULT;
+}
+
+struct mem_reader procmem_reader(struct procmem *pm)
+{
+	return (struct mem_reader){ read_process, pm };
+}
