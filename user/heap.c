@@ -100,22 +100,40 @@ static int take_pool(const struct heap_layout *l, const struct pool_hdr *p, stru
 	return 0;
 }
 
+/* n pool headers: in one batch where the reader can, else one by one */
+static int read_pools(const struct mem_reader *r, const uint64_t *addrs, struct pool_hdr *out, int n)
+{
+	int i;
+
+	if (r->read_batch)
+		return r->read_batch(r->ctx, addrs, sizeof(*out), out, n);
+	for (i = 0; i < n; i++)
+		if (rd(r, addrs[i], &out[i], sizeof(out[i])))
+			return -EFAULT;
+	return 0;
+}
+
 static int walk_arena(const struct mem_reader *r, const struct heap_layout *l, const struct arena_obj *a,
 		      struct heap_snapshot *s)
 {
-	uint64_t mask = l->pool_size - 1, base = a->address, n = 0;
-	struct pool_hdr p;
+	uint64_t mask = l->pool_size - 1, base = a->address, addrs[READER_MAX_BATCH];
+	struct pool_hdr p[READER_MAX_BATCH];
+	int n, i;
 
 	if (a->pool_address < a->address || a->pool_address - a->address > l->arena_size)
 		return bad(s, "an arena's pool_address lies outside it: not pymalloc's layout");
 	if (base & mask)
 		base = (base & ~mask) + l->pool_size;
-	/* at most arena_size / pool_size pools: the bound holds whatever the target says */
-	for (; base < a->pool_address && n <= l->arena_size / l->pool_size; base += l->pool_size, n++) {
-		if (rd(r, base, &p, sizeof(p)))
+	/* pools up to pool_address, which lies within the arena: at most
+	 * arena_size / pool_size, whatever the target says */
+	while (base < a->pool_address) {
+		for (n = 0; n < READER_MAX_BATCH && base < a->pool_address; n++, base += l->pool_size)
+			addrs[n] = base;
+		if (read_pools(r, addrs, p, n))
 			return bad(s, "a pool header could not be read (the arena was freed meanwhile?)");
-		if (take_pool(l, &p, s))
-			return -EINVAL;
+		for (i = 0; i < n; i++)
+			if (take_pool(l, &p[i], s))
+				return -EINVAL;
 	}
 	s->pools_free += a->nfreepools;
 	return 0;

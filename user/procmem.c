@@ -114,7 +114,23 @@ int procmem_open(struct procmem *pm, pid_t pid)
 	return err;
 }
 
-/* Regions come sorted by address, as the kernel lists them. */
+/* The first region that ends above addr; regions come sorted, as the
+ * kernel lists them. */
+static int first_above(const struct procmem *pm, uint64_t addr)
+{
+	int lo = 0, hi = pm->n;
+
+	while (lo < hi) {
+		int mid = lo + (hi - lo) / 2;
+
+		if (pm->regions[mid].end <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 bool procmem_covers(const struct procmem *pm, uint64_t addr, size_t len)
 {
 	uint64_t end = addr + len;
@@ -122,7 +138,7 @@ bool procmem_covers(const struct procmem *pm, uint64_t addr, size_t len)
 
 	if (!len || end < addr)
 		return false;
-	for (i = 0; i < pm->n && addr < end; i++) {
+	for (i = first_above(pm, addr); i < pm->n && addr < end; i++) {
 		const struct mem_region *r = &pm->regions[i];
 
 		if (r->end <= addr)
@@ -163,7 +179,29 @@ static int read_process(void *ctx, uint64_t addr, void *buf, size_t len)
 	return (size_t)n == len ? 0 : -EFAULT;
 }
 
+/* One process_vm_readv for many small reads (pool headers of an arena). */
+static int read_process_batch(void *ctx, const uint64_t *addrs, size_t len, void *buf, int n)
+{
+	struct iovec local[READER_MAX_BATCH], remote[READER_MAX_BATCH];
+	struct procmem *pm = ctx;
+	ssize_t got;
+	int i;
+
+	if (n <= 0 || n > READER_MAX_BATCH)
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		if (!procmem_covers(pm, addrs[i], len))
+			return -EFAULT;
+		local[i] = (struct iovec){ (char *)buf + (size_t)i * len, len };
+		remote[i] = (struct iovec){ (void *)(uintptr_t)addrs[i], len };
+	}
+	got = process_vm_readv(pm->pid, local, (unsigned long)n, remote, (unsigned long)n, 0);
+	if (got < 0)
+		return -errno;
+	return (size_t)got == len * (size_t)n ? 0 : -EFAULT;
+}
+
 struct mem_reader procmem_reader(struct procmem *pm)
 {
-	return (struct mem_reader){ read_process, pm };
+	return (struct mem_reader){ read_process, read_process_batch, pm };
 }

@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 #define PROCMEM_MAX_REGIONS 65536
+#define READER_MAX_BATCH 256
 
 struct mem_region {
 	uint64_t start, end;	/* [start, end) */
@@ -29,6 +30,9 @@ struct mem_region {
 struct mem_reader {
 	/* copies len bytes at addr: 0, or -errno (nothing partial is kept) */
 	int (*read)(void *ctx, uint64_t addr, void *buf, size_t len);
+	/* optional: n chunks of len bytes at addrs[i] into buf, one after the
+	 * other, all or nothing (n <= READER_MAX_BATCH) */
+	int (*read_batch)(void *ctx, const uint64_t *addrs, size_t len, void *buf, int n);
 	void *ctx;
 };
 

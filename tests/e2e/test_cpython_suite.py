@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from conftest import DEBIAN_PY, WORKLOADS, HostTrace, mm_triplets, row
+from conftest import DEBIAN_PY, MMTRACE, WORKLOADS, HostTrace, interpreter_or_skip, mm_triplets, row
 
 SUITE = ["test_gc", "test_weakref", "test_dict", "test_threading"]
 
@@ -63,3 +63,32 @@ def test_regression_suite_unchanged_under_tracing(mode):
         # counted from exec: the process's whole arena history, as pymalloc reports it
         assert [p["alloc"]["arenas_allocated"], p["alloc"]["arenas_freed"]] == arenas
         assert arenas[0] > 10
+
+
+# --alloc=exact traps on every allocator call (~100x here): the suite above
+# would take most of an hour, so this named subset runs instead.
+EXACT_SUBSET = ["test_dict"]
+
+
+def test_regression_subset_unchanged_under_exact_allocation_tracing():
+    """CPython 3.11's own test_dict (pyenv build: exact coverage) passes the
+    same under --alloc=exact, and every allocator call was accounted."""
+    exe = interpreter_or_skip("3.11")
+    argv = [exe, os.path.join(WORKLOADS, "regrtest_with_stats.py")] + EXACT_SUBSET
+
+    def summary(r):
+        return [l for l in r.stdout.splitlines() if l.startswith(("Tests result:", "Result:", "All "))
+                or " OK." in l]
+
+    plain = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+    traced = subprocess.run([MMTRACE, "--alloc=exact", "--json", "-o", "/dev/stderr", "60", "--"] + argv,
+                            capture_output=True, text=True, timeout=900)
+    assert plain.returncode == 0 and traced.returncode == 0, traced.stderr[-3000:]
+    assert summary(traced) == summary(plain) and summary(plain)
+    final = json.loads([l for l in traced.stderr.splitlines() if l.startswith('{"time"')][-1])
+    ex = final["processes"][0]["alloc_exact"]
+    assert ex["unmatched"] == 0 and ex["untracked"] == 0
+    assert ex["domains"]["obj"]["coverage"] == "exact"
+    assert ex["domains"]["obj"]["malloc"] > 100000, "the suite allocates a lot"
+    stats = [l for l in traced.stderr.splitlines() if l.startswith("MMTRACE_STATS ")][0].split(" ", 3)
+    assert mm_triplets(final["processes"][0]) == json.loads(stats[2])

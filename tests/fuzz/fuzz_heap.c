@@ -29,6 +29,18 @@ static int read_image(void *ctx, uint64_t addr, void *buf, size_t len)
 	return 0;
 }
 
+static int read_image_batch(void *ctx, const uint64_t *addrs, size_t len, void *buf, int n)
+{
+	int i;
+
+	if (n <= 0 || n > READER_MAX_BATCH)
+		abort();	/* the walker must keep to the batch bound */
+	for (i = 0; i < n; i++)
+		if (read_image(ctx, addrs[i], (char *)buf + (size_t)i * len, len))
+			return -EFAULT;
+	return 0;
+}
+
 static void choose_layout(const uint8_t *cfg, struct heap_layout *l)
 {
 	static const uint64_t pools[] = { 4096, 16384 }, arenas[] = { 256 << 10, 1 << 20 };
@@ -67,7 +79,7 @@ static void choose_layout(const uint8_t *cfg, struct heap_layout *l)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct image im = { data, size, 0 };
-	struct mem_reader r = { read_image, &im };
+	struct mem_reader r = { read_image, NULL, &im };
 	struct heap_layout l;
 	struct heap_snapshot s;
 	uint64_t used = 0, pools = 0;
@@ -76,6 +88,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 10)
 		return 0;
 	choose_layout(data, &l);
+	if (data[0] & 8)
+		r.read_batch = read_image_batch;
 	heap_snapshot(&r, &l, &s);
 	if (!s.pymalloc_ok)
 		return 0;

@@ -252,7 +252,7 @@ static void put32(struct image *im, uint64_t addr, uint32_t v)
 static void heap_walk_of_an_image(void **state)
 {
 	static struct image im;
-	struct mem_reader r = { read_image, &im };
+	struct mem_reader r = { read_image, NULL, &im };
 	struct heap_layout l = { .pymalloc = true, .arenas = 0x1000, .maxarenas = 0x1008, .narenas_current = 0x1010,
 				 .ntimes_allocated = 0x1018, .highwater = 0x1020, .pool_size = 4096,
 				 .arena_size = 8192 };
