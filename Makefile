@@ -17,7 +17,7 @@ WARN      := -Wall -Wextra -Werror
 UWARN     := $(WARN) -Wno-format-truncation
 CFLAGS    ?= -g -O2
 CFLAGS    += $(UWARN) -MMD -MP -D_GNU_SOURCE -Iuser -Ibpf -I$(OUT)
-LDLIBS    := -lbpf -lelf -lz
+LDLIBS    := -lbpf -ldw -lelf -lz
 ifeq ($(SANITIZE),1)
 CFLAGS    += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS   += -fsanitize=address,undefined
@@ -31,7 +31,8 @@ SKELS     := $(OUT)/gc.skel.h $(OUT)/alloc.skel.h
 LIB_SRCS  := user/elf_file.c user/resolve.c user/layout.c user/plan.c user/plan_exact.c user/discover.c \
              user/attach.c user/collect.c user/present.c user/present_host.c user/present_json.c \
              user/present_exact.c user/collect_exact.c user/json.c \
-             user/procmem.c user/heap.c user/heap_layout.c user/heap_run.c user/present_heap.c user/options.c user/parse.c user/export.c user/present_metrics.c user/registry.c user/proctable.c user/discover_host.c user/host.c
+             user/procmem.c user/heap.c user/heap_layout.c user/heap_run.c user/present_heap.c \
+             user/dwarf_layout.c user/options.c user/parse.c user/export.c user/present_metrics.c user/registry.c user/proctable.c user/discover_host.c user/host.c
 LIB_OBJS  := $(LIB_SRCS:user/%.c=$(OUT)/%.o)
 APP       := $(OUT)/mmtrace
 UNIT      := $(OUT)/test_resolve $(OUT)/test_host
@@ -43,7 +44,7 @@ FUZZ_SRCS    := user/elf_file.c user/resolve.c user/layout.c user/plan.c user/pl
                 user/discover_host.c user/registry.c user/parse.c user/export.c user/present_metrics.c \
                 user/collect.c user/json.c user/present.c user/present_host.c user/present_json.c \
                 user/present_exact.c user/collect_exact.c user/procmem.c user/heap.c user/heap_layout.c \
-                user/present_heap.c user/heap_run.c
+                user/present_heap.c user/heap_run.c user/dwarf_layout.c
 FUZZ_CFLAGS  := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
                 $(WARN) -D_GNU_SOURCE -Iuser -Ibpf
 FUZZ_SECONDS ?= 60
@@ -98,7 +99,7 @@ test: deps
 
 $(FUZZ_OUT)/%: tests/fuzz/%.c $(FUZZ_SRCS) user/*.h bpf/gc.h
 	mkdir -p $(@D)
-	$(CLANG) $(FUZZ_CFLAGS) $< $(FUZZ_SRCS) -lbpf -lelf -lz -o $@
+	$(CLANG) $(FUZZ_CFLAGS) $< $(FUZZ_SRCS) -lbpf -ldw -lelf -lz -o $@
 
 $(FUZZ_OUT)/seeds/.done: tools/fuzz-seeds.sh | fixtures
 	rm -rf $(@D)

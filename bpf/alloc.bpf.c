@@ -341,52 +341,44 @@ static struct type_counts *type_of(__u32 tgid, __u64 op, struct alloc_exact_stat
 	return counts_of(tgid, type, s);
 }
 
-/* PyType_GenericAlloc(type, n), _PyObject_New(type), _PyObject_GC_New(type)
- * and their Var forms: the type is the first argument. */
-SEC("uprobe")
-int type_alloc(struct pt_regs *ctx)
+enum type_event { TYPE_ALLOC, TYPE_DEALLOC, TYPE_WEAKREF_CLEAR };
+
+/* One event of a type, counted for the process and for the type. The
+ * argument is the type itself (allocations) or an object of it. */
+static int count_type_event(struct pt_regs *ctx, enum type_event ev)
 {
-	__u64 id = bpf_get_current_pid_tgid();
+	__u64 id = bpf_get_current_pid_tgid(), arg = PT_REGS_PARM1(ctx);
 	struct alloc_exact_stats *s = stats_of(id >> 32);
 	struct type_counts *c;
 
 	if (!s)
 		return 0;
-	__sync_fetch_and_add(&s->type_allocs, 1);
-	c = counts_of(id >> 32, PT_REGS_PARM1(ctx), s);
+	__sync_fetch_and_add(ev == TYPE_ALLOC ? &s->type_allocs : ev == TYPE_DEALLOC ? &s->deallocs :
+			     &s->weakref_clears, 1);
+	c = ev == TYPE_ALLOC ? counts_of(id >> 32, arg, s) : type_of(id >> 32, arg, s);
 	if (c)
-		__sync_fetch_and_add(&c->allocs, 1);
+		__sync_fetch_and_add(ev == TYPE_ALLOC ? &c->allocs : ev == TYPE_DEALLOC ? &c->deallocs :
+				     &c->weakref_clears, 1);
 	return 0;
 }
 
+/* PyType_GenericAlloc(type, n), _PyObject_New(type), _PyObject_GC_New(type)
+ * and their Var forms */
+SEC("uprobe")
+int type_alloc(struct pt_regs *ctx)
+{
+	return count_type_event(ctx, TYPE_ALLOC);
+}
+
+/* _Py_Dealloc(op), or subtype_dealloc(op) where LTO inlined it */
 SEC("uprobe")
 int obj_dealloc(struct pt_regs *ctx)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct alloc_exact_stats *s = stats_of(id >> 32);
-	struct type_counts *c;
-
-	if (!s)
-		return 0;
-	__sync_fetch_and_add(&s->deallocs, 1);
-	c = type_of(id >> 32, PT_REGS_PARM1(ctx), s);
-	if (c)
-		__sync_fetch_and_add(&c->deallocs, 1);
-	return 0;
+	return count_type_event(ctx, TYPE_DEALLOC);
 }
 
 SEC("uprobe")
 int weakref_clear(struct pt_regs *ctx)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct alloc_exact_stats *s = stats_of(id >> 32);
-	struct type_counts *c;
-
-	if (!s)
-		return 0;
-	__sync_fetch_and_add(&s->weakref_clears, 1);
-	c = type_of(id >> 32, PT_REGS_PARM1(ctx), s);
-	if (c)
-		__sync_fetch_and_add(&c->weakref_clears, 1);
-	return 0;
+	return count_type_event(ctx, TYPE_WEAKREF_CLEAR);
 }

@@ -3,7 +3,7 @@
 # those that are missing. Safe to run again.
 set -eu
 PKGS="clang llvm make gcc pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev \
-      libcmocka-dev python3-pytest python3.11 systemtap-sdt-dev util-linux binutils"
+      libcmocka-dev python3-pytest python3.11 systemtap-sdt-dev util-linux binutils libdw-dev"
 # The test matrix covers Debian's python3.11 with its build-id debug file too;
 # the matrix cell without it points mmtrace at an empty --debug-dir.
 PKGS="$PKGS python3.11-dbg"
@@ -13,6 +13,8 @@ PKGS="$PKGS gunicorn"
 PKGS="$PKGS libpython3.11-testsuite"
 # the exports are checked by their real consumers: promtool and a Prometheus server
 PKGS="$PKGS prometheus groff-base"
+# tools/bench_alloc.py renders Django templates, the realistic workload
+PKGS="$PKGS python3-django"
 
 missing=""
 for p in $PKGS; do

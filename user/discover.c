@@ -67,39 +67,40 @@ uint64_t parse_stat_starttime(const char *stat)
 	return 0;
 }
 
-uint64_t process_start_ticks(pid_t pid)
+ssize_t read_proc_text(pid_t pid, const char *name, char *buf, size_t len)
 {
-	char path[64], buf[1024];
+	char path[64];
 	ssize_t n;
 	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
+	if (fd < 0 || len < 2) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	n = read(fd, buf, len - 1);
 	close(fd);
 	if (n <= 0)
-		return 0;
+		return -1;
 	buf[n] = '\0';
-	return parse_stat_starttime(buf);
+	return n;
+}
+
+uint64_t process_start_ticks(pid_t pid)
+{
+	char buf[1024];
+
+	return read_proc_text(pid, "stat", buf, sizeof(buf)) > 0 ? parse_stat_starttime(buf) : 0;
 }
 
 bool process_alive(pid_t pid)
 {
-	char path[64], buf[512], *p;
-	ssize_t n;
-	int fd;
+	char buf[512], *p;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (read_proc_text(pid, "stat", buf, sizeof(buf)) <= 0)
 		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
 	/* "pid (comm) S ...": comm may hold spaces and parentheses */
 	p = strrchr(buf, ')');
 	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';

@@ -96,6 +96,8 @@ void free_mapped_files(struct mapped_files *m);
 int linked_libpython(const char *exe, const struct resolve_opts *ro, struct python_binary *pb);
 
 uint64_t monotonic_ns(void);
+/* /proc/PID/NAME's first len - 1 bytes, NUL-terminated: the count, or -1 */
+ssize_t read_proc_text(pid_t pid, const char *name, char *buf, size_t len);
 /* false when pid is gone or a zombie (its /proc/PID/root is gone too) */
 bool process_alive(pid_t pid);
 /* Its start time in clock ticks since boot (/proc/PID/stat field 22), 0 if

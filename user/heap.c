@@ -167,6 +167,23 @@ static int walk_pymalloc(const struct mem_reader *r, const struct heap_layout *l
 	return 0;
 }
 
+/* The length of a generation's list: PyGC_Head._gc_next links back to the
+ * head. A cycle that does not pass the head ends at the bound. */
+static int64_t list_length(const struct mem_reader *r, uint64_t head)
+{
+	uint64_t node;
+	int64_t n = 0;
+
+	if (read_u64(r, head, &node))
+		return -1;
+	while (node != head) {
+		if (n >= HEAP_GC_LIST_MAX || !node || read_u64(r, node, &node))
+			return -1;
+		n++;
+	}
+	return n;
+}
+
 static void read_gc(const struct mem_reader *r, const struct heap_layout *l, struct heap_snapshot *s)
 {
 	struct { uint64_t head[2]; int32_t threshold, count; } gen[HEAP_GENERATIONS];
@@ -189,6 +206,8 @@ static void read_gc(const struct mem_reader *r, const struct heap_layout *l, str
 	for (g = 0; g < HEAP_GENERATIONS; g++) {
 		s->threshold[g] = gen[g].threshold;
 		s->count[g] = gen[g].count;
+		s->objects[g] = g < HEAP_GC_WALKED ?
+			list_length(r, gcstate + l->gc_generations_off + (uint64_t)g * sizeof(gen[0])) : -1;
 	}
 	s->gc_ok = true;
 }

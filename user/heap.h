@@ -8,6 +8,7 @@
 #ifndef MMTRACE_HEAP_H
 #define MMTRACE_HEAP_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include "procmem.h"
@@ -16,6 +17,8 @@
 #define HEAP_MAX_ARENAS (1u << 20)	/* 1 TiB of 1 MiB arenas */
 #define HEAP_GENERATIONS 3
 #define HEAP_CHAIN_MAX 3
+#define HEAP_GC_WALKED 2		/* generations whose object lists are walked */
+#define HEAP_GC_LIST_MAX 65536	/* objects followed per list */
 
 /* base + off[0] -> deref -> + off[1] -> deref ... + last */
 struct heap_chain {
@@ -38,6 +41,7 @@ struct heap_layout {
 	uint64_t gc_enabled_off, gc_generations_off;
 	char pymalloc_source[80];
 	const char *gc_source;
+	char offsets_source[PATH_MAX + 80];	/* DWARF of a file, or mmtrace's table */
 	char why[256];
 };
 
@@ -57,6 +61,9 @@ struct heap_snapshot {
 	bool gc_ok;
 	bool gc_enabled;
 	int32_t threshold[HEAP_GENERATIONS], count[HEAP_GENERATIONS];
+	/* objects in the young generations' lists (the oldest is not walked:
+	 * one read per object); -1 when not known (unreadable or over the bound) */
+	int64_t objects[HEAP_GENERATIONS];
 	char why[256];		/* the first failure, when a part is not ok */
 };
 

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include "dwarf_layout.h"
 #include "heap_layout.h"
 #include "layout.h"
 
@@ -22,16 +23,16 @@ static void gc_chain(const struct python_binary *pb, const struct cpython_layout
 	hl->gc_generations_off = l->gc_generations;
 	if (l->runtime_gc) {
 		c->last = l->runtime_gc;	/* 3.8: one GC state, in _PyRuntime */
-		hl->gc_source = "built-in table (_PyRuntime.gc)";
+		hl->gc_source = "_PyRuntime.gc";
 		return;
 	}
 	c->nderef = 1;
 	c->off[0] = l->runtime_interp_main;
 	c->last = l->interp_gc;
-	hl->gc_source = "built-in table (interpreters.main -> gc)";
+	hl->gc_source = "interpreters.main -> gc";
 	if (pb->has_debug_offsets) {
 		c->last = pb->dbgoff_interp_gc;
-		hl->gc_source = "_Py_DebugOffsets (interpreter_state.gc), interpreters.main from the built-in table";
+		hl->gc_source = "interpreters.main -> gc, gc's offset from _Py_DebugOffsets";
 	}
 }
 
@@ -82,23 +83,69 @@ static void pymalloc_in_interp(const struct cpython_layout *l, uint64_t runtime,
 	}
 	hl->pymalloc = true;
 	hl->fields_are_offsets = true;
-	hl->arenas = MGMT_ARENAS;
-	hl->maxarenas = MGMT_MAXARENAS;
-	hl->narenas_current = MGMT_NARENAS_CURRENT;
-	hl->ntimes_allocated = MGMT_NTIMES_ALLOCATED;
-	hl->highwater = MGMT_HIGHWATER;
-	snprintf(hl->pymalloc_source, sizeof(hl->pymalloc_source),
-		 "built-in table (interpreters.main -> obmalloc.mgmt)");
+	snprintf(hl->pymalloc_source, sizeof(hl->pymalloc_source), "interpreters.main -> %sobmalloc.mgmt",
+		 l->obmalloc_is_ptr ? "*" : "");
+}
+
+/* Where the DWARF is: the binary's own, or its debug file. */
+static const char *dwarf_file(const struct python_binary *pb)
+{
+	if (!pb->stripped)
+		return pb->open_path;
+	return pb->debug_path[0] ? pb->debug_path : NULL;
+}
+
+static void take(const struct dwarf_offsets *d, enum dwarf_field f, uint64_t *field, int *taken, int *differ)
+{
+	if (!d->found[f])
+		return;
+	*differ += *field != d->off[f];
+	*field = d->off[f];
+	(*taken)++;
+}
+
+/* The interpreter's own DWARF, where it has it, over mmtrace's table. */
+static void apply_dwarf(const struct python_binary *pb, struct cpython_layout *l, struct heap_layout *hl)
+{
+	const char *path = dwarf_file(pb);
+	struct dwarf_offsets d;
+	int taken = 0, differ = 0;
+
+	if (!path || dwarf_heap_offsets(path, &d))
+		return;
+	take(&d, DW_RUNTIME_INTERP_MAIN, &l->runtime_interp_main, &taken, &differ);
+	if (l->runtime_gc)
+		take(&d, DW_RUNTIME_GC, &l->runtime_gc, &taken, &differ);
+	else
+		take(&d, DW_INTERP_GC, &l->interp_gc, &taken, &differ);
+	take(&d, DW_GC_ENABLED, &l->gc_enabled, &taken, &differ);
+	take(&d, DW_GC_GENERATIONS, &l->gc_generations, &taken, &differ);
+	if (l->interp_obmalloc) {
+		take(&d, DW_INTERP_OBMALLOC, &l->interp_obmalloc, &taken, &differ);
+		take(&d, DW_OBMALLOC_MGMT, &l->obmalloc_mgmt, &taken, &differ);
+		if (d.found[DW_INTERP_OBMALLOC])
+			l->obmalloc_is_ptr = d.obmalloc_is_ptr;
+		take(&d, DW_MGMT_ARENAS, &hl->arenas, &taken, &differ);
+		take(&d, DW_MGMT_MAXARENAS, &hl->maxarenas, &taken, &differ);
+		take(&d, DW_MGMT_NARENAS_CURRENT, &hl->narenas_current, &taken, &differ);
+		take(&d, DW_MGMT_NTIMES, &hl->ntimes_allocated, &taken, &differ);
+		take(&d, DW_MGMT_HIGHWATER, &hl->highwater, &taken, &differ);
+	}
+	if (taken)
+		snprintf(hl->offsets_source, sizeof(hl->offsets_source), "DWARF of %s (%d offsets%s)",
+			 path == pb->open_path ? pb->path : path, taken,
+			 differ ? ", some unlike mmtrace's table: DWARF wins" : ", as in mmtrace's table");
 }
 
 int heap_layout_for(const struct python_binary *pb, const struct procmem *pm, struct heap_layout *hl,
 		    char *why, size_t len)
 {
-	const struct cpython_layout *l = layout_for(pb->major, pb->minor);
+	const struct cpython_layout *table = layout_for(pb->major, pb->minor);
+	struct cpython_layout eff, *l = &eff;
 	uint64_t runtime, anchor;
 
 	memset(hl, 0, sizeof(*hl));
-	if (!l) {
+	if (!table) {
 		snprintf(why, len, "CPython %d.%d has no verified layout in mmtrace (3.8 to 3.13 have)", pb->major,
 			 pb->minor);
 		return -ENOENT;
@@ -108,6 +155,15 @@ int heap_layout_for(const struct python_binary *pb, const struct procmem *pm, st
 		return -ENOENT;
 	}
 	runtime = pb->runtime_vaddr + (anchor - pb->anchor_vaddr);
+	eff = *table;
+	snprintf(hl->offsets_source, sizeof(hl->offsets_source), "mmtrace's table for CPython %d.%d", pb->major,
+		 pb->minor);
+	hl->arenas = MGMT_ARENAS;
+	hl->maxarenas = MGMT_MAXARENAS;
+	hl->narenas_current = MGMT_NARENAS_CURRENT;
+	hl->ntimes_allocated = MGMT_NTIMES_ALLOCATED;
+	hl->highwater = MGMT_HIGHWATER;
+	apply_dwarf(pb, &eff, hl);
 	hl->pool_size = l->pool_size;
 	hl->arena_size = l->arena_size;
 	gc_chain(pb, l, runtime, hl);

@@ -4,7 +4,6 @@
  * is a set of bounded reads of its memory (see procmem.h and heap.h).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <limits.h>
 #include <poll.h>
@@ -53,20 +52,9 @@ unsigned long long parse_rss_rollup(const char *text)
 
 static unsigned long long read_rss(pid_t pid)
 {
-	char path[64], buf[4096];
-	ssize_t n;
-	int fd;
+	char buf[4096];
 
-	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	return parse_rss_rollup(buf);
+	return read_proc_text(pid, "smaps_rollup", buf, sizeof(buf)) > 0 ? parse_rss_rollup(buf) : 0;
 }
 
 /* A first read of the interpreter's code tells a refusal from a bad layout. */

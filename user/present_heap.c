@@ -78,6 +78,8 @@ static void text_gc(FILE *f, const struct heap_view *v)
 	for (g = 0; g < HEAP_GENERATIONS; g++)
 		fprintf(f, "; gen%d %d/%d", g, s->count[g], s->threshold[g]);
 	fputc('\n', f);
+	fprintf(f, "  GC-tracked objects: gen0 %lld, gen1 %lld (gen2 not walked: one read per object)\n",
+		(long long)s->objects[0], (long long)s->objects[1]);
 	if (!s->gc_enabled)
 		fprintf(f, "  warning: gc.disable() is in effect: reference cycles are never collected\n");
 	else if (s->threshold[0] > 0)
@@ -102,9 +104,9 @@ void present_heap_text(FILE *f, const struct heap_view *v, int n, const struct t
 		}
 		text_pymalloc(f, &v[i]);
 		text_gc(f, &v[i]);
-		fprintf(f, "  layout: pymalloc from %s; GC from %s\n\n",
+		fprintf(f, "  layout: pymalloc from %s; GC from %s; offsets from %s\n\n",
 			v[i].layout->pymalloc ? v[i].layout->pymalloc_source : "nowhere",
-			v[i].layout->gc_source ? v[i].layout->gc_source : "nowhere");
+			v[i].layout->gc_source ? v[i].layout->gc_source : "nowhere", v[i].layout->offsets_source);
 	}
 	fflush(f);
 }
@@ -146,6 +148,7 @@ static void json_heap(FILE *f, const struct heap_view *v)
 		return;
 	}
 	json_key(f, "source", &first), json_string(f, v->layout->pymalloc_source);
+	json_key(f, "offsets", &first), json_string(f, v->layout->offsets_source);
 	json_key(f, "consistent", &first), fputs(s->consistent ? "true" : "false", f);
 	json_u64(f, "arenas_current", s->arenas_current, &first);
 	json_u64(f, "arenas_allocated_total", s->arenas_total, &first);
@@ -178,9 +181,12 @@ static void json_gc_state(FILE *f, const struct heap_view *v)
 		threshold[g] = (__u64)(int64_t)s->threshold[g];
 	}
 	json_key(f, "source", &first), json_string(f, v->layout->gc_source);
+	json_key(f, "offsets", &first), json_string(f, v->layout->offsets_source);
 	json_key(f, "enabled", &first), fputs(s->gc_enabled ? "true" : "false", f);
 	json_key(f, "count", &first), json_u64_array(f, count, HEAP_GENERATIONS);
 	json_key(f, "threshold", &first), json_u64_array(f, threshold, HEAP_GENERATIONS);
+	json_key(f, "objects", &first);
+	fprintf(f, "[%lld,%lld,null]", (long long)s->objects[0], (long long)s->objects[1]);
 	fputc('}', f);
 }
 

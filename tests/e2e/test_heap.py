@@ -37,6 +37,18 @@ def heap_json(pid, extra):
     return json.loads(r.stdout)["processes"][0]
 
 
+def check_offsets_source(interp, source):
+    """Each build says where its offsets came from: its own DWARF where it
+    has it, else mmtrace's table."""
+    if interp.name == "debian-3.11":
+        assert source.startswith("mmtrace's table")
+    elif interp.name == "debian-3.11-dbg":
+        assert source.startswith("DWARF of /usr/lib/debug/.build-id/")
+    else:
+        assert source.startswith("DWARF of " + os.path.realpath(os.path.dirname(os.path.dirname(interp.exe))))
+    assert "DWARF wins" not in source, "mmtrace's table agrees with the DWARF"
+
+
 def check_pymalloc(interp, heap, truth):
     if interp.name == "debian-3.11":
         # stripped: pymalloc's state is in statics only the debug file names
@@ -78,6 +90,8 @@ def test_heap_equals_debugmallocstats_and_gc_state(interp):
             g = p["gc_state"]
             assert truth["enabled"] is enabled
             assert (g["count"], g["threshold"], g["enabled"]) == (truth["count"], truth["threshold"], enabled)
+            assert g["objects"][:2] == truth["objects"], "gen0 and gen1 list lengths"
+            check_offsets_source(interp, g["offsets"])
             check_pymalloc(interp, p["heap"], truth)
             assert p["rss_bytes"] > 0
         assert wl.wait(timeout=30) == 0

@@ -1,10 +1,15 @@
 // SPDX-License-Identifier: MIT
 /* libFuzzer target: every reader of elf_file.c over an arbitrary "file":
  * section and symbol tables, dynamic strings, notes (build-id, stapsdt),
- * .gnu_debuglink and address translation. */
+ * .gnu_debuglink and address translation; and the DWARF layout reader of
+ * --heap over the same bytes as a debug file. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include "dwarf_layout.h"
 #include "elf_file.h"
 
 static int count_symbol(const char *name, const GElf_Sym *sym, void *arg)
@@ -53,6 +58,22 @@ static void read_everything(struct elf_file *ef)
 	elf_has_section_type(ef, SHT_SYMTAB);
 }
 
+/* libdw reads a file: the input goes to one memfd, rewritten each run */
+static void read_dwarf(const uint8_t *data, size_t size)
+{
+	static int fd = -1;
+	struct dwarf_offsets d;
+	char path[64];
+
+	if (fd < 0)
+		fd = memfd_create("fuzz_dwarf", MFD_CLOEXEC);
+	if (fd < 0 || ftruncate(fd, 0) || pwrite(fd, data, size, 0) != (ssize_t)size)
+		return;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	if (!dwarf_heap_offsets(path, &d) && d.obmalloc_is_ptr && !d.found[DW_INTERP_OBMALLOC])
+		abort();	/* the pointer flag comes only with the field */
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	/* libelf may keep pointers into the buffer: give it a private copy */
@@ -67,5 +88,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		elf_file_close(&ef);
 	}
 	free(buf);
+	read_dwarf(data, size);
 	return 0;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "alloc.h"
+#include "dwarf_layout.h"
 #include "elf_file.h"
 #include "plan.h"
 #include "resolve.h"
@@ -233,6 +234,29 @@ static void test_exact_plan_stripped_and_unrequested(void **state)
 		assert_true(plan.sites[m].role < ROLE_ALLOC_ENTER);
 }
 
+/* The fixture's structs, at offsets unlike CPython's (see fake_python.c). */
+static void test_dwarf_offsets(void **state)
+{
+	struct dwarf_offsets d;
+
+	(void)state;
+	assert_int_equal(dwarf_heap_offsets(fx("fake_python"), &d), 0);
+	assert_true(d.found[DW_RUNTIME_INTERP_MAIN]);
+	assert_int_equal(d.off[DW_RUNTIME_INTERP_MAIN], 64 + 16);
+	assert_int_equal(d.off[DW_INTERP_GC], 200);
+	assert_int_equal(d.off[DW_GC_ENABLED], 40);
+	assert_int_equal(d.off[DW_GC_GENERATIONS], 48);
+	assert_int_equal(d.off[DW_INTERP_OBMALLOC], 200 + 48 + 3 * 24);
+	assert_true(d.obmalloc_is_ptr);
+	assert_int_equal(d.off[DW_OBMALLOC_MGMT], 1000);
+	assert_int_equal(d.off[DW_MGMT_MAXARENAS], 8);
+	assert_int_equal(d.off[DW_MGMT_NARENAS_CURRENT], 112);
+	assert_false(d.found[DW_RUNTIME_GC]);
+	/* stripped: no DWARF, nothing found, and no error beyond that */
+	dwarf_heap_offsets(fx("stripped_bare/fake_python"), &d);
+	assert_false(d.found[DW_INTERP_GC]);
+}
+
 static void test_not_python_and_malformed(void **state)
 {
 	struct resolve_opts o = opts_with_root("/nonexistent");
@@ -285,6 +309,7 @@ int main(void)
 		cmocka_unit_test(test_uprobe_plan_per_clone),
 		cmocka_unit_test(test_exact_plan_lto),
 		cmocka_unit_test(test_exact_plan_stripped_and_unrequested),
+		cmocka_unit_test(test_dwarf_offsets),
 		cmocka_unit_test(test_not_python_and_malformed),
 		cmocka_unit_test(test_clone_suffixes),
 		cmocka_unit_test(test_version_strings),

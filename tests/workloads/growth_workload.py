@@ -34,6 +34,9 @@ def mallocstats():
             os.close(saved)
         f.seek(0)
         text = f.read().decode()
+    # parsed here with as little allocation as can be (not mallocstats.py's
+    # fuller parse): an arena taken while parsing s1 would be one mmtrace
+    # counts and s1 does not
     out = {"pools": {}}
     for line in text.splitlines():
         m = re.match(r"# arenas (allocated total|reclaimed|allocated current)\s*=\s*([\d,]+)", line)

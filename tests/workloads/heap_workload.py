@@ -12,25 +12,15 @@ it stops again. Then the same with the GC disabled ("STOP2"), and it exits.
 import gc
 import json
 import os
-import re
 import signal
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mallocstats import parse_mallocstats  # noqa: E402
+
 PID = os.getpid()
 SIZES = (15, 63, 175, 399, 479)      # bytes objects of 48, 96, 208, 432 and 512 bytes
-
-
-def parse(text):
-    out = {"classes": {}}
-    for line in text.splitlines():
-        m = re.match(r"# arenas (allocated total|reclaimed|highwater mark|allocated current)\s*=\s*([\d,]+)", line)
-        if m:
-            out[m.group(1)] = int(m.group(2).replace(",", ""))
-        m = re.match(r"\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*$", line)
-        if m:       # class, block size, pools, blocks in use, avail blocks
-            out["classes"][m.group(1)] = [int(m.group(i)) for i in range(2, 6)]
-    return out
 
 
 def stats_into(f):
@@ -59,6 +49,8 @@ def stop_and_report(name, before, after):
     gc.collect()
     tuple(range(3))
     for attempt in range(5):
+        o0 = len(gc.get_objects(0))    # the list made for the answer is not in it
+        o1 = len(gc.get_objects(1))
         c0, c1, c2 = gc.get_count()
         t0, t1, t2 = gc.get_threshold()
         enabled = gc.isenabled()
@@ -71,9 +63,10 @@ def stop_and_report(name, before, after):
             texts.append(f.read().decode())
             f.seek(0)
             f.truncate()
-        stats = parse(texts[0])
-        stable = stats == parse(texts[1])
-        stats.update(count=[c0, c1, c2], threshold=[t0, t1, t2], enabled=enabled, stable=stable)
+        stats = parse_mallocstats(texts[0])
+        stable = stats == parse_mallocstats(texts[1])
+        stats.update(count=[c0, c1, c2], threshold=[t0, t1, t2], enabled=enabled, stable=stable,
+                     objects=[o0, o1])
         sys.stderr.write(name + " " + json.dumps(stats) + "\n")
         sys.stderr.flush()
         if stable:

@@ -1,0 +1,11 @@
+build-dev/attach.o: user/attach.c user/attach.h bpf/gc.h user/plan.h \
+ user/resolve.h user/discover.h user/exitcodes.h build-dev/alloc.skel.h \
+ build-dev/gc.skel.h
+user/attach.h:
+bpf/gc.h:
+user/plan.h:
+user/resolve.h:
+user/discover.h:
+user/exitcodes.h:
+build-dev/alloc.skel.h:
+build-dev/gc.skel.h:

@@ -1,0 +1,3 @@
+build-dev/collect.o: user/collect.c user/collect.h bpf/gc.h
+user/collect.h:
+bpf/gc.h:

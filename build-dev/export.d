@@ -1,0 +1,14 @@
+build-dev/export.o: user/export.c user/exitcodes.h user/export.h bpf/gc.h \
+ user/present.h user/collect_exact.h bpf/alloc.h bpf/gc.h \
+ user/proctable.h user/plan.h user/resolve.h user/parse.h
+user/exitcodes.h:
+user/export.h:
+bpf/gc.h:
+user/present.h:
+user/collect_exact.h:
+bpf/alloc.h:
+bpf/gc.h:
+user/proctable.h:
+user/plan.h:
+user/resolve.h:
+user/parse.h:

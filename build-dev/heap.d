@@ -1,0 +1,3 @@
+build-dev/heap.o: user/heap.c user/heap.h user/procmem.h
+user/heap.h:
+user/procmem.h:

@@ -1,0 +1,22 @@
+build-dev/heap_run.o: user/heap_run.c user/discover.h user/plan.h \
+ bpf/gc.h user/resolve.h user/exitcodes.h user/heap_layout.h user/heap.h \
+ user/procmem.h user/heap_run.h user/options.h user/present.h \
+ user/collect_exact.h bpf/alloc.h bpf/gc.h user/proctable.h user/parse.h \
+ user/present_heap.h
+user/discover.h:
+user/plan.h:
+bpf/gc.h:
+user/resolve.h:
+user/exitcodes.h:
+user/heap_layout.h:
+user/heap.h:
+user/procmem.h:
+user/heap_run.h:
+user/options.h:
+user/present.h:
+user/collect_exact.h:
+bpf/alloc.h:
+bpf/gc.h:
+user/proctable.h:
+user/parse.h:
+user/present_heap.h:

@@ -1,0 +1,22 @@
+build-dev/host.o: user/host.c user/attach.h bpf/gc.h user/plan.h \
+ user/resolve.h user/collect.h user/discover_host.h user/registry.h \
+ user/discover.h user/exitcodes.h user/export.h user/present.h \
+ user/collect_exact.h bpf/alloc.h bpf/gc.h user/proctable.h user/host.h \
+ user/options.h
+user/attach.h:
+bpf/gc.h:
+user/plan.h:
+user/resolve.h:
+user/collect.h:
+user/discover_host.h:
+user/registry.h:
+user/discover.h:
+user/exitcodes.h:
+user/export.h:
+user/present.h:
+user/collect_exact.h:
+bpf/alloc.h:
+bpf/gc.h:
+user/proctable.h:
+user/host.h:
+user/options.h:

@@ -1,0 +1,7 @@
+build-dev/plan_exact.o: user/plan_exact.c bpf/alloc.h bpf/gc.h \
+ user/plan.h bpf/gc.h user/resolve.h
+bpf/alloc.h:
+bpf/gc.h:
+user/plan.h:
+bpf/gc.h:
+user/resolve.h:

@@ -1,0 +1,12 @@
+build-dev/present_exact.o: user/present_exact.c user/json.h \
+ user/present.h user/collect_exact.h bpf/alloc.h bpf/gc.h bpf/gc.h \
+ user/proctable.h user/plan.h user/resolve.h
+user/json.h:
+user/present.h:
+user/collect_exact.h:
+bpf/alloc.h:
+bpf/gc.h:
+bpf/gc.h:
+user/proctable.h:
+user/plan.h:
+user/resolve.h:

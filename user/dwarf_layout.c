@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Each field is a path of members from a named struct. The structs are
+ * looked up among the top-level DIEs of every unit (LTO builds put types in
+ * partial units); a declaration without members is skipped.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include "dwarf_layout.h"
+
+struct field_path {
+	const char *type;	/* struct tag */
+	const char *members[2];	/* one or two members deep */
+};
+
+static const struct field_path paths[DW__COUNT] = {
+	[DW_RUNTIME_INTERP_MAIN] = { "pyruntimestate", { "interpreters", "main" } },
+	[DW_RUNTIME_GC] = { "pyruntimestate", { "gc", NULL } },
+	[DW_INTERP_GC] = { "_is", { "gc", NULL } },
+	[DW_INTERP_OBMALLOC] = { "_is", { "obmalloc", NULL } },
+	[DW_OBMALLOC_MGMT] = { "_obmalloc_state", { "mgmt", NULL } },
+	[DW_GC_ENABLED] = { "_gc_runtime_state", { "enabled", NULL } },
+	[DW_GC_GENERATIONS] = { "_gc_runtime_state", { "generations", NULL } },
+	[DW_MGMT_ARENAS] = { "_obmalloc_mgmt", { "arenas", NULL } },
+	[DW_MGMT_MAXARENAS] = { "_obmalloc_mgmt", { "maxarenas", NULL } },
+	[DW_MGMT_NARENAS_CURRENT] = { "_obmalloc_mgmt", { "narenas_currently_allocated", NULL } },
+	[DW_MGMT_NTIMES] = { "_obmalloc_mgmt", { "ntimes_arena_allocated", NULL } },
+	[DW_MGMT_HIGHWATER] = { "_obmalloc_mgmt", { "narenas_highwater", NULL } },
+};
+
+/* Follows DW_AT_type through typedefs and qualifiers. */
+static bool type_of(Dwarf_Die *die, Dwarf_Die *out)
+{
+	Dwarf_Attribute a;
+	int i, tag;
+
+	if (!dwarf_attr_integrate(die, DW_AT_type, &a) || !dwarf_formref_die(&a, out))
+		return false;
+	for (i = 0; i < 16; i++) {
+		tag = dwarf_tag(out);
+		if (tag != DW_TAG_typedef && tag != DW_TAG_const_type && tag != DW_TAG_volatile_type)
+			return true;
+		if (!dwarf_attr_integrate(out, DW_AT_type, &a) || !dwarf_formref_die(&a, out))
+			return false;
+	}
+	return false;
+}
+
+static bool find_member(Dwarf_Die *st, const char *name, Dwarf_Die *member, uint64_t *off)
+{
+	Dwarf_Attribute a;
+	Dwarf_Word w;
+	const char *n;
+
+	if (dwarf_child(st, member))
+		return false;
+	do {
+		if (dwarf_tag(member) != DW_TAG_member || !(n = dwarf_diename(member)) || strcmp(n, name))
+			continue;
+		if (!dwarf_attr_integrate(member, DW_AT_data_member_location, &a) || dwarf_formudata(&a, &w))
+			return false;
+		*off = w;
+		return true;
+	} while (!dwarf_siblingof(member, member));
+	return false;
+}
+
+/* One field of the struct die: the sum of the members' offsets. */
+static void resolve_field(Dwarf_Die *st, int f, struct dwarf_offsets *out)
+{
+	Dwarf_Die cur = *st, member, type;
+	uint64_t total = 0, off;
+	int i;
+
+	for (i = 0; i < 2 && paths[f].members[i]; i++) {
+		if (!find_member(&cur, paths[f].members[i], &member, &off))
+			return;
+		total += off;
+		if (!type_of(&member, &type))
+			return;
+		if (f == DW_INTERP_OBMALLOC)
+			out->obmalloc_is_ptr = dwarf_tag(&type) == DW_TAG_pointer_type;
+		cur = type;
+	}
+	out->off[f] = total;
+	out->found[f] = true;
+}
+
+static void visit_struct(Dwarf_Die *die, struct dwarf_offsets *out)
+{
+	const char *name = dwarf_diename(die);
+	Dwarf_Die child;
+	int f;
+
+	if (!name || dwarf_child(die, &child))
+		return;	/* unnamed, or a declaration */
+	for (f = 0; f < DW__COUNT; f++)
+		if (!out->found[f] && !strcmp(name, paths[f].type))
+			resolve_field(die, f, out);
+}
+
+int dwarf_heap_offsets(const char *path, struct dwarf_offsets *out)
+{
+	Dwarf_Off off = 0, next;
+	Dwarf_Die cu, die;
+	size_t hsize;
+	Dwarf *dw;
+	int fd, units = 0;
+
+	memset(out, 0, sizeof(*out));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	dw = dwarf_begin(fd, DWARF_C_READ);
+	if (!dw) {
+		close(fd);
+		return -ENOENT;
+	}
+	/* a hostile file may claim any number of units: bounded */
+	while (units++ < 100000 && !dwarf_nextcu(dw, off, &next, &hsize, NULL, NULL, NULL)) {
+		if (dwarf_offdie(dw, off + hsize, &cu) && !dwarf_child(&cu, &die)) {
+			do {
+				if (dwarf_tag(&die) == DW_TAG_structure_type)
+					visit_struct(&die, out);
+			} while (!dwarf_siblingof(&die, &die));
+		}
+		off = next;
+	}
+	dwarf_end(dw);
+	close(fd);
+	return 0;
+}
