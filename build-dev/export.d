@@ -1,6 +1,7 @@
 build-dev/export.o: user/export.c user/exitcodes.h user/export.h bpf/gc.h \
  user/present.h user/collect_exact.h bpf/alloc.h bpf/gc.h \
- user/proctable.h user/plan.h user/resolve.h user/parse.h
+ user/present_heap.h user/heap.h user/procmem.h user/resolve.h \
+ user/proctable.h user/plan.h user/parse.h
 user/exitcodes.h:
 user/export.h:
 bpf/gc.h:
@@ -8,7 +9,10 @@ user/present.h:
 user/collect_exact.h:
 bpf/alloc.h:
 bpf/gc.h:
+user/present_heap.h:
+user/heap.h:
+user/procmem.h:
+user/resolve.h:
 user/proctable.h:
 user/plan.h:
-user/resolve.h:
 user/parse.h:

@@ -1,12 +1,16 @@
 build-dev/present.o: user/present.c user/collect.h bpf/gc.h \
  user/present.h user/collect_exact.h bpf/alloc.h bpf/gc.h \
- user/proctable.h user/plan.h user/resolve.h
+ user/present_heap.h user/heap.h user/procmem.h user/resolve.h \
+ user/proctable.h user/plan.h
 user/collect.h:
 bpf/gc.h:
 user/present.h:
 user/collect_exact.h:
 bpf/alloc.h:
 bpf/gc.h:
+user/present_heap.h:
+user/heap.h:
+user/procmem.h:
+user/resolve.h:
 user/proctable.h:
 user/plan.h:
-user/resolve.h:

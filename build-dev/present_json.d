@@ -1,6 +1,7 @@
 build-dev/present_json.o: user/present_json.c user/collect.h bpf/gc.h \
  user/json.h user/present.h user/collect_exact.h bpf/alloc.h bpf/gc.h \
- user/proctable.h user/plan.h user/resolve.h
+ user/present_heap.h user/heap.h user/procmem.h user/resolve.h \
+ user/proctable.h user/plan.h
 user/collect.h:
 bpf/gc.h:
 user/json.h:
@@ -8,6 +9,9 @@ user/present.h:
 user/collect_exact.h:
 bpf/alloc.h:
 bpf/gc.h:
+user/present_heap.h:
+user/heap.h:
+user/procmem.h:
+user/resolve.h:
 user/proctable.h:
 user/plan.h:
-user/resolve.h:

@@ -20,10 +20,7 @@
 
 struct heap_target {
 	struct target t;
-	struct heap_layout layout;
-	struct heap_snapshot snap;
-	char error[256];
-	int rc;			/* MMX_* of the last snapshot */
+	struct heap_reading r;
 };
 
 unsigned long long parse_rss_rollup(const char *text)
@@ -58,45 +55,44 @@ static unsigned long long read_rss(pid_t pid)
 }
 
 /* A first read of the interpreter's code tells a refusal from a bad layout. */
-static int check_access(struct procmem *pm, const struct heap_target *h, char *err, size_t len)
+static int check_access(struct procmem *pm, pid_t pid, const struct python_binary *bin, char *err, size_t len)
 {
 	struct mem_reader r = procmem_reader(pm);
 	uint64_t word, addr;
 
-	if (procmem_file_addr(pm, h->t.bin.path, h->t.bin.anchor_offset, &addr))
+	if (procmem_file_addr(pm, bin->path, bin->anchor_offset, &addr))
 		return MMX_OK;	/* heap_layout_for says why */
 	switch (r.read(r.ctx, addr, &word, sizeof(word))) {
 	case 0:
 		return MMX_OK;
 	case -EPERM:
 	case -EACCES:
-		snprintf(err, len, "cannot read the memory of PID %d: needs root, or CAP_SYS_PTRACE", h->t.pid);
+		snprintf(err, len, "cannot read the memory of PID %d: needs root, or CAP_SYS_PTRACE", pid);
 		return MMX_NO_PERMISSION;
 	case -ESRCH:
-		snprintf(err, len, "PID %d exited", h->t.pid);
+		snprintf(err, len, "PID %d exited", pid);
 		return MMX_NO_PROCESS;
 	default:
-		snprintf(err, len, "cannot read the memory of PID %d", h->t.pid);
+		snprintf(err, len, "cannot read the memory of PID %d", pid);
 		return MMX_BAD_IMAGE;
 	}
 }
 
-static void snapshot_one(struct heap_target *h)
+void heap_read_process(pid_t pid, const struct python_binary *bin, struct heap_reading *h)
 {
 	struct procmem pm;
 	struct mem_reader r;
 	int err;
 
-	h->error[0] = '\0';
-	h->rc = MMX_OK;
-	err = procmem_open(&pm, h->t.pid);
+	memset(h, 0, sizeof(*h));
+	err = procmem_open(&pm, pid);
 	if (err) {
-		snprintf(h->error, sizeof(h->error), "cannot read /proc/%d/maps: %s", h->t.pid, strerror(-err));
+		snprintf(h->error, sizeof(h->error), "cannot read /proc/%d/maps: %s", pid, strerror(-err));
 		h->rc = err == -ENOENT ? MMX_NO_PROCESS : MMX_NO_PERMISSION;
 		return;
 	}
-	h->rc = check_access(&pm, h, h->error, sizeof(h->error));
-	if (!h->rc && heap_layout_for(&h->t.bin, &pm, &h->layout, h->error, sizeof(h->error)))
+	h->rc = check_access(&pm, pid, bin, h->error, sizeof(h->error));
+	if (!h->rc && heap_layout_for(bin, &pm, &h->layout, h->error, sizeof(h->error)))
 		h->rc = MMX_BAD_IMAGE;
 	if (!h->rc) {
 		r = procmem_reader(&pm);
@@ -104,11 +100,19 @@ static void snapshot_one(struct heap_target *h)
 		/* nothing readable where CPython's state must be: not this layout */
 		if (!h->snap.gc_ok && !h->snap.pymalloc_ok) {
 			snprintf(h->error, sizeof(h->error), "memory does not match CPython %s's layout: %s",
-				 h->t.bin.version, h->snap.why);
+				 bin->version, h->snap.why);
 			h->rc = MMX_BAD_IMAGE;
 		}
 	}
 	procmem_close(&pm);
+	if (!h->rc)
+		h->rss_bytes = read_rss(pid);
+}
+
+struct heap_view heap_view_of(pid_t pid, const char *comm, const struct python_binary *bin,
+			      const struct heap_reading *r)
+{
+	return (struct heap_view){ pid, comm, bin, &r->layout, &r->snap, r->rss_bytes, r->rc ? r->error : NULL };
 }
 
 static int snapshot_all(const struct heap_config *c, struct heap_target *hs, int n)
@@ -119,12 +123,11 @@ static int snapshot_all(const struct heap_config *c, struct heap_target *hs, int
 
 	clock_gettime(CLOCK_REALTIME, &wall);
 	for (i = 0; i < n; i++) {
-		snapshot_one(&hs[i]);
-		v[i] = (struct heap_view){ hs[i].t.pid, hs[i].t.comm, &hs[i].t.bin, &hs[i].layout, &hs[i].snap,
-					   hs[i].rc ? 0 : read_rss(hs[i].t.pid), hs[i].rc ? hs[i].error : NULL };
-		if (hs[i].rc && rc == MMX_OK) {
-			rc = hs[i].rc;
-			snprintf(c->err, c->errlen, "%s", hs[i].error);
+		heap_read_process(hs[i].t.pid, &hs[i].t.bin, &hs[i].r);
+		v[i] = heap_view_of(hs[i].t.pid, hs[i].t.comm, &hs[i].t.bin, &hs[i].r);
+		if (hs[i].r.rc && rc == MMX_OK) {
+			rc = hs[i].r.rc;
+			snprintf(c->err, c->errlen, "%s", hs[i].r.error);
 		}
 	}
 	(c->opt->json ? present_heap_json : present_heap_text)(c->out, v, n, &wall);

@@ -6,6 +6,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/types.h>
+#include "heap.h"
+#include "present_heap.h"
 #include "options.h"
 #include "resolve.h"
 
@@ -20,6 +23,19 @@ struct heap_config {
 
 /* Returns an exit code (MMX_*), with err set on failure. */
 int heap_run(const struct heap_config *c);
+
+/* One reading of a process's heap state. */
+struct heap_reading {
+	struct heap_layout layout;
+	struct heap_snapshot snap;
+	unsigned long long rss_bytes;
+	char error[256];	/* when rc is not MMX_OK */
+	int rc;
+};
+
+void heap_read_process(pid_t pid, const struct python_binary *bin, struct heap_reading *out);
+struct heap_view heap_view_of(pid_t pid, const char *comm, const struct python_binary *bin,
+			      const struct heap_reading *r);
 
 /* The "Rss:" of /proc/PID/smaps_rollup text, in bytes; 0 when absent. */
 unsigned long long parse_rss_rollup(const char *text);

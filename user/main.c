@@ -51,6 +51,9 @@ struct mmtrace {
 	/* --alloc=exact: the figures of the latest report */
 	struct alloc_exact_stats exact[OPT_MAX_PIDS];
 	struct type_row types[OPT_MAX_PIDS][TYPES_KEPT];
+	/* --heap=live: the reading of the latest report */
+	struct heap_reading heap[OPT_MAX_PIDS];
+	struct heap_view heapv[OPT_MAX_PIDS];
 	struct held_child child;	/* pid 0 unless -- CMD */
 	char exe[PATH_MAX];
 	int sigfd;
@@ -237,6 +240,11 @@ static void fill_row(struct mmtrace *m, int i, uint64_t now, struct report_row *
 		row->exact = &m->exact[i];
 		row->types = m->types[i];
 		row->ntypes = collect_types(attacher_types_fd(&m->att), t->pid, m->types[i], TYPES_KEPT);
+	}
+	if (m->opt.heap_live && !t->exited) {
+		heap_read_process(t->pid, &t->bin, &m->heap[i]);
+		m->heapv[i] = heap_view_of(t->pid, t->comm, &t->bin, &m->heap[i]);
+		row->heap = &m->heapv[i];
 	}
 	row->traced_ns = (t->exited ? t->end_ns : now) - t->start_ns;
 }

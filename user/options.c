@@ -39,6 +39,7 @@ static const char doc[] =
 "    mmtrace --alloc=growth -p 1234  # also pymalloc arenas and pools taken\n"
 "    mmtrace --alloc=exact -H -p 1234  # every allocator call (slow), per type\n"
 "    mmtrace --heap -p 1234        # pymalloc pools per size class and GC state, no probes\n"
+"    mmtrace --heap=live -p 1234   # the live GC table with a heap section each interval\n"
 "    mmtrace -H -p 1234            # add log2 histograms of GC pauses\n"
 "    mmtrace --json -p 1234        # one JSON object per line per interval\n"
 "    mmtrace --probes -p 1234      # show the probe plan and exit\n"
@@ -64,7 +65,7 @@ static const struct argp_option opts[] = {
 	{ "trace", OPT_TRACE, "FILE", 0, "Write GC pauses as Chrome Trace Event JSON (Perfetto)", 0 },
 	{ "events-kib", OPT_EVENTS_KIB, "KIB", 0, "Ring buffer for exec/exit/slow-GC events (power of 2, default 1024)", 0 },
 	{ "alloc", OPT_ALLOC, "LEVEL", 0, "Allocator tracing: growth (pymalloc arenas and pools; cheap) or exact (every call, per-type deallocations; slow, one process)", 0 },
-	{ "heap", OPT_HEAP, NULL, 0, "Read pymalloc's arenas, pools and size classes and the GC's state from outside (no probes; -p only)", 0 },
+	{ "heap", OPT_HEAP, "live", OPTION_ARG_OPTIONAL, "Read pymalloc's arenas, pools and size classes and the GC's state from outside: alone, no probes (-p only); =live, a heap section in the live table", 0 },
 	{ "histogram", 'H', NULL, 0, "Print log2 histograms of GC pause per generation", 0 },
 	{ "json", 'j', NULL, 0, "One JSON object per line per interval, then a final one", 0 },
 	{ "probes", OPT_PROBES, NULL, 0, "Print the probe plan (with --json: as JSON) and exit", 0 },
@@ -199,7 +200,12 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 		o->alloc_growth = true;	/* exact includes the growth figures */
 		o->alloc_exact = !strcmp(arg, "exact");
 		break;
-	case OPT_HEAP: o->heap = true; break;
+	case OPT_HEAP:
+		if (arg && strcmp(arg, "live"))
+			argp_error(st, "invalid --heap '%s': --heap alone, or --heap=live", arg);
+		o->heap = !arg;
+		o->heap_live = arg != NULL;
+		break;
 	case OPT_OPENMETRICS: o->openmetrics = arg; break;
 	case OPT_OPENMETRICS_FILE: o->openmetrics_file = arg; break;
 	case OPT_TRACE: o->trace_file = arg; break;
@@ -251,6 +257,10 @@ static int check_combination(struct options *o)
 		return MMX_USAGE;
 	}
 	o->all = !single;
+	if (o->all && o->heap_live) {
+		fprintf(stderr, "mmtrace: --heap=live needs -p PID or a command\n");
+		return MMX_USAGE;
+	}
 	if (o->all && o->alloc_exact) {
 		fprintf(stderr, "mmtrace: --alloc=exact probes every allocator call: it needs -p PID or a command "
 			"(system-wide, use --alloc=growth)\n");

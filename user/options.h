@@ -30,6 +30,7 @@ struct options {
 	bool alloc_growth;	/* --alloc=growth (or exact) */
 	bool alloc_exact;	/* --alloc=exact */
 	bool heap;		/* --heap: snapshots of the heap state, read from outside */
+	bool heap_live;		/* --heap=live: a heap section in the live table */
 	unsigned int events_kib;	/* --events-kib, 0 = default */
 	const char *openmetrics;	/* --openmetrics [ADDR:]PORT */
 	const char *openmetrics_file;

@@ -77,6 +77,8 @@ static void table_process(FILE *f, const struct report_row *row)
 		table_growth(f, row);
 	if (row->exact)
 		present_exact_table(f, row);
+	if (row->heap)
+		present_heap_section(f, row->heap);
 	if (gc_sum(s->sub_collections))
 		fprintf(f, "    subinterpreters: %llu collections, %llu collected (not in the rows above)\n",
 			(unsigned long long)gc_sum(s->sub_collections), (unsigned long long)gc_sum(s->sub_collected));

@@ -10,6 +10,7 @@
 #include <time.h>
 #include "collect_exact.h"
 #include "gc.h"
+#include "present_heap.h"
 #include "proctable.h"
 #include "plan.h"
 #include "resolve.h"
@@ -30,6 +31,7 @@ struct report_row {
 	struct gc_proc_stats gc;	/* cumulative */
 	struct gc_proc_stats delta;	/* since the previous report */
 	const struct alloc_exact_stats *exact;	/* NULL unless --alloc=exact */
+	const struct heap_view *heap;		/* NULL unless --heap=live */
 	const struct type_row *types;		/* most deallocations first */
 	int ntypes;
 	uint64_t traced_ns;	/* wall time the process was traced */

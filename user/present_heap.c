@@ -87,6 +87,19 @@ static void text_gc(FILE *f, const struct heap_view *v)
 			s->threshold[0] > s->count[0] ? s->threshold[0] - s->count[0] : 0);
 }
 
+void present_heap_section(FILE *f, const struct heap_view *v)
+{
+	if (v->error) {
+		fprintf(f, "  heap unreadable: %s\n", v->error);
+		return;
+	}
+	text_pymalloc(f, v);
+	text_gc(f, v);
+	fprintf(f, "  layout: pymalloc from %s; GC from %s; offsets from %s\n",
+		v->layout->pymalloc ? v->layout->pymalloc_source : "nowhere",
+		v->layout->gc_source ? v->layout->gc_source : "nowhere", v->layout->offsets_source);
+}
+
 void present_heap_text(FILE *f, const struct heap_view *v, int n, const struct timespec *wall)
 {
 	char when[32];
@@ -98,15 +111,8 @@ void present_heap_text(FILE *f, const struct heap_view *v, int n, const struct t
 	fprintf(f, "%s mmtrace: heap state, read from outside\n", when);
 	for (i = 0; i < n; i++) {
 		fprintf(f, "PID %d (%s)  Python %s  %s\n", v[i].pid, v[i].comm, v[i].bin->version, v[i].bin->path);
-		if (v[i].error) {
-			fprintf(f, "  unreadable: %s\n\n", v[i].error);
-			continue;
-		}
-		text_pymalloc(f, &v[i]);
-		text_gc(f, &v[i]);
-		fprintf(f, "  layout: pymalloc from %s; GC from %s; offsets from %s\n\n",
-			v[i].layout->pymalloc ? v[i].layout->pymalloc_source : "nowhere",
-			v[i].layout->gc_source ? v[i].layout->gc_source : "nowhere", v[i].layout->offsets_source);
+		present_heap_section(f, &v[i]);
+		fputc('\n', f);
 	}
 	fflush(f);
 }
@@ -190,6 +196,17 @@ static void json_gc_state(FILE *f, const struct heap_view *v)
 	fputc('}', f);
 }
 
+void present_heap_json_fields(FILE *f, const struct heap_view *v, int *first)
+{
+	if (v->error) {
+		json_key(f, "heap_error", first), json_string(f, v->error);
+		return;
+	}
+	json_u64(f, "rss_bytes", v->rss_bytes, first);
+	json_key(f, "heap", first), json_heap(f, v);
+	json_key(f, "gc_state", first), json_gc_state(f, v);
+}
+
 static void json_one(FILE *f, const struct heap_view *v)
 {
 	int first = 1;
@@ -199,13 +216,10 @@ static void json_one(FILE *f, const struct heap_view *v)
 	json_key(f, "comm", &first), json_string(f, v->comm);
 	json_key(f, "python", &first), json_string(f, v->bin->version);
 	json_key(f, "binary", &first), json_string(f, v->bin->path);
-	if (v->error) {
+	if (v->error)
 		json_key(f, "error", &first), json_string(f, v->error);
-	} else {
-		json_u64(f, "rss_bytes", v->rss_bytes, &first);
-		json_key(f, "heap", &first), json_heap(f, v);
-		json_key(f, "gc_state", &first), json_gc_state(f, v);
-	}
+	else
+		present_heap_json_fields(f, v, &first);
 	fputc('}', f);
 }
 

@@ -20,6 +20,9 @@ struct heap_view {
 };
 
 void present_heap_text(FILE *f, const struct heap_view *v, int n, const struct timespec *wall);
+/* one process's part: the lines under its header, or its JSON fields */
+void present_heap_section(FILE *f, const struct heap_view *v);
+void present_heap_json_fields(FILE *f, const struct heap_view *v, int *first);
 void present_heap_json(FILE *f, const struct heap_view *v, int n, const struct timespec *wall);
 
 #endif /* MMTRACE_PRESENT_HEAP_H */

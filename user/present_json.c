@@ -97,6 +97,8 @@ static void json_process(FILE *f, const struct report_row *row)
 		json_key(f, "alloc_exact", &first);
 		present_exact_json(f, row);
 	}
+	if (row->heap)
+		present_heap_json_fields(f, row->heap, &first);
 	fputc('}', f);
 }
 
