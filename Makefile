@@ -32,7 +32,8 @@ LIB_SRCS  := user/elf_file.c user/resolve.c user/layout.c user/plan.c user/plan_
              user/attach.c user/collect.c user/present.c user/present_host.c user/present_json.c \
              user/present_exact.c user/collect_exact.c user/json.c \
              user/procmem.c user/heap.c user/heap_layout.c user/heap_run.c user/present_heap.c \
-             user/dwarf_layout.c user/options.c user/parse.c user/export.c user/present_metrics.c user/registry.c user/proctable.c user/discover_host.c user/host.c
+             user/dwarf_layout.c user/stack_layout.c user/linetable.c user/symbolize.c user/stacks.c \
+             user/present_stacks.c user/options.c user/parse.c user/export.c user/present_metrics.c user/registry.c user/proctable.c user/discover_host.c user/host.c
 LIB_OBJS  := $(LIB_SRCS:user/%.c=$(OUT)/%.o)
 APP       := $(OUT)/mmtrace
 UNIT      := $(OUT)/test_resolve $(OUT)/test_host
@@ -44,7 +45,8 @@ FUZZ_SRCS    := user/elf_file.c user/resolve.c user/layout.c user/plan.c user/pl
                 user/discover_host.c user/registry.c user/parse.c user/export.c user/present_metrics.c \
                 user/collect.c user/json.c user/present.c user/present_host.c user/present_json.c \
                 user/present_exact.c user/collect_exact.c user/procmem.c user/heap.c user/heap_layout.c \
-                user/present_heap.c user/heap_run.c user/dwarf_layout.c
+                user/present_heap.c user/heap_run.c user/dwarf_layout.c user/stack_layout.c user/linetable.c \
+                user/symbolize.c user/stacks.c user/present_stacks.c
 FUZZ_CFLAGS  := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
                 $(WARN) -D_GNU_SOURCE -Iuser -Ibpf
 FUZZ_SECONDS ?= 60

@@ -22,12 +22,14 @@
 #include <bpf/bpf_tracing.h>
 #include "gc.h"
 #include "bits.bpf.h"
+#include "pystack.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
 /* set by user space before load */
 const volatile bool system_wide = false;	/* report execs and forks for discovery */
 const volatile __u64 min_pause_ns = 0;		/* 0: no per-collection events */
+const volatile __u32 stack_depth = 0;		/* Python frames per stack; 0: no stacks */
 
 /* ring buffer records that did not fit (user space shows them as lost) */
 __u64 lost_events = 0;
@@ -79,6 +81,22 @@ struct {
 
 static const struct gc_proc_stats zero_stats;
 
+/* a stack is built here, then sent with only the frames it has */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mm_stack_event);
+} stack_scratch SEC(".maps");
+
+/* the stack of a collection in progress, by thread: sent at its end */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u32);
+	__type(value, struct mm_stack_event);
+} gc_stacks SEC(".maps");
+
 static struct gc_proc_stats *stats_of(__u32 tgid, __u32 bin_id)
 {
 	struct gc_proc_stats *s = bpf_map_lookup_elem(&proc_stats, &tgid);
@@ -109,6 +127,77 @@ static struct gc_site *site_of(struct pt_regs *ctx)
 	__u32 idx = (__u32)bpf_get_attach_cookie(ctx);
 
 	return bpf_map_lookup_elem(&sites, &idx);
+}
+
+static bool stacks_at(const struct gc_site *site)
+{
+	return stack_depth && site->stack_runtime_delta && site->stack.kind != STACK_NONE;
+}
+
+static void send_stack(struct mm_stack_event *e)
+{
+	__u64 size = MM_STACK_EVENT_HEAD + (__u64)e->depth * sizeof(struct py_frame);
+
+	if (size > sizeof(*e))
+		size = sizeof(*e);
+	if (bpf_ringbuf_output(&events, e, size, 0))
+		__sync_fetch_and_add(&lost_events, 1);
+}
+
+/* The stack of the current thread into e (its header set here). */
+static void fill_stack(struct pt_regs *ctx, const struct gc_site *site, __u32 metric, __u64 weight,
+		       struct mm_stack_event *e)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	e->kind = MM_EV_STACK;
+	e->pid = id >> 32;
+	e->tid = (__u32)id;
+	e->metric = metric;
+	e->generation = 0;
+	e->bin_id = site->bin_id;
+	e->weight = weight;
+	e->pause_ns = 0;
+	walk_python_stack(PT_REGS_IP(ctx) + site->stack_runtime_delta, &site->stack, stack_depth, e);
+}
+
+/* Heap growth: the stack, sent at once. */
+static void growth_stack(struct pt_regs *ctx, const struct gc_site *site, __u32 metric, __u64 weight)
+{
+	__u32 zero = 0;
+	struct mm_stack_event *e;
+
+	if (!stacks_at(site))
+		return;
+	e = bpf_map_lookup_elem(&stack_scratch, &zero);
+	if (!e)
+		return;
+	fill_stack(ctx, site, metric, weight, e);
+	send_stack(e);
+}
+
+/* A collection starts: its stack waits for the end, which knows the generation. */
+static void gc_stack_begin(struct pt_regs *ctx, const struct gc_site *site, __u32 tid)
+{
+	__u32 zero = 0;
+	struct mm_stack_event *e = bpf_map_lookup_elem(&stack_scratch, &zero);
+
+	if (!e || !stacks_at(site))
+		return;
+	fill_stack(ctx, site, STACK_GC, 1, e);
+	bpf_map_update_elem(&gc_stacks, &tid, e, BPF_ANY);
+}
+
+static void gc_stack_end(__u32 tid, __u32 gen, __u64 pause_ns)
+{
+	struct mm_stack_event *e = bpf_map_lookup_elem(&gc_stacks, &tid);
+
+	if (!e)
+		return;
+	e->generation = gen;
+	e->pause_ns = pause_ns;
+	send_stack(e);
+	bpf_map_delete_elem(&gc_stacks, &tid);
 }
 
 /* Follows the site's pointer chain to &gcstate->generation_stats. */
@@ -178,6 +267,7 @@ int gc_begin(struct pt_regs *ctx)
 		return 0;
 	}
 	f.subinterp = is_subinterp(ctx, site, f.stats_addr);
+	gc_stack_begin(ctx, site, tid);
 	f.start_ns = bpf_ktime_get_ns();
 	bpf_map_update_elem(&inflight, &tid, &f, BPF_ANY);
 	return 0;
@@ -253,11 +343,15 @@ int gc_end(struct pt_regs *ctx)
 			account(s, gen, &f->before[gen], &after[gen], now - f->start_ns);
 		if (min_pause_ns && now - f->start_ns >= min_pause_ns)
 			report_pause(id, gen, &f->before[gen], &after[gen], now - f->start_ns, now);
+		if (stack_depth && !f->subinterp)
+			gc_stack_end(tid, gen, now - f->start_ns);
 		ran++;
 	}
 	if (!ran)
 		__sync_fetch_and_add(&s->empty_calls, 1);
 out:
+	if (stack_depth)
+		bpf_map_delete_elem(&gc_stacks, &tid);
 	bpf_map_delete_elem(&inflight, &tid);
 	return 0;
 }
@@ -374,6 +468,8 @@ int arena_alloc(struct pt_regs *ctx)
 		return 0;
 	size = arg_n(ctx, site->arg_index);
 	bpf_map_update_elem(&arena_pending, &tid, &size, BPF_ANY);
+	if (size == site->arena_size)
+		growth_stack(ctx, site, STACK_ARENA, size);
 	return 0;
 }
 
@@ -430,6 +526,7 @@ int pool_new(struct pt_regs *ctx)
 	/* the mask restates the bound where the verifier needs it (a power of 2) */
 	if (s)
 		__sync_fetch_and_add(&s->growth.pools_acquired[cls & (MMTRACE_SIZE_CLASSES - 1)], 1);
+	growth_stack(ctx, site, STACK_POOL, site->pool_size);
 	return 0;
 }
 

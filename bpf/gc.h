@@ -21,6 +21,49 @@
 /* pymalloc size classes: 512 bytes / 16-byte alignment = 32; room for 8-byte alignment */
 #define MMTRACE_SIZE_CLASSES 64
 
+/* Python stacks (--stacks, --folded): how to walk one interpreter's frames. */
+#define MMTRACE_STACK_MAX 128
+
+enum py_stack_kind {
+	STACK_NONE = 0,
+	STACK_FRAME_OBJECTS = 1,	/* 3.8-3.10: tstate->frame, PyFrameObject.f_back */
+	STACK_CFRAME = 2,		/* 3.11-3.12: tstate->cframe->current_frame */
+	STACK_CURRENT_FRAME = 3,	/* 3.13: tstate->current_frame */
+};
+
+struct py_stack_layout {
+	__u32 kind;		/* enum py_stack_kind */
+	__u32 tstate_via_gil;	/* 3.12+: the GIL's last holder, not _PyRuntime's tstate_current */
+	__u64 tstate_current;	/* _PyRuntime -> PyThreadState * (3.8-3.11) */
+	__u64 interp_main;	/* _PyRuntime -> main PyInterpreterState * */
+	__u64 interp_gil;	/* PyInterpreterState -> struct _gil_runtime_state * */
+	__u64 gil_last_holder;
+	__u64 tstate_frame;	/* ->frame, ->cframe or ->current_frame */
+	__u64 cframe_current;	/* _PyCFrame.current_frame (3.11-3.12) */
+	__u64 frame_back;	/* f_back or previous */
+	__u64 frame_code;	/* f_code or f_executable */
+	__u64 frame_instr;	/* f_lasti (int, 3.8-3.10), prev_instr or instr_ptr */
+	__u64 frame_owner;	/* owner (char), 0 when the version has none */
+	__u64 code_adaptive;	/* PyCodeObject.co_code_adaptive (3.11+) */
+};
+
+struct py_frame {
+	__u64 code;		/* PyCodeObject * in the target */
+	__u64 lasti;		/* 3.8-3.9 byte offset, 3.10 instruction index, 3.11+ byte offset */
+};
+
+enum stack_metric {
+	STACK_GC = 1,		/* a collection: weight 1, pause_ns set */
+	STACK_POOL = 2,		/* a pool taken: weight POOL_SIZE bytes */
+	STACK_ARENA = 3,	/* an arena requested: weight ARENA_SIZE bytes */
+};
+
+enum stack_flags {
+	STACK_TRUNCATED = 1,	/* deeper than the depth limit */
+	STACK_BROKEN = 2,	/* a read failed on the chain: the rest is missing */
+	STACK_NO_THREAD = 4,	/* no current thread state */
+};
+
 /* Where the pointer chain that leads to generation_stats starts. */
 enum gc_base {
 	/* First argument of the probed function (the collector's tstate). */
@@ -70,6 +113,10 @@ struct gc_site {
 	__u32 arg_index;
 	__u32 pad2;
 	__u64 arena_size;
+	/* stacks: probe address -> &_PyRuntime (0: no stacks at this site) */
+	__s64 stack_runtime_delta;
+	__u64 pool_size;
+	struct py_stack_layout stack;
 };
 
 /* pymalloc's growth, per process */
@@ -119,6 +166,7 @@ enum mm_event_kind {
 	MM_EV_END = 2,		/* a tracked process exited or exec'd: its final counters */
 	MM_EV_PAUSE = 3,	/* one collection at least min_pause_ns long */
 	MM_EV_FORK = 4,		/* a tracked process forked a new process */
+	MM_EV_STACK = 5,	/* the Python stack of a collection or of heap growth */
 };
 
 enum mm_end_reason {
@@ -175,5 +223,22 @@ struct mm_pause_event {
 	__u64 uncollectable;
 	char comm[MMTRACE_COMM_LEN];
 };
+
+/* Only the first depth frames are sent: the record's size varies. */
+struct mm_stack_event {
+	__u32 kind;
+	__u32 pid;
+	__u32 tid;
+	__u32 metric;		/* enum stack_metric */
+	__u32 generation;	/* STACK_GC */
+	__u32 depth;
+	__u32 flags;		/* enum stack_flags */
+	__u32 bin_id;
+	__u64 weight;
+	__u64 pause_ns;		/* STACK_GC */
+	struct py_frame frames[MMTRACE_STACK_MAX];
+};
+
+#define MM_STACK_EVENT_HEAD ((unsigned long)&((struct mm_stack_event *)0)->frames)
 
 #endif /* MMTRACE_GC_H */

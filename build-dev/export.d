@@ -1,7 +1,8 @@
 build-dev/export.o: user/export.c user/exitcodes.h user/export.h bpf/gc.h \
  user/present.h user/collect_exact.h bpf/alloc.h bpf/gc.h \
  user/present_heap.h user/heap.h user/procmem.h user/resolve.h \
- user/proctable.h user/plan.h user/parse.h
+ user/stacks.h user/symbolize.h user/stack_layout.h user/proctable.h \
+ user/plan.h user/parse.h
 user/exitcodes.h:
 user/export.h:
 bpf/gc.h:
@@ -13,6 +14,9 @@ user/present_heap.h:
 user/heap.h:
 user/procmem.h:
 user/resolve.h:
+user/stacks.h:
+user/symbolize.h:
+user/stack_layout.h:
 user/proctable.h:
 user/plan.h:
 user/parse.h:

@@ -2,7 +2,8 @@ build-dev/host.o: user/host.c user/attach.h bpf/gc.h user/plan.h \
  user/resolve.h user/collect.h user/discover_host.h user/registry.h \
  user/discover.h user/exitcodes.h user/export.h user/present.h \
  user/collect_exact.h bpf/alloc.h bpf/gc.h user/present_heap.h \
- user/heap.h user/procmem.h user/proctable.h user/host.h user/options.h
+ user/heap.h user/procmem.h user/stacks.h user/symbolize.h \
+ user/stack_layout.h user/proctable.h user/host.h user/options.h
 user/attach.h:
 bpf/gc.h:
 user/plan.h:
@@ -20,6 +21,9 @@ bpf/gc.h:
 user/present_heap.h:
 user/heap.h:
 user/procmem.h:
+user/stacks.h:
+user/symbolize.h:
+user/stack_layout.h:
 user/proctable.h:
 user/host.h:
 user/options.h:

@@ -1,7 +1,8 @@
 build-dev/present_exact.o: user/present_exact.c user/json.h \
  user/present.h user/collect_exact.h bpf/alloc.h bpf/gc.h bpf/gc.h \
  user/present_heap.h user/heap.h user/procmem.h user/resolve.h \
- user/proctable.h user/plan.h
+ user/stacks.h user/symbolize.h user/stack_layout.h user/proctable.h \
+ user/plan.h
 user/json.h:
 user/present.h:
 user/collect_exact.h:
@@ -12,5 +13,8 @@ user/present_heap.h:
 user/heap.h:
 user/procmem.h:
 user/resolve.h:
+user/stacks.h:
+user/symbolize.h:
+user/stack_layout.h:
 user/proctable.h:
 user/plan.h:

@@ -1,7 +1,8 @@
 build-dev/present_json.o: user/present_json.c user/collect.h bpf/gc.h \
  user/json.h user/present.h user/collect_exact.h bpf/alloc.h bpf/gc.h \
  user/present_heap.h user/heap.h user/procmem.h user/resolve.h \
- user/proctable.h user/plan.h
+ user/stacks.h user/symbolize.h user/stack_layout.h user/proctable.h \
+ user/plan.h
 user/collect.h:
 bpf/gc.h:
 user/json.h:
@@ -13,5 +14,8 @@ user/present_heap.h:
 user/heap.h:
 user/procmem.h:
 user/resolve.h:
+user/stacks.h:
+user/symbolize.h:
+user/stack_layout.h:
 user/proctable.h:
 user/plan.h:

@@ -56,8 +56,11 @@ static int open_gc(struct attacher *a, const struct attach_opts *o)
 		return -1;
 	a->skel->rodata->system_wide = o->system_wide;
 	a->skel->rodata->min_pause_ns = o->min_pause_ns;
+	a->skel->rodata->stack_depth = o->stack_depth;
 	if (o->events_bytes)
 		bpf_map__set_max_entries(a->skel->maps.events, o->events_bytes);
+	else if (o->stack_depth)
+		bpf_map__set_max_entries(a->skel->maps.events, 8u << 20);	/* stacks come in bursts */
 	return gc_bpf__load(a->skel);
 }
 

@@ -23,6 +23,7 @@ struct attach_opts {
 	__u64 min_pause_ns;	/* 0: no per-collection events */
 	__u32 events_bytes;	/* ring buffer size, 0 = the built-in 1 MiB */
 	bool alloc_exact;	/* also load the exact allocation level's programs */
+	__u32 stack_depth;	/* Python frames per stack, 0: no stacks */
 };
 
 struct attacher {

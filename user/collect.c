@@ -5,6 +5,19 @@
 #include <bpf/libbpf.h>
 #include "collect.h"
 
+/* A stack record carries only its frames: copied into a whole event, so
+ * that the handler never reads past what arrived. */
+static void dispatch_stack(struct collector *c, const void *data, size_t size)
+{
+	struct mm_stack_event *e = &c->stack_buf;
+
+	memset(e, 0, sizeof(*e));
+	memcpy(e, data, size < sizeof(*e) ? size : sizeof(*e));
+	if (e->depth > MMTRACE_STACK_MAX || MM_STACK_EVENT_HEAD + e->depth * sizeof(struct py_frame) > size)
+		return;
+	c->h.on_stack(c->h.ctx, e);
+}
+
 /* Records come from our own BPF program, but their size is still checked
  * before a handler reads them as a struct. */
 static int dispatch(void *arg, void *data, size_t size)
@@ -23,6 +36,8 @@ static int dispatch(void *arg, void *data, size_t size)
 		c->h.on_pause(c->h.ctx, data);
 	else if (kind == MM_EV_FORK && size >= sizeof(struct mm_fork_event) && c->h.on_fork)
 		c->h.on_fork(c->h.ctx, data);
+	else if (kind == MM_EV_STACK && size >= MM_STACK_EVENT_HEAD && c->h.on_stack)
+		dispatch_stack(c, data, size);
 	return 0;
 }
 

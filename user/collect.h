@@ -16,10 +16,12 @@ struct collect_handlers {
 	void (*on_end)(void *ctx, const struct mm_end_event *e);
 	void (*on_pause)(void *ctx, const struct mm_pause_event *e);
 	void (*on_fork)(void *ctx, const struct mm_fork_event *e);
+	void (*on_stack)(void *ctx, const struct mm_stack_event *e);
 };
 
 struct collector {
 	struct ring_buffer *rb;
+	struct mm_stack_event stack_buf;	/* a stack record, completed to a whole event */
 	struct collect_handlers h;
 	int stats_fd;
 	int watched_fd;

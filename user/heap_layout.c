@@ -137,12 +137,22 @@ static void apply_dwarf(const struct python_binary *pb, struct cpython_layout *l
 			 differ ? ", some unlike mmtrace's table: DWARF wins" : ", as in mmtrace's table");
 }
 
+int interp_load_bias(const struct python_binary *pb, const struct procmem *pm, uint64_t *bias)
+{
+	uint64_t anchor;
+
+	if (!pb->anchor_vaddr || procmem_file_addr(pm, pb->path, pb->anchor_offset, &anchor))
+		return -ENOENT;
+	*bias = anchor - pb->anchor_vaddr;
+	return 0;
+}
+
 int heap_layout_for(const struct python_binary *pb, const struct procmem *pm, struct heap_layout *hl,
 		    char *why, size_t len)
 {
 	const struct cpython_layout *table = layout_for(pb->major, pb->minor);
 	struct cpython_layout eff, *l = &eff;
-	uint64_t runtime, anchor;
+	uint64_t runtime, bias;
 
 	memset(hl, 0, sizeof(*hl));
 	if (!table) {
@@ -150,11 +160,11 @@ int heap_layout_for(const struct python_binary *pb, const struct procmem *pm, st
 			 pb->minor);
 		return -ENOENT;
 	}
-	if (!pb->anchor_vaddr || procmem_file_addr(pm, pb->path, pb->anchor_offset, &anchor)) {
+	if (interp_load_bias(pb, pm, &bias)) {
 		snprintf(why, len, "%s is not mapped in the process (its code was not found)", pb->path);
 		return -ENOENT;
 	}
-	runtime = pb->runtime_vaddr + (anchor - pb->anchor_vaddr);
+	runtime = pb->runtime_vaddr + bias;
 	eff = *table;
 	snprintf(hl->offsets_source, sizeof(hl->offsets_source), "mmtrace's table for CPython %d.%d", pb->major,
 		 pb->minor);
@@ -170,6 +180,6 @@ int heap_layout_for(const struct python_binary *pb, const struct procmem *pm, st
 	if (l->interp_obmalloc)
 		pymalloc_in_interp(l, runtime, hl);
 	else
-		pymalloc_statics(pb, anchor - pb->anchor_vaddr, hl);
+		pymalloc_statics(pb, bias, hl);
 	return 0;
 }

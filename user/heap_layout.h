@@ -8,6 +8,9 @@
 #include "procmem.h"
 #include "resolve.h"
 
+/* The load bias of the interpreter file in the process: 0, or -ENOENT. */
+int interp_load_bias(const struct python_binary *pb, const struct procmem *pm, uint64_t *bias);
+
 /* 0, or -errno with why set (no verified layout, file not mapped). */
 int heap_layout_for(const struct python_binary *pb, const struct procmem *pm, struct heap_layout *hl,
 		    char *why, size_t len);

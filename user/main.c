@@ -25,6 +25,8 @@
 #include "options.h"
 #include "parse.h"
 #include "present.h"
+#include "stacks.h"
+#include "symbolize.h"
 
 /* per-type rows kept per target for the table and JSON */
 #define TYPES_KEPT 50
@@ -54,6 +56,10 @@ struct mmtrace {
 	/* --heap=live: the reading of the latest report */
 	struct heap_reading heap[OPT_MAX_PIDS];
 	struct heap_view heapv[OPT_MAX_PIDS];
+	/* --stacks, --folded: symbolised as they arrive, while the target lives */
+	struct stack_table stacks;
+	struct symbolizer sym[OPT_MAX_PIDS];
+	bool sym_open[OPT_MAX_PIDS];
 	struct held_child child;	/* pid 0 unless -- CMD */
 	char exe[PATH_MAX];
 	int sigfd;
@@ -151,9 +157,23 @@ static void on_pause(void *ctx, const struct mm_pause_event *e)
 	exporters_pause(&m->ex, e, m->targets[i].comm, m->targets[i].bin.version, &m->trace_named[i]);
 }
 
+/* The symboliser opens at the first stack: a -- CMD child has exec'd by then. */
+static void on_stack(void *ctx, const struct mm_stack_event *e)
+{
+	struct mmtrace *m = ctx;
+	int i = target_index(m, (pid_t)e->pid);
+
+	if (i < 0)
+		return;
+	if (!m->sym_open[i])
+		m->sym_open[i] = !symbolizer_open(&m->sym[i], m->targets[i].pid, &m->targets[i].bin);
+	if (m->sym_open[i])
+		stacks_add(&m->stacks, &m->sym[i], e);
+}
+
 static int open_collector(struct mmtrace *m)
 {
-	struct collect_handlers h = { .ctx = m, .on_end = on_end, .on_pause = on_pause };
+	struct collect_handlers h = { .ctx = m, .on_end = on_end, .on_pause = on_pause, .on_stack = on_stack };
 
 	if (collector_open(&m->col, attacher_events_fd(&m->att), attacher_stats_fd(&m->att),
 			   attacher_watched_fd(&m->att), &h)) {
@@ -179,7 +199,8 @@ static int start_child(struct mmtrace *m)
 static int attach_all(struct mmtrace *m)
 {
 	struct attach_opts ao = { .verbose = m->opt.verbose, .min_pause_ns = (__u64)(m->opt.min_pause_ms * 1e6),
-				  .events_bytes = m->opt.events_kib * 1024, .alloc_exact = m->opt.alloc_exact };
+				  .events_bytes = m->opt.events_kib * 1024, .alloc_exact = m->opt.alloc_exact,
+				  .stack_depth = m->po.stacks ? m->opt.stack_depth : 0 };
 	struct target *t;
 	int i, rc;
 
@@ -240,6 +261,10 @@ static void fill_row(struct mmtrace *m, int i, uint64_t now, struct report_row *
 		row->exact = &m->exact[i];
 		row->types = m->types[i];
 		row->ntypes = collect_types(attacher_types_fd(&m->att), t->pid, m->types[i], TYPES_KEPT);
+	}
+	if (m->po.stacks) {
+		row->stacks = &m->stacks;
+		row->symbolizer = m->sym_open[i] ? &m->sym[i] : NULL;
 	}
 	if (m->opt.heap_live && !t->exited) {
 		heap_read_process(t->pid, &t->bin, &m->heap[i]);
@@ -402,6 +427,8 @@ static int run_single(struct mmtrace *m)
 	if (rc)
 		return rc;
 	rc = plan_targets(m);
+	/* growth stacks weigh pools where the build shows refills, else arenas */
+	m->stacks.growth_from_pools = m->ntargets && m->targets[0].plan.metrics[M_POOLS].cov != COV_UNAVAILABLE;
 	if (m->opt.probes_only) {
 		print_probes(m);
 		return rc;
@@ -424,6 +451,9 @@ static int run_single(struct mmtrace *m)
 	}
 	trace_loop(m);
 	report(m, true);
+	if (m->opt.folded && stacks_write_files(&m->stacks, m->opt.folded, m->opt.folded_metric, m->err,
+						sizeof(m->err)))
+		return MMX_INTERNAL;
 	return m->opt.cmd_argc ? child_exit_code(m) : MMX_OK;
 }
 
@@ -468,6 +498,8 @@ int main(int argc, char **argv)
 	m.po.no_usdt = m.opt.no_usdt;
 	m.po.alloc_growth = m.opt.alloc_growth;
 	m.po.alloc_exact = m.opt.alloc_exact;
+	m.po.stacks = m.opt.stacks || m.opt.folded;
+	stacks_init(&m.stacks);
 	m.out = m.opt.output ? fopen(m.opt.output, "we") : stdout;
 	if (!m.out) {
 		snprintf(m.err, sizeof(m.err), "cannot open %s: %s", m.opt.output, strerror(errno));
@@ -487,9 +519,13 @@ cleanup:
 		exporters_close(&m.ex);
 	if (m.loaded)
 		attacher_close(&m.att);
-	for (i = 0; i < m.ntargets; i++)
+	for (i = 0; i < m.ntargets; i++) {
 		if (m.targets[i].pidfd >= 0)
 			close(m.targets[i].pidfd);
+		if (m.sym_open[i])
+			symbolizer_close(&m.sym[i]);
+	}
+	stacks_free(&m.stacks);
 	if (m.sigfd >= 0)
 		close(m.sigfd);
 	if (m.out && m.out != stdout)

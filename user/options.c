@@ -9,6 +9,7 @@
 #include "exitcodes.h"
 #include "options.h"
 #include "parse.h"
+#include "stacks.h"
 
 const char *argp_program_version = "mmtrace 0.1";
 const char *argp_program_bug_address = "the mmtrace issue tracker";
@@ -40,6 +41,8 @@ static const char doc[] =
 "    mmtrace --alloc=exact -H -p 1234  # every allocator call (slow), per type\n"
 "    mmtrace --heap -p 1234        # pymalloc pools per size class and GC state, no probes\n"
 "    mmtrace --heap=live -p 1234   # the live GC table with a heap section each interval\n"
+"    mmtrace --alloc=growth --stacks -p 1234   # who triggers collections, who grows the heap\n"
+"    mmtrace --alloc=growth --folded out -- python3 app.py   # out.growth-bytes.folded, ...\n"
 "    mmtrace -H -p 1234            # add log2 histograms of GC pauses\n"
 "    mmtrace --json -p 1234        # one JSON object per line per interval\n"
 "    mmtrace --probes -p 1234      # show the probe plan and exit\n"
@@ -49,7 +52,8 @@ static const char doc[] =
 "OPTIONS:";
 
 enum { OPT_PROBES = 1000, OPT_NO_USDT, OPT_DEBUG_DIR, OPT_MIN_PAUSE, OPT_MERGE, OPT_EVENTS_KIB, OPT_OPENMETRICS,
-       OPT_OPENMETRICS_FILE, OPT_METRICS_GRACE, OPT_TRACE, OPT_ALLOC, OPT_HEAP };
+       OPT_OPENMETRICS_FILE, OPT_METRICS_GRACE, OPT_TRACE, OPT_ALLOC, OPT_HEAP, OPT_STACKS, OPT_FOLDED,
+       OPT_FOLDED_METRIC, OPT_STACK_DEPTH };
 
 static const struct argp_option opts[] = {
 	{ "pid", 'p', "PID", 0, "Trace this process (repeatable)", 0 },
@@ -66,6 +70,10 @@ static const struct argp_option opts[] = {
 	{ "events-kib", OPT_EVENTS_KIB, "KIB", 0, "Ring buffer for exec/exit/slow-GC events (power of 2, default 1024)", 0 },
 	{ "alloc", OPT_ALLOC, "LEVEL", 0, "Allocator tracing: growth (pymalloc arenas and pools; cheap) or exact (every call, per-type deallocations; slow, one process)", 0 },
 	{ "heap", OPT_HEAP, "live", OPTION_ARG_OPTIONAL, "Read pymalloc's arenas, pools and size classes and the GC's state from outside: alone, no probes (-p only); =live, a heap section in the live table", 0 },
+	{ "stacks", OPT_STACKS, NULL, 0, "Python stacks of collections and heap growth: the top ones in the live table", 0 },
+	{ "folded", OPT_FOLDED, "PATH", 0, "Write collapsed stacks at the end: PATH.METRIC.folded per metric (flamegraph.pl, speedscope)", 0 },
+	{ "folded-metric", OPT_FOLDED_METRIC, "METRIC", 0, "Only this metric, into PATH itself: gc-count, gc-pause-ns, growth-bytes, arena-bytes", 0 },
+	{ "stack-depth", OPT_STACK_DEPTH, "N", 0, "Python frames per stack (default 64, at most 127)", 0 },
 	{ "histogram", 'H', NULL, 0, "Print log2 histograms of GC pause per generation", 0 },
 	{ "json", 'j', NULL, 0, "One JSON object per line per interval, then a final one", 0 },
 	{ "probes", OPT_PROBES, NULL, 0, "Print the probe plan (with --json: as JSON) and exit", 0 },
@@ -200,6 +208,21 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 		o->alloc_growth = true;	/* exact includes the growth figures */
 		o->alloc_exact = !strcmp(arg, "exact");
 		break;
+	case OPT_STACKS: o->stacks = true; break;
+	case OPT_FOLDED: o->folded = arg; break;
+	case OPT_FOLDED_METRIC:
+		o->folded_metric = folded_metric_parse(arg);
+		if (o->folded_metric < 0)
+			argp_error(st, "invalid --folded-metric '%s': gc-count, gc-pause-ns, growth-bytes or arena-bytes", arg);
+		break;
+	case OPT_STACK_DEPTH: {
+		long v;
+
+		if (parse_long(arg, 1, MMTRACE_STACK_MAX - 1, &v))
+			argp_error(st, "invalid --stack-depth '%s': 1 to %d frames", arg, MMTRACE_STACK_MAX - 1);
+		o->stack_depth = (unsigned int)v;
+		break;
+	}
 	case OPT_HEAP:
 		if (arg && strcmp(arg, "live"))
 			argp_error(st, "invalid --heap '%s': --heap alone, or --heap=live", arg);
@@ -257,6 +280,16 @@ static int check_combination(struct options *o)
 		return MMX_USAGE;
 	}
 	o->all = !single;
+	if (o->folded_metric >= 0 && !o->folded) {
+		fprintf(stderr, "mmtrace: --folded-metric goes with --folded PATH\n");
+		return MMX_USAGE;
+	}
+	if (o->all && (o->stacks || o->folded)) {
+		fprintf(stderr, "mmtrace: --stacks and --folded need -p PID or a command\n");
+		return MMX_USAGE;
+	}
+	if ((o->stacks || o->folded) && !o->stack_depth)
+		o->stack_depth = 64;
 	if (o->all && o->heap_live) {
 		fprintf(stderr, "mmtrace: --heap=live needs -p PID or a command\n");
 		return MMX_USAGE;
@@ -281,6 +314,7 @@ int options_parse(int argc, char **argv, struct options *o)
 
 	memset(o, 0, sizeof(*o));
 	o->interval_s = 1.0;
+	o->folded_metric = -1;
 	o->metrics_grace_s = 60;
 	argp_err_exit_status = MMX_USAGE;
 	/* everything after the first "--" is the command, untouched by argp */

@@ -31,6 +31,10 @@ struct options {
 	bool alloc_exact;	/* --alloc=exact */
 	bool heap;		/* --heap: snapshots of the heap state, read from outside */
 	bool heap_live;		/* --heap=live: a heap section in the live table */
+	bool stacks;		/* --stacks: top Python stacks in the live table */
+	const char *folded;	/* --folded PATH: collapsed stacks at the end */
+	int folded_metric;	/* --folded-metric, -1: every metric, one file each */
+	unsigned int stack_depth;	/* --stack-depth, frames per stack */
 	unsigned int events_kib;	/* --events-kib, 0 = default */
 	const char *openmetrics;	/* --openmetrics [ADDR:]PORT */
 	const char *openmetrics_file;

@@ -4,6 +4,7 @@
 #include <string.h>
 #include "layout.h"
 #include "plan.h"
+#include "stack_layout.h"
 
 const char *coverage_name(enum coverage c)
 {
@@ -15,7 +16,7 @@ const char *metric_name(enum gc_metric m)
 	static const char *const names[M__COUNT] = {
 		"gc.collections", "gc.collected", "gc.uncollectable", "gc.pause", "alloc.arenas", "alloc.pools",
 		"alloc.raw", "alloc.mem", "alloc.obj", "alloc.types", "alloc.weakrefs",
-		"alloc.type_allocs",
+		"alloc.type_allocs", "stacks",
 	};
 	return m < M__COUNT ? names[m] : "?";
 }
@@ -290,11 +291,40 @@ void plan_alloc(const struct python_binary *pb, const struct plan_opts *o, struc
 	plan_pools(pb, l, p);
 }
 
+/* Stacks are walked where a collection begins and where the heap grows:
+ * sites whose probe address is the function's (or the USDT note's). */
+static void plan_stacks(const struct python_binary *pb, const struct plan_opts *o, struct probe_plan *p)
+{
+	const struct py_stack_layout *sl = stack_layout_for(pb->major, pb->minor);
+	const struct cpython_layout *l = layout_for(pb->major, pb->minor);
+	struct plan_site *s;
+	int i, n = 0;
+
+	if (!o->stacks || !sl || !l) {
+		plan_set_metric(p, M_STACKS, COV_UNAVAILABLE,
+				o->stacks ? "no verified frame layout for this version" : "not requested (--stacks, --folded)");
+		return;
+	}
+	for (i = 0; i < p->nsites; i++) {
+		s = &p->sites[i];
+		if (s->role != GC_ROLE_BEGIN && s->role != ROLE_ARENA_ALLOC && s->role != ROLE_POOL_NEW)
+			continue;
+		s->cfg.stack = *sl;
+		s->cfg.stack_runtime_delta = (int64_t)(pb->runtime_vaddr - s->at.vaddr);
+		s->cfg.pool_size = l->pool_size;
+		n++;
+	}
+	plan_set_metric(p, M_STACKS, n ? COV_EXACT : COV_UNAVAILABLE,
+			n ? "the GIL holder's frames at each collection's start and each pool or arena taken; "
+			    "a stack cut short is marked as such" : "no collection or growth site to walk stacks at");
+}
+
 int plan_file(const struct python_binary *pb, const struct plan_opts *o, struct probe_plan *p)
 {
 	int rc = plan_gc(pb, o, p);
 
 	plan_alloc(pb, o, p);
 	plan_exact(pb, o, p);
+	plan_stacks(pb, o, p);
 	return rc;
 }

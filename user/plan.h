@@ -13,6 +13,7 @@ enum gc_metric {
 	M_COLLECTIONS, M_COLLECTED, M_UNCOLLECTABLE, M_PAUSE,	/* GC */
 	M_ARENAS, M_POOLS,					/* --alloc=growth */
 	M_ALLOC_RAW, M_ALLOC_MEM, M_ALLOC_OBJ, M_TYPES, M_WEAKREFS, M_TYPE_ALLOCS,	/* --alloc=exact */
+	M_STACKS,							/* --stacks, --folded */
 	M__COUNT
 };
 
@@ -44,6 +45,7 @@ struct plan_opts {
 	bool no_usdt;		/* use the collector's symbols even where USDT exists */
 	bool alloc_growth;	/* --alloc=growth: probe pymalloc's slow paths */
 	bool alloc_exact;	/* --alloc=exact: every allocator call, and deallocations */
+	bool stacks;		/* Python stacks at collections and growth events */
 };
 
 /* Returns 0 with sites planned, or -ENOENT when no GC probe point exists

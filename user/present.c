@@ -79,6 +79,8 @@ static void table_process(FILE *f, const struct report_row *row)
 		present_exact_table(f, row);
 	if (row->heap)
 		present_heap_section(f, row->heap);
+	if (row->stacks)
+		present_stacks_text(f, row);
 	if (gc_sum(s->sub_collections))
 		fprintf(f, "    subinterpreters: %llu collections, %llu collected (not in the rows above)\n",
 			(unsigned long long)gc_sum(s->sub_collections), (unsigned long long)gc_sum(s->sub_collected));

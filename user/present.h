@@ -11,6 +11,7 @@
 #include "collect_exact.h"
 #include "gc.h"
 #include "present_heap.h"
+#include "stacks.h"
 #include "proctable.h"
 #include "plan.h"
 #include "resolve.h"
@@ -32,6 +33,8 @@ struct report_row {
 	struct gc_proc_stats delta;	/* since the previous report */
 	const struct alloc_exact_stats *exact;	/* NULL unless --alloc=exact */
 	const struct heap_view *heap;		/* NULL unless --heap=live */
+	const struct stack_table *stacks;	/* NULL unless --stacks or --folded */
+	const struct symbolizer *symbolizer;	/* its cache figures, NULL before the first stack */
 	const struct type_row *types;		/* most deallocations first */
 	int ntypes;
 	uint64_t traced_ns;	/* wall time the process was traced */
@@ -89,6 +92,10 @@ void present_exact_table(FILE *f, const struct report_row *row);
 void present_exact_histograms(FILE *f, const struct report_row *row);
 void present_exact_json(FILE *f, const struct report_row *row);
 extern const char *const domain_names[];
+
+/* present_stacks.c: the heaviest stacks of one process per metric */
+void present_stacks_text(FILE *f, const struct report_row *row);
+void present_stacks_json(FILE *f, const struct report_row *row);
 
 /* present_json.c */
 void present_json(FILE *f, const struct report *r);

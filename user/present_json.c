@@ -99,6 +99,10 @@ static void json_process(FILE *f, const struct report_row *row)
 	}
 	if (row->heap)
 		present_heap_json_fields(f, row->heap, &first);
+	if (row->stacks) {
+		json_key(f, "stacks", &first);
+		present_stacks_json(f, row);
+	}
 	fputc('}', f);
 }
 

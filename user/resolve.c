@@ -472,6 +472,8 @@ static void find_anchor(struct elf_file *ef, Elf64_Word symtype, struct python_b
 	if (!elf_find_defined(ef, symtype, "Py_GetVersion", &sym) && GELF_ST_TYPE(sym.st_info) == STT_FUNC &&
 	    !elf_vaddr_to_offset(ef, sym.st_value, &pb->anchor_offset))
 		pb->anchor_vaddr = sym.st_value;
+	if (!elf_find_defined(ef, symtype, "PyCode_Type", &sym) && GELF_ST_TYPE(sym.st_info) == STT_OBJECT)
+		pb->code_type_vaddr = sym.st_value;
 }
 
 int resolve_python(const char *path, const struct resolve_opts *o, struct python_binary *pb)

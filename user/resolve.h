@@ -61,6 +61,7 @@ struct python_binary {
 	/* a function mapped from the file: its address in a process gives the
 	 * load bias (_PyRuntime itself may be .bss, which has no file offset) */
 	uint64_t anchor_vaddr, anchor_offset;
+	uint64_t code_type_vaddr;	/* PyCode_Type: tells a code object from anything else */
 	struct code_site collectors[RESOLVE_MAX_COLLECTORS];
 	int ncollectors;
 	/* pymalloc's slow paths, where the symbols show them (see layout.h) */
