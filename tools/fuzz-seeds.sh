@@ -7,7 +7,7 @@
 set -eu
 FIX=$1
 OUT=$2
-mkdir -p "$OUT/fuzz_elf" "$OUT/fuzz_resolve" "$OUT/fuzz_procfs" "$OUT/fuzz_heap"
+mkdir -p "$OUT/fuzz_elf" "$OUT/fuzz_resolve" "$OUT/fuzz_procfs" "$OUT/fuzz_heap" "$OUT/fuzz_stacks"
 n=0
 seed_elf() {	# $1: file; only small ones, so that inputs stay fast to mutate
 	[ -f "$1" ] && [ "$(stat -c %s "$1")" -le 262144 ] || return 0
@@ -57,3 +57,18 @@ for i, cfg in enumerate((bytes([0, 64, 1, 0, 0, 128, 136, 144, 152, 160]),
 PY
 grep -h '' /proc/self/smaps_rollup > "$OUT/fuzz_procfs/rollup" 2>/dev/null || true
 grep -v ' r-xp ' /proc/self/maps | head -10 | while IFS= read -r l; do line "$l"; done
+
+# fuzz_stacks: real line tables of this machine's interpreters, as raw bytes
+for py in /root/.pyenv/versions/3.*/bin/python3.[0-9]*; do
+	[ -x "$py" ] || continue
+	"$py" - "$OUT/fuzz_stacks" <<'PY' 2>/dev/null || true
+import os, sys
+def f(x):
+    y = [i * 2 for i in range(x)]
+    return sum(y)
+c = f.__code__
+table = getattr(c, "co_linetable", None) or c.co_lnotab
+name = "seed-%d.%d" % sys.version_info[:2]
+open(os.path.join(sys.argv[1], name), "wb").write(bytes([3, 2]) + table)
+PY
+done

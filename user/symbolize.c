@@ -23,29 +23,29 @@ static int reopen_maps(struct symbolizer *s, bool force)
 {
 	uint64_t now = monotonic_ns();
 
+	if (!s->pid)
+		return -EAGAIN;	/* an image: nothing to refresh */
 	if (!force && s->pm_open && now - s->maps_read_ns < MAPS_REREAD_NS)
 		return -EAGAIN;
 	if (s->pm_open)
 		procmem_close(&s->pm);
 	s->pm_open = !procmem_open(&s->pm, s->pid);
 	s->maps_read_ns = now;
+	if (s->pm_open)
+		s->reader = procmem_reader(&s->pm);
 	return s->pm_open ? 0 : -ESRCH;
 }
 
 /* A read, retried once with fresh mappings: the target maps memory as it runs. */
 static int rd(struct symbolizer *s, uint64_t addr, void *buf, size_t len)
 {
-	struct mem_reader r;
-
-	if (!s->pm_open && reopen_maps(s, true))
+	if (s->pid && !s->pm_open && reopen_maps(s, true))
 		return -ESRCH;
-	r = procmem_reader(&s->pm);
-	if (!r.read(r.ctx, addr, buf, len))
+	if (!s->reader.read(s->reader.ctx, addr, buf, len))
 		return 0;
 	if (reopen_maps(s, false))
 		return -EFAULT;
-	r = procmem_reader(&s->pm);
-	return r.read(r.ctx, addr, buf, len);
+	return s->reader.read(s->reader.ctx, addr, buf, len);
 }
 
 int symbolizer_open(struct symbolizer *s, pid_t pid, const struct python_binary *bin)
@@ -62,6 +62,15 @@ int symbolizer_open(struct symbolizer *s, pid_t pid, const struct python_binary 
 	if (bin->code_type_vaddr && !interp_load_bias(bin, &s->pm, &bias))
 		s->code_type = bin->code_type_vaddr + bias;
 	return 0;
+}
+
+void symbolizer_open_reader(struct symbolizer *s, const struct code_layout *layout, uint64_t code_type,
+			    struct mem_reader reader)
+{
+	memset(s, 0, sizeof(*s));
+	s->layout = layout;
+	s->code_type = code_type;
+	s->reader = reader;
 }
 
 static void free_info(struct code_info *c)
@@ -169,15 +178,22 @@ static int grow(struct symbolizer *s)
 	return 0;
 }
 
-/* The object at the entry's address still has the entry's names and table. */
+/* The object at the entry's address still has the entry's names and table:
+ * the three pointers lie within 40 bytes, read at once. */
 static bool still_same(struct symbolizer *s, const struct code_info *c)
 {
 	const struct code_layout *l = s->layout;
-	uint64_t name = 0, file = 0, lines = 0;
+	uint64_t lo = l->name < l->filename ? l->name : l->filename, words[8], name, file, lines;
 
-	return !rd(s, c->code + l->name, &name, sizeof(name)) && !rd(s, c->code + l->filename, &file, sizeof(file)) &&
-	       !rd(s, c->code + l->linetable, &lines, sizeof(lines)) && name == c->name_obj && file == c->file_obj &&
-	       lines == c->lines_obj;
+	if (l->linetable < lo)
+		lo = l->linetable;
+	if (l->name - lo >= sizeof(words) || l->filename - lo >= sizeof(words) || l->linetable - lo >= sizeof(words) ||
+	    rd(s, c->code + lo, words, sizeof(words)))
+		return false;
+	memcpy(&name, (char *)words + (l->name - lo), sizeof(name));
+	memcpy(&file, (char *)words + (l->filename - lo), sizeof(file));
+	memcpy(&lines, (char *)words + (l->linetable - lo), sizeof(lines));
+	return name == c->name_obj && file == c->file_obj && lines == c->lines_obj;
 }
 
 const struct code_info *symbolize_code(struct symbolizer *s, uint64_t code)

@@ -29,7 +29,8 @@ struct code_info {
 };
 
 struct symbolizer {
-	pid_t pid;
+	pid_t pid;		/* 0: an image read through reader (fuzzing) */
+	struct mem_reader reader;
 	const struct code_layout *layout;
 	uint64_t code_type;	/* &PyCode_Type in the process, 0 when unknown */
 	struct procmem pm;
@@ -42,6 +43,9 @@ struct symbolizer {
 
 /* 0, or -errno (no layout for the version, process gone). */
 int symbolizer_open(struct symbolizer *s, pid_t pid, const struct python_binary *bin);
+/* Over any reader: the symboliser of a memory image. */
+void symbolizer_open_reader(struct symbolizer *s, const struct code_layout *layout, uint64_t code_type,
+			    struct mem_reader reader);
 void symbolizer_close(struct symbolizer *s);
 /* The code object's names and line table, read at its first use. */
 const struct code_info *symbolize_code(struct symbolizer *s, uint64_t code);

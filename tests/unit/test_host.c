@@ -15,6 +15,7 @@
 #include "export.h"
 #include "heap.h"
 #include "heap_run.h"
+#include "linetable.h"
 #include "procmem.h"
 #include "proctable.h"
 #include "registry.h"
@@ -291,6 +292,34 @@ static void heap_walk_of_an_image(void **state)
 	assert_false(s.pymalloc_ok);
 }
 
+/* Hand-made tables in each format, decoded as CPython's own code does. */
+static void line_tables(void **state)
+{
+	static const uint8_t lnotab[] = { 2, 1, 4, 1 };
+	static const uint8_t linetable[] = { 4, 0, 6, 1, 2, 0x80 };
+	/* one-line form len 2 (delta 0), no-column form len 1 (delta +3), no location len 1 */
+	static const uint8_t locations[] = { 0xD1, 0, 0, 0xE8, 0x06, 0xF8 };
+	static const uint8_t torn[] = { 0xE8, 0x46 };	/* a varint that never ends */
+
+	(void)state;
+	assert_int_equal(code_line(LINES_LNOTAB, lnotab, sizeof(lnotab), 10, 0), 10);
+	assert_int_equal(code_line(LINES_LNOTAB, lnotab, sizeof(lnotab), 10, 2), 11);
+	assert_int_equal(code_line(LINES_LNOTAB, lnotab, sizeof(lnotab), 10, 5), 11);
+	assert_int_equal(code_line(LINES_LNOTAB, lnotab, sizeof(lnotab), 10, 6), 12);
+	/* 3.10: instruction indexes; byte ranges [0,4) line 10, [4,10) line 11, [10,12) none */
+	assert_int_equal(code_line(LINES_LINETABLE, linetable, sizeof(linetable), 10, 0), 10);
+	assert_int_equal(code_line(LINES_LINETABLE, linetable, sizeof(linetable), 10, 2), 11);
+	assert_int_equal(code_line(LINES_LINETABLE, linetable, sizeof(linetable), 10, 5), -1);
+	assert_int_equal(code_line(LINES_LINETABLE, linetable, sizeof(linetable), 10, 6), -1);
+	/* 3.11+: byte offsets of code units */
+	assert_int_equal(code_line(LINES_LOCATIONS, locations, sizeof(locations), 20, 0), 20);
+	assert_int_equal(code_line(LINES_LOCATIONS, locations, sizeof(locations), 20, 2), 20);
+	assert_int_equal(code_line(LINES_LOCATIONS, locations, sizeof(locations), 20, 4), 23);
+	assert_int_equal(code_line(LINES_LOCATIONS, locations, sizeof(locations), 20, 6), -1);
+	assert_int_equal(code_line(LINES_LOCATIONS, locations, sizeof(locations), 20, 8), -1);
+	assert_int_equal(code_line(LINES_LOCATIONS, torn, sizeof(torn), 20, 0), -1);
+}
+
 static void listen_addresses(void **state)
 {
 	char host[64];
@@ -324,6 +353,7 @@ int main(void)
 		cmocka_unit_test(listen_addresses),
 		cmocka_unit_test(memory_regions),
 		cmocka_unit_test(heap_walk_of_an_image),
+		cmocka_unit_test(line_tables),
 		cmocka_unit_test(stat_start_times),
 	};
 
