@@ -17,12 +17,18 @@
 #include <bpf/bpf_tracing.h>
 #include "alloc.h"
 #include "bits.bpf.h"
+#include "pystack.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
 /* object layout of default (not free-threaded) builds, 3.8-3.14 */
 const volatile __u64 ob_type_off = 8;	/* PyObject.ob_type */
 const volatile __u64 tp_name_off = 24;	/* PyTypeObject.tp_name */
+/* sampled stacks: one per sample_bytes requested by a thread; 0: none */
+const volatile __u64 sample_bytes = 0;
+const volatile __u32 stack_depth = 64;
+
+__u64 lost_samples = 0;
 
 #define MAX_NEST 4	/* power of 2: obj -> raw fallback needs 2 */
 
@@ -38,6 +44,7 @@ struct call_stack {
 	__u32 depth;
 	__u32 pad;
 	__u64 last_free;	/* pointer of this thread's last obj/mem free */
+	__u64 unsampled;	/* bytes requested since this thread's last sampled stack */
 	struct pending p[MAX_NEST];
 };
 
@@ -82,6 +89,25 @@ struct {
 	__type(key, struct type_key);
 	__type(value, struct type_counts);
 } types SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MMTRACE_EXACT_SITES);
+	__type(key, __u32);
+	__type(value, struct exact_site);
+} exact_sites SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20);
+} samples SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mm_stack_event);
+} sample_scratch SEC(".maps");
 
 static const struct alloc_exact_stats zero_stats;
 static const struct call_stack zero_stack;
@@ -168,6 +194,41 @@ static void count_fallback(struct alloc_domain_stats *d, __u32 domain, __u64 byt
 	__sync_fetch_and_add(&d->fallback_bytes, bytes);
 }
 
+/* Go and tcmalloc's rule: a stack per sample_bytes requested, weighted by
+ * the bytes since the thread's last one, so that stacks do not multiply
+ * the cost of every call. */
+static void sample_stack(struct pt_regs *ctx, __u64 cookie, struct call_stack *st, __u64 bytes)
+{
+	__u32 idx = ALLOC_COOKIE_SITE(cookie), zero = 0;
+	struct mm_stack_event *e;
+	struct exact_site *site;
+	__u64 size, id;
+
+	st->unsampled += bytes;
+	if (!sample_bytes || st->unsampled < sample_bytes || !idx)
+		return;
+	site = bpf_map_lookup_elem(&exact_sites, &idx);
+	e = bpf_map_lookup_elem(&sample_scratch, &zero);
+	if (!site || !e)
+		return;
+	id = bpf_get_current_pid_tgid();
+	e->kind = MM_EV_STACK;
+	e->pid = id >> 32;
+	e->tid = (__u32)id;
+	e->metric = STACK_SAMPLE;
+	e->generation = 0;
+	e->bin_id = 0;
+	e->weight = st->unsampled;
+	e->pause_ns = 0;
+	st->unsampled = 0;
+	walk_python_stack(PT_REGS_IP(ctx) + site->runtime_delta, &site->stack, stack_depth, e);
+	size = MM_STACK_EVENT_HEAD + (__u64)e->depth * sizeof(struct py_frame);
+	if (size > sizeof(*e))
+		size = sizeof(*e);
+	if (bpf_ringbuf_output(&samples, e, size, 0))
+		__sync_fetch_and_add(&lost_samples, 1);
+}
+
 SEC("uprobe")
 int alloc_enter(struct pt_regs *ctx)
 {
@@ -197,6 +258,7 @@ int alloc_enter(struct pt_regs *ctx)
 		return 0;
 	count_request(domain_of(s, p.domain), p.call, requested_bytes(&p));
 	count_fallback(domain_of(s, p.domain), p.domain, requested_bytes(&p));
+	sample_stack(ctx, cookie, st, requested_bytes(&p));
 	return 0;
 }
 

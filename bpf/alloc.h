@@ -28,10 +28,20 @@ enum alloc_call {
 	ALLOC_CALLS = 4,
 };
 
-/* A site's BPF cookie says which function fired: domain | call << 8. */
+/* A site's BPF cookie says which function fired: domain | call << 8, and
+ * (sampled stacks) the site's index in exact_sites << 16. */
 #define ALLOC_COOKIE(domain, call) ((__u64)(domain) | ((__u64)(call) << 8))
 #define ALLOC_COOKIE_DOMAIN(c) ((__u32)((c) & 0xff))
 #define ALLOC_COOKIE_CALL(c) ((__u32)(((c) >> 8) & 0xff))
+#define ALLOC_COOKIE_SITE(c) ((__u32)(((c) >> 16) & 0xffff))
+#define MMTRACE_EXACT_SITES 64
+
+/* Where a sampled stack starts: the probe address -> &_PyRuntime, and how
+ * to walk the frames. Index 0 is unused (no stacks at the site). */
+struct exact_site {
+	__s64 runtime_delta;
+	struct py_stack_layout stack;
+};
 
 /* pymalloc serves requests of 1..512 bytes in 16-byte size classes (3.8+);
  * 0 and larger requests fall back to the raw domain */

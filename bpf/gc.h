@@ -56,6 +56,7 @@ enum stack_metric {
 	STACK_GC = 1,		/* a collection: weight 1, pause_ns set */
 	STACK_POOL = 2,		/* a pool taken: weight POOL_SIZE bytes */
 	STACK_ARENA = 3,	/* an arena requested: weight ARENA_SIZE bytes */
+	STACK_SAMPLE = 4,	/* --alloc=exact: the bytes a thread requested since its last sample */
 };
 
 enum stack_flags {

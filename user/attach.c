@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
+#include "alloc.h"
 #include "attach.h"
 #include "discover.h"
 #include "exitcodes.h"
@@ -68,8 +69,14 @@ static int open_exact(struct attacher *a, const struct attach_opts *o)
 {
 	if (!o->alloc_exact)
 		return 0;
-	a->exact = alloc_bpf__open_and_load();
-	return a->exact ? 0 : -1;
+	a->exact = alloc_bpf__open();
+	if (!a->exact)
+		return -1;
+	a->exact->rodata->sample_bytes = o->sample_bytes;
+	if (o->stack_depth)
+		a->exact->rodata->stack_depth = o->stack_depth;
+	a->next_exact_site = 1;
+	return alloc_bpf__load(a->exact);
 }
 
 static int load_programs(struct attacher *a, const struct attach_opts *o, char *err, size_t errlen)
@@ -150,6 +157,30 @@ struct attach_req {
 	__u32 bin_id;
 };
 
+/* Exact-level sites: the cookie says the function; one that walks sampled
+ * stacks also names its slot of exact_sites. */
+static int configure_exact_site(struct attacher *a, const struct plan_site *s, __u64 *cookie, char *err,
+				size_t errlen)
+{
+	struct exact_site es = { s->cfg.stack_runtime_delta, s->cfg.stack };
+	__u32 idx = a->next_exact_site;
+
+	*cookie = s->cookie;
+	if (!a->exact) {
+		snprintf(err, errlen, "internal: an exact-level site without its programs loaded");
+		return MMX_INTERNAL;
+	}
+	if (s->cfg.stack.kind == STACK_NONE || !s->cfg.stack_runtime_delta || idx >= MMTRACE_EXACT_SITES)
+		return MMX_OK;
+	if (bpf_map__update_elem(a->exact->maps.exact_sites, &idx, sizeof(idx), &es, sizeof(es), BPF_ANY)) {
+		snprintf(err, errlen, "cannot configure probe site: %s", strerror(errno));
+		return MMX_INTERNAL;
+	}
+	*cookie |= (__u64)idx << 16;
+	a->next_exact_site++;
+	return MMX_OK;
+}
+
 /* GC and growth sites keep their configuration in the sites map, under the
  * cookie; exact-level sites need only the cookie. */
 static int configure_site(struct attacher *a, const struct attach_req *r, const struct plan_site *s,
@@ -162,13 +193,8 @@ static int configure_site(struct attacher *a, const struct attach_req *r, const 
 		snprintf(err, errlen, "too many probe sites (at most %d)", MMTRACE_MAX_SITES);
 		return MMX_INTERNAL;
 	}
-	if (s->role >= ROLE_ALLOC_ENTER) {
-		*cookie = s->cookie;
-		if (a->exact)
-			return MMX_OK;
-		snprintf(err, errlen, "internal: an exact-level site without its programs loaded");
-		return MMX_INTERNAL;
-	}
+	if (s->role >= ROLE_ALLOC_ENTER)
+		return configure_exact_site(a, s, cookie, err, errlen);
 	cfg.bin_id = r->bin_id;
 	if (bpf_map__update_elem(a->skel->maps.sites, &idx, sizeof(idx), &cfg, sizeof(cfg), BPF_ANY)) {
 		snprintf(err, errlen, "cannot configure probe site: %s", strerror(errno));
@@ -246,6 +272,16 @@ int attacher_exact_fd(const struct attacher *a)
 int attacher_types_fd(const struct attacher *a)
 {
 	return a->exact ? bpf_map__fd(a->exact->maps.types) : -1;
+}
+
+int attacher_samples_fd(const struct attacher *a)
+{
+	return a->exact ? bpf_map__fd(a->exact->maps.samples) : -1;
+}
+
+__u64 attacher_lost_samples(const struct attacher *a)
+{
+	return a->exact ? __atomic_load_n(&a->exact->bss->lost_samples, __ATOMIC_RELAXED) : 0;
 }
 
 int attacher_watched_fd(const struct attacher *a)

@@ -24,6 +24,7 @@ struct attach_opts {
 	__u32 events_bytes;	/* ring buffer size, 0 = the built-in 1 MiB */
 	bool alloc_exact;	/* also load the exact allocation level's programs */
 	__u32 stack_depth;	/* Python frames per stack, 0: no stacks */
+	__u64 sample_bytes;	/* --alloc=exact: a stack per this many bytes, 0: none */
 };
 
 struct attacher {
@@ -32,6 +33,7 @@ struct attacher {
 	struct bpf_link *links[ATTACH_MAX_LINKS];
 	int nlinks;
 	unsigned int next_site;
+	unsigned int next_exact_site;	/* exact_sites slot; 0 is "no stacks" */
 };
 
 /* Checks the kernel, loads the programs and attaches the exec and exit
@@ -47,6 +49,9 @@ int attacher_events_fd(const struct attacher *a);
 /* --alloc=exact maps: per-process figures and per-type counts, -1 if not loaded */
 int attacher_exact_fd(const struct attacher *a);
 int attacher_types_fd(const struct attacher *a);
+/* --sample-bytes stacks: their ring buffer (-1 if none), and what it dropped */
+int attacher_samples_fd(const struct attacher *a);
+__u64 attacher_lost_samples(const struct attacher *a);
 /* ring buffer records dropped because it was full */
 __u64 attacher_lost_events(const struct attacher *a);
 void attacher_close(struct attacher *a);

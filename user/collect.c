@@ -52,6 +52,11 @@ int collector_open(struct collector *c, int events_fd, int stats_fd, int watched
 	return c->rb ? 0 : -errno;
 }
 
+int collector_add_ring(struct collector *c, int fd)
+{
+	return ring_buffer__add(c->rb, fd, dispatch, c);
+}
+
 int collector_fd(const struct collector *c)
 {
 	return ring_buffer__epoll_fd(c->rb);

@@ -35,6 +35,8 @@ struct map_usage {
 
 int collector_open(struct collector *c, int events_fd, int stats_fd, int watched_fd,
 		   const struct collect_handlers *h);
+/* Another ring buffer of the same records (the exact level's samples). */
+int collector_add_ring(struct collector *c, int fd);
 /* pollable descriptor that is readable when events wait */
 int collector_fd(const struct collector *c);
 /* runs the handlers for every waiting event; 0 or -errno */

@@ -200,7 +200,8 @@ static int attach_all(struct mmtrace *m)
 {
 	struct attach_opts ao = { .verbose = m->opt.verbose, .min_pause_ns = (__u64)(m->opt.min_pause_ms * 1e6),
 				  .events_bytes = m->opt.events_kib * 1024, .alloc_exact = m->opt.alloc_exact,
-				  .stack_depth = m->po.stacks ? m->opt.stack_depth : 0 };
+				  .stack_depth = m->po.stacks ? m->opt.stack_depth : 0,
+				  .sample_bytes = m->po.sample_bytes };
 	struct target *t;
 	int i, rc;
 
@@ -210,6 +211,10 @@ static int attach_all(struct mmtrace *m)
 	m->loaded = true;
 	if (!rc)
 		rc = open_collector(m);
+	if (!rc && ao.sample_bytes && collector_add_ring(&m->col, attacher_samples_fd(&m->att))) {
+		snprintf(m->err, sizeof(m->err), "cannot read the samples ring buffer: %s", strerror(errno));
+		rc = MMX_INTERNAL;
+	}
 	for (i = 0; !rc && i < m->ntargets; i++) {
 		t = &m->targets[i];
 		rc = attacher_attach(&m->att, &t->bin, &t->plan, t->pid, (__u32)i, m->err, sizeof(m->err));
@@ -280,7 +285,7 @@ static void fresh_report(struct mmtrace *m, bool final, struct report *r)
 	uint64_t now = monotonic_ns();
 	int i;
 
-	*r = (struct report){ rows, m->ntargets, { 0, 0 }, final, NULL, attacher_lost_events(&m->att), m->opt.alloc_growth };
+	*r = (struct report){ rows, m->ntargets, { 0, 0 }, final, NULL, attacher_lost_events(&m->att) + attacher_lost_samples(&m->att), m->opt.alloc_growth };
 	/* final counters of targets that just ended are in the ring buffer */
 	collector_drain(&m->col);
 	clock_gettime(CLOCK_REALTIME, &r->wall);
@@ -499,6 +504,7 @@ int main(int argc, char **argv)
 	m.po.alloc_growth = m.opt.alloc_growth;
 	m.po.alloc_exact = m.opt.alloc_exact;
 	m.po.stacks = m.opt.stacks || m.opt.folded;
+	m.po.sample_bytes = m.opt.sample_bytes;
 	stacks_init(&m.stacks);
 	m.out = m.opt.output ? fopen(m.opt.output, "we") : stdout;
 	if (!m.out) {

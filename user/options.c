@@ -53,7 +53,7 @@ static const char doc[] =
 
 enum { OPT_PROBES = 1000, OPT_NO_USDT, OPT_DEBUG_DIR, OPT_MIN_PAUSE, OPT_MERGE, OPT_EVENTS_KIB, OPT_OPENMETRICS,
        OPT_OPENMETRICS_FILE, OPT_METRICS_GRACE, OPT_TRACE, OPT_ALLOC, OPT_HEAP, OPT_STACKS, OPT_FOLDED,
-       OPT_FOLDED_METRIC, OPT_STACK_DEPTH };
+       OPT_FOLDED_METRIC, OPT_STACK_DEPTH, OPT_SAMPLE_BYTES };
 
 static const struct argp_option opts[] = {
 	{ "pid", 'p', "PID", 0, "Trace this process (repeatable)", 0 },
@@ -72,8 +72,9 @@ static const struct argp_option opts[] = {
 	{ "heap", OPT_HEAP, "live", OPTION_ARG_OPTIONAL, "Read pymalloc's arenas, pools and size classes and the GC's state from outside: alone, no probes (-p only); =live, a heap section in the live table", 0 },
 	{ "stacks", OPT_STACKS, NULL, 0, "Python stacks of collections and heap growth: the top ones in the live table", 0 },
 	{ "folded", OPT_FOLDED, "PATH", 0, "Write collapsed stacks at the end: PATH.METRIC.folded per metric (flamegraph.pl, speedscope)", 0 },
-	{ "folded-metric", OPT_FOLDED_METRIC, "METRIC", 0, "Only this metric, into PATH itself: gc-count, gc-pause-ns, growth-bytes, arena-bytes", 0 },
+	{ "folded-metric", OPT_FOLDED_METRIC, "METRIC", 0, "Only this metric, into PATH itself: gc-count, gc-pause-ns, growth-bytes, arena-bytes, alloc-bytes", 0 },
 	{ "stack-depth", OPT_STACK_DEPTH, "N", 0, "Python frames per stack (default 64, at most 127)", 0 },
+	{ "sample-bytes", OPT_SAMPLE_BYTES, "N", 0, "With --alloc=exact and stacks: a stack per N bytes a thread requests (default 524288)", 0 },
 	{ "histogram", 'H', NULL, 0, "Print log2 histograms of GC pause per generation", 0 },
 	{ "json", 'j', NULL, 0, "One JSON object per line per interval, then a final one", 0 },
 	{ "probes", OPT_PROBES, NULL, 0, "Print the probe plan (with --json: as JSON) and exit", 0 },
@@ -209,11 +210,20 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 		o->alloc_exact = !strcmp(arg, "exact");
 		break;
 	case OPT_STACKS: o->stacks = true; break;
+	case OPT_SAMPLE_BYTES: {
+		long v;
+
+		if (parse_long(arg, 1, 1L << 40, &v))
+			argp_error(st, "invalid --sample-bytes '%s': bytes, from 1 to 2^40", arg);
+		o->sample_bytes = (unsigned long long)v;
+		break;
+	}
 	case OPT_FOLDED: o->folded = arg; break;
 	case OPT_FOLDED_METRIC:
 		o->folded_metric = folded_metric_parse(arg);
 		if (o->folded_metric < 0)
-			argp_error(st, "invalid --folded-metric '%s': gc-count, gc-pause-ns, growth-bytes or arena-bytes", arg);
+			argp_error(st, "invalid --folded-metric '%s': gc-count, gc-pause-ns, growth-bytes, arena-bytes or "
+				   "alloc-bytes", arg);
 		break;
 	case OPT_STACK_DEPTH: {
 		long v;
@@ -290,6 +300,12 @@ static int check_combination(struct options *o)
 	}
 	if ((o->stacks || o->folded) && !o->stack_depth)
 		o->stack_depth = 64;
+	if (o->sample_bytes && !(o->alloc_exact && (o->stacks || o->folded))) {
+		fprintf(stderr, "mmtrace: --sample-bytes goes with --alloc=exact and --stacks or --folded\n");
+		return MMX_USAGE;
+	}
+	if (o->alloc_exact && (o->stacks || o->folded) && !o->sample_bytes)
+		o->sample_bytes = 512 * 1024;
 	if (o->all && o->heap_live) {
 		fprintf(stderr, "mmtrace: --heap=live needs -p PID or a command\n");
 		return MMX_USAGE;

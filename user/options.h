@@ -35,6 +35,7 @@ struct options {
 	const char *folded;	/* --folded PATH: collapsed stacks at the end */
 	int folded_metric;	/* --folded-metric, -1: every metric, one file each */
 	unsigned int stack_depth;	/* --stack-depth, frames per stack */
+	unsigned long long sample_bytes;	/* --sample-bytes: exact level, a stack per N bytes */
 	unsigned int events_kib;	/* --events-kib, 0 = default */
 	const char *openmetrics;	/* --openmetrics [ADDR:]PORT */
 	const char *openmetrics_file;

@@ -46,6 +46,7 @@ struct plan_opts {
 	bool alloc_growth;	/* --alloc=growth: probe pymalloc's slow paths */
 	bool alloc_exact;	/* --alloc=exact: every allocator call, and deallocations */
 	bool stacks;		/* Python stacks at collections and growth events */
+	__u64 sample_bytes;	/* --alloc=exact: a stack per this many bytes, 0: none */
 };
 
 /* Returns 0 with sites planned, or -ENOENT when no GC probe point exists

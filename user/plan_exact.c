@@ -11,6 +11,7 @@
 #include <string.h>
 #include "alloc.h"
 #include "plan.h"
+#include "stack_layout.h"
 
 static const enum gc_metric domain_metric[ALLOC_DOMAINS] = { M_ALLOC_RAW, M_ALLOC_MEM, M_ALLOC_OBJ };
 
@@ -158,6 +159,22 @@ static void plan_type_allocs(const struct python_binary *pb, struct probe_plan *
 	plan_set_metric(p, M_TYPE_ALLOCS, COV_PARTIAL, why);
 }
 
+/* Sampled stacks (--sample-bytes): walked at the allocators' entries. */
+static void plan_samples(const struct python_binary *pb, const struct plan_opts *o, struct probe_plan *p)
+{
+	const struct py_stack_layout *sl = stack_layout_for(pb->major, pb->minor);
+	int i;
+
+	if (!o->stacks || !o->sample_bytes || !sl)
+		return;
+	for (i = 0; i < p->nsites; i++) {
+		if (p->sites[i].role != ROLE_ALLOC_ENTER)
+			continue;
+		p->sites[i].cfg.stack = *sl;
+		p->sites[i].cfg.stack_runtime_delta = (int64_t)(pb->runtime_vaddr - p->sites[i].at.vaddr);
+	}
+}
+
 void plan_exact(const struct python_binary *pb, const struct plan_opts *o, struct probe_plan *p)
 {
 	enum gc_metric m;
@@ -171,4 +188,5 @@ void plan_exact(const struct python_binary *pb, const struct plan_opts *o, struc
 	plan_types(pb, p);
 	plan_weakrefs(pb, p);
 	plan_type_allocs(pb, p);
+	plan_samples(pb, o, p);
 }

@@ -115,7 +115,8 @@ add:
 
 const char *folded_metric_name(enum folded_metric m)
 {
-	static const char *const names[FOLD__COUNT] = { "gc-count", "gc-pause-ns", "growth-bytes", "arena-bytes" };
+	static const char *const names[FOLD__COUNT] = { "gc-count", "gc-pause-ns", "growth-bytes", "arena-bytes",
+							 "alloc-bytes" };
 
 	return m < FOLD__COUNT ? names[m] : "?";
 }
@@ -140,6 +141,8 @@ bool stack_in_metric(const struct stack_entry *e, enum folded_metric m, bool gro
 		return e->metric == (growth_from_pools ? STACK_POOL : STACK_ARENA);
 	case FOLD_ARENA:
 		return e->metric == STACK_ARENA;
+	case FOLD_ALLOC:
+		return e->metric == STACK_SAMPLE;
 	default:
 		return false;
 	}

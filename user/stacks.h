@@ -17,6 +17,7 @@ enum folded_metric {
 	FOLD_GC_PAUSE,		/* their pause, ns */
 	FOLD_GROWTH,		/* bytes of pools taken (3.9+), else of arenas */
 	FOLD_ARENA,		/* bytes of arenas requested */
+	FOLD_ALLOC,		/* --alloc=exact: bytes requested, one stack per --sample-bytes */
 	FOLD__COUNT,
 };
 

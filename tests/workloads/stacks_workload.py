@@ -3,6 +3,8 @@
   stacks_workload.py grow      grow_heap_here makes ~100 MB of small objects
   stacks_workload.py threads   two threads, each allocating through its own function
   stacks_workload.py cycles    make_cycles_here makes reference cycles in a loop
+  stacks_workload.py sample    stops itself (SIGSTOP) for mmtrace -p to attach, then
+                               grow_heap_here makes ~5 MB of small objects
 
 It first prints "INFO {...}" on stderr: the line of each function's
 allocation, as the interpreter's own dis module gives it, and the native
@@ -11,6 +13,8 @@ names the last stacks while the process still lives.
 """
 import dis
 import json
+import os
+import signal
 import sys
 import threading
 import time
@@ -78,6 +82,9 @@ def main():
             "file": __file__}
     if mode == "grow":
         keep = grow_heap_here(700000)
+    elif mode == "sample":
+        os.kill(os.getpid(), signal.SIGSTOP)
+        keep = grow_heap_here(50000)
     elif mode == "threads":
         info["tids"] = run_threads(200000)
     else:
