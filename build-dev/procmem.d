@@ -1,3 +1,0 @@
-build-dev/procmem.o: user/procmem.c user/parse.h user/procmem.h
-user/parse.h:
-user/procmem.h:
