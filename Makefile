@@ -99,7 +99,7 @@ test: deps
 	$(MAKE) fuzz-build
 	tests/run.sh $(OUT)
 
-$(FUZZ_OUT)/%: tests/fuzz/%.c $(FUZZ_SRCS) user/*.h bpf/gc.h
+$(FUZZ_OUT)/%: tests/fuzz/%.c $(FUZZ_SRCS) user/*.h bpf/gc.h bpf/alloc.h
 	mkdir -p $(@D)
 	$(CLANG) $(FUZZ_CFLAGS) $< $(FUZZ_SRCS) -lbpf -ldw -lelf -lz -o $@
 

@@ -185,13 +185,12 @@ static void count_request(struct alloc_domain_stats *d, __u32 call, __u64 bytes)
 		__sync_fetch_and_add(&d->small_class[((bytes - 1) >> 4) & (MMTRACE_SMALL_CLASSES - 1)], 1);
 }
 
-/* obj and mem requests pymalloc cannot serve go to the raw domain */
-static void count_fallback(struct alloc_domain_stats *d, __u32 domain, __u64 bytes)
+/* An obj or mem request that pymalloc handed to the raw domain: seen as
+ * the raw call made inside it for the same request. */
+static void count_fallback(struct alloc_domain_stats *d, const struct pending *raw)
 {
-	if (domain == DOMAIN_RAW || (bytes >= 1 && bytes <= MMTRACE_SMALL_REQUEST))
-		return;
 	__sync_fetch_and_add(&d->fallback_calls, 1);
-	__sync_fetch_and_add(&d->fallback_bytes, bytes);
+	__sync_fetch_and_add(&d->fallback_bytes, requested_bytes(raw));
 }
 
 /* Go and tcmalloc's rule: a stack per sample_bytes requested, weighted by
@@ -245,10 +244,14 @@ int alloc_enter(struct pt_regs *ctx)
 	if (!st || !s)
 		return 0;
 	depth = st->depth;
+	/* a fallback's free comes right after its outer free, before any other call */
+	st->last_free = 0;
 	if (p.domain == DOMAIN_RAW && depth > 0 && depth <= MAX_NEST) {
 		struct pending *outer = &st->p[(depth - 1) & (MAX_NEST - 1)];
 
 		p.nested = outer->domain != DOMAIN_RAW && is_fallback(outer, p.call, a0, a1);
+		if (p.nested)
+			count_fallback(domain_of(s, outer->domain), &p);
 	}
 	p.ts_ns = bpf_ktime_get_ns();
 	if (depth < MAX_NEST)
@@ -257,8 +260,9 @@ int alloc_enter(struct pt_regs *ctx)
 	if (p.nested)
 		return 0;
 	count_request(domain_of(s, p.domain), p.call, requested_bytes(&p));
-	count_fallback(domain_of(s, p.domain), p.domain, requested_bytes(&p));
-	sample_stack(ctx, cookie, st, requested_bytes(&p));
+	/* raw calls may run without the GIL, whose holder the stack walk reads */
+	if (p.domain != DOMAIN_RAW)
+		sample_stack(ctx, cookie, st, requested_bytes(&p));
 	return 0;
 }
 
@@ -345,13 +349,16 @@ int alloc_free(struct pt_regs *ctx)
 
 	if (!st)
 		return 0;
-	/* PyObject_Free of a fallback block calls PyMem_RawFree on it */
-	if (domain == DOMAIN_RAW && ptr && st->last_free == ptr) {
+	/* PyObject_Free of a fallback block calls PyMem_RawFree on it, at once */
+	if (domain == DOMAIN_RAW) {
+		bool fallback = ptr && st->last_free == ptr;
+
 		st->last_free = 0;
-		return 0;
-	}
-	if (domain != DOMAIN_RAW)
+		if (fallback)
+			return 0;
+	} else {
 		st->last_free = ptr;
+	}
 	s = stats_of(id >> 32);
 	if (!s)
 		return 0;

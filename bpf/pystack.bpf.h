@@ -66,6 +66,7 @@ struct walk_ctx {
 	const struct py_stack_layout *l;
 	struct mm_stack_event *e;
 	__u32 n, max_depth;
+	__u32 done;		/* the walk ended on its own, not by the loop's budget */
 };
 
 /* One step of bpf_loop: the verifier checks it once, not once per frame. */
@@ -75,6 +76,7 @@ static long walk_one(__u32 index, void *arg)
 	__u64 next = 0;
 	int r;
 
+	w->done = 1;	/* every return below ends the walk, but the last one */
 	if (w->n >= w->max_depth) {
 		w->e->flags |= STACK_TRUNCATED;
 		return 1;
@@ -93,6 +95,7 @@ static long walk_one(__u32 index, void *arg)
 	if (!next)
 		return 1;	/* the outermost frame */
 	w->frame = next;
+	w->done = 0;
 	return 0;
 }
 
@@ -111,6 +114,8 @@ static __always_inline __u32 walk_python_stack(__u64 runtime, const struct py_st
 	}
 	/* shims are skipped without counting: room for one per frame */
 	bpf_loop(2 * MMTRACE_STACK_MAX, walk_one, &w, 0);
+	if (!w.done)
+		e->flags |= STACK_TRUNCATED;	/* the budget ran out (a chain of shims) */
 	e->depth = w.n < MMTRACE_STACK_MAX ? w.n : MMTRACE_STACK_MAX;
 	return e->depth;
 }

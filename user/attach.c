@@ -83,6 +83,13 @@ static int load_programs(struct attacher *a, const struct attach_opts *o, char *
 {
 	int rc;
 
+	/* the stack walker runs in bpf_loop (Linux 5.17); without stacks the
+	 * verifier never reaches it, so older kernels still trace */
+	if (o->stack_depth && libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE, BPF_FUNC_loop, NULL) != 1) {
+		snprintf(err, errlen, "Python stacks need the bpf_loop helper (Linux 5.17 or later); "
+			 "this kernel lacks it");
+		return MMX_NO_KERNEL;
+	}
 	if (!open_gc(a, o) && !open_exact(a, o))
 		return MMX_OK;
 	rc = errno;

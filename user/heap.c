@@ -116,7 +116,7 @@ static int read_pools(const struct mem_reader *r, const uint64_t *addrs, struct 
 static int walk_arena(const struct mem_reader *r, const struct heap_layout *l, const struct arena_obj *a,
 		      struct heap_snapshot *s)
 {
-	uint64_t mask = l->pool_size - 1, base = a->address, addrs[READER_MAX_BATCH];
+	uint64_t mask = l->pool_size - 1, base = a->address, addrs[READER_MAX_BATCH], left;
 	struct pool_hdr p[READER_MAX_BATCH];
 	int n, i;
 
@@ -125,9 +125,10 @@ static int walk_arena(const struct mem_reader *r, const struct heap_layout *l, c
 	if (base & mask)
 		base = (base & ~mask) + l->pool_size;
 	/* pools up to pool_address, which lies within the arena: at most
-	 * arena_size / pool_size, whatever the target says */
-	while (base < a->pool_address) {
-		for (n = 0; n < READER_MAX_BATCH && base < a->pool_address; n++, base += l->pool_size)
+	 * arena_size / pool_size, whatever the target says (and no wrap) */
+	left = l->arena_size / l->pool_size + 1;
+	while (base < a->pool_address && base >= a->address && left) {
+		for (n = 0; n < READER_MAX_BATCH && base < a->pool_address && left; n++, left--, base += l->pool_size)
 			addrs[n] = base;
 		if (read_pools(r, addrs, p, n))
 			return bad(s, "a pool header could not be read (the arena was freed meanwhile?)");

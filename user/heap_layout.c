@@ -105,31 +105,38 @@ static void take(const struct dwarf_offsets *d, enum dwarf_field f, uint64_t *fi
 }
 
 /* The interpreter's own DWARF, where it has it, over mmtrace's table. */
-static void apply_dwarf(const struct python_binary *pb, struct cpython_layout *l, struct heap_layout *hl)
+static void apply_dwarf(const struct python_binary *pb, struct dwarf_cache *dc, struct cpython_layout *l,
+			struct heap_layout *hl)
 {
 	const char *path = dwarf_file(pb);
-	struct dwarf_offsets d;
+	const struct dwarf_offsets *dp = &dc->d;
 	int taken = 0, differ = 0;
 
-	if (!path || dwarf_heap_offsets(path, &d))
+	if (!path)
 		return;
-	take(&d, DW_RUNTIME_INTERP_MAIN, &l->runtime_interp_main, &taken, &differ);
+	if (!dc->done) {
+		dc->rc = dwarf_heap_offsets(path, &dc->d);
+		dc->done = true;
+	}
+	if (dc->rc)
+		return;
+	take(dp, DW_RUNTIME_INTERP_MAIN, &l->runtime_interp_main, &taken, &differ);
 	if (l->runtime_gc)
-		take(&d, DW_RUNTIME_GC, &l->runtime_gc, &taken, &differ);
+		take(dp, DW_RUNTIME_GC, &l->runtime_gc, &taken, &differ);
 	else
-		take(&d, DW_INTERP_GC, &l->interp_gc, &taken, &differ);
-	take(&d, DW_GC_ENABLED, &l->gc_enabled, &taken, &differ);
-	take(&d, DW_GC_GENERATIONS, &l->gc_generations, &taken, &differ);
+		take(dp, DW_INTERP_GC, &l->interp_gc, &taken, &differ);
+	take(dp, DW_GC_ENABLED, &l->gc_enabled, &taken, &differ);
+	take(dp, DW_GC_GENERATIONS, &l->gc_generations, &taken, &differ);
 	if (l->interp_obmalloc) {
-		take(&d, DW_INTERP_OBMALLOC, &l->interp_obmalloc, &taken, &differ);
-		take(&d, DW_OBMALLOC_MGMT, &l->obmalloc_mgmt, &taken, &differ);
-		if (d.found[DW_INTERP_OBMALLOC])
-			l->obmalloc_is_ptr = d.obmalloc_is_ptr;
-		take(&d, DW_MGMT_ARENAS, &hl->arenas, &taken, &differ);
-		take(&d, DW_MGMT_MAXARENAS, &hl->maxarenas, &taken, &differ);
-		take(&d, DW_MGMT_NARENAS_CURRENT, &hl->narenas_current, &taken, &differ);
-		take(&d, DW_MGMT_NTIMES, &hl->ntimes_allocated, &taken, &differ);
-		take(&d, DW_MGMT_HIGHWATER, &hl->highwater, &taken, &differ);
+		take(dp, DW_INTERP_OBMALLOC, &l->interp_obmalloc, &taken, &differ);
+		take(dp, DW_OBMALLOC_MGMT, &l->obmalloc_mgmt, &taken, &differ);
+		if (dp->found[DW_INTERP_OBMALLOC])
+			l->obmalloc_is_ptr = dp->obmalloc_is_ptr;
+		take(dp, DW_MGMT_ARENAS, &hl->arenas, &taken, &differ);
+		take(dp, DW_MGMT_MAXARENAS, &hl->maxarenas, &taken, &differ);
+		take(dp, DW_MGMT_NARENAS_CURRENT, &hl->narenas_current, &taken, &differ);
+		take(dp, DW_MGMT_NTIMES, &hl->ntimes_allocated, &taken, &differ);
+		take(dp, DW_MGMT_HIGHWATER, &hl->highwater, &taken, &differ);
 	}
 	if (taken)
 		snprintf(hl->offsets_source, sizeof(hl->offsets_source), "DWARF of %s (%d offsets%s)",
@@ -147,8 +154,8 @@ int interp_load_bias(const struct python_binary *pb, const struct procmem *pm, u
 	return 0;
 }
 
-int heap_layout_for(const struct python_binary *pb, const struct procmem *pm, struct heap_layout *hl,
-		    char *why, size_t len)
+int heap_layout_for(const struct python_binary *pb, const struct procmem *pm, struct dwarf_cache *dc,
+		    struct heap_layout *hl, char *why, size_t len)
 {
 	const struct cpython_layout *table = layout_for(pb->major, pb->minor);
 	struct cpython_layout eff, *l = &eff;
@@ -173,7 +180,7 @@ int heap_layout_for(const struct python_binary *pb, const struct procmem *pm, st
 	hl->narenas_current = MGMT_NARENAS_CURRENT;
 	hl->ntimes_allocated = MGMT_NTIMES_ALLOCATED;
 	hl->highwater = MGMT_HIGHWATER;
-	apply_dwarf(pb, &eff, hl);
+	apply_dwarf(pb, dc, &eff, hl);
 	hl->pool_size = l->pool_size;
 	hl->arena_size = l->arena_size;
 	gc_chain(pb, l, runtime, hl);

@@ -80,11 +80,13 @@ static int check_access(struct procmem *pm, pid_t pid, const struct python_binar
 
 void heap_read_process(pid_t pid, const struct python_binary *bin, struct heap_reading *h)
 {
+	struct dwarf_cache dwarf = h->dwarf;
 	struct procmem pm;
 	struct mem_reader r;
 	int err;
 
 	memset(h, 0, sizeof(*h));
+	h->dwarf = dwarf;
 	err = procmem_open(&pm, pid);
 	if (err) {
 		snprintf(h->error, sizeof(h->error), "cannot read /proc/%d/maps: %s", pid, strerror(-err));
@@ -92,7 +94,7 @@ void heap_read_process(pid_t pid, const struct python_binary *bin, struct heap_r
 		return;
 	}
 	h->rc = check_access(&pm, pid, bin, h->error, sizeof(h->error));
-	if (!h->rc && heap_layout_for(bin, &pm, &h->layout, h->error, sizeof(h->error)))
+	if (!h->rc && heap_layout_for(bin, &pm, &h->dwarf, &h->layout, h->error, sizeof(h->error)))
 		h->rc = MMX_BAD_IMAGE;
 	if (!h->rc) {
 		r = procmem_reader(&pm);
@@ -159,6 +161,8 @@ int heap_run(const struct heap_config *c)
 		snprintf(c->err, c->errlen, "out of memory");
 		return MMX_INTERNAL;
 	}
+	for (i = 0; i < o->npids; i++)
+		hs[i].t.pidfd = -1;
 	for (i = 0; i < o->npids && !rc; i++)
 		rc = discover_pid(o->pids[i], c->ro, &hs[i].t, c->err, c->errlen);
 	for (round = 0; !rc && (!rounds || round < rounds); round++) {
@@ -166,6 +170,9 @@ int heap_run(const struct heap_config *c)
 			break;
 		rc = snapshot_all(c, hs, o->npids);
 	}
+	for (i = 0; i < o->npids; i++)
+		if (hs[i].t.pidfd >= 0)
+			close(hs[i].t.pidfd);
 	free(hs);
 	return rc;
 }

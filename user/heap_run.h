@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 #include "heap.h"
+#include "heap_layout.h"
 #include "present_heap.h"
 #include "options.h"
 #include "resolve.h"
@@ -26,6 +27,7 @@ int heap_run(const struct heap_config *c);
 
 /* One reading of a process's heap state. */
 struct heap_reading {
+	struct dwarf_cache dwarf;	/* kept from one reading to the next */
 	struct heap_layout layout;
 	struct heap_snapshot snap;
 	unsigned long long rss_bytes;

@@ -9,9 +9,16 @@
  *    byte 1CCCCLLL, then per code C: short forms, one-line forms, a signed
  *    varint line delta, or no location (Objects/locations.md).
  */
+#include <limits.h>
 #include "linetable.h"
 
-static int lnotab_line(const uint8_t *t, size_t len, int line, uint64_t lasti)
+/* Lines accumulate deltas from untrusted bytes: in 64 bits, then checked. */
+static int as_line(int64_t line)
+{
+	return line >= 0 && line <= INT_MAX ? (int)line : -1;
+}
+
+static int lnotab_line(const uint8_t *t, size_t len, int64_t line, uint64_t lasti)
 {
 	uint64_t addr = 0;
 	size_t i;
@@ -22,13 +29,13 @@ static int lnotab_line(const uint8_t *t, size_t len, int line, uint64_t lasti)
 			break;
 		line += (int8_t)t[i + 1];
 	}
-	return line;
+	return as_line(line);
 }
 
-static int linetable_line(const uint8_t *t, size_t len, int first, uint64_t index)
+static int linetable_line(const uint8_t *t, size_t len, int64_t first, uint64_t index)
 {
 	uint64_t start, end = 0, addr = index * 2;
-	int computed = first, line;
+	int64_t computed = first, line;
 	size_t i;
 
 	for (i = 0; i + 1 < len; i += 2) {
@@ -41,7 +48,7 @@ static int linetable_line(const uint8_t *t, size_t len, int first, uint64_t inde
 			line = computed;
 		}
 		if (start <= addr && addr < end)
-			return line;
+			return line < 0 ? -1 : as_line(line);
 	}
 	return -1;
 }
@@ -102,7 +109,7 @@ static int location_entry(const uint8_t *t, size_t len, size_t *i, int code, int
 	return *i <= len ? 0 : -1;
 }
 
-static int locations_line(const uint8_t *t, size_t len, int line, uint64_t lasti)
+static int locations_line(const uint8_t *t, size_t len, int64_t line, uint64_t lasti)
 {
 	uint64_t unit = lasti / 2, addr = 0;
 	int code, ldelta, has_line;
@@ -119,7 +126,7 @@ static int locations_line(const uint8_t *t, size_t len, int line, uint64_t lasti
 		line += ldelta;
 		addr += (head & 7) + 1;
 		if (unit < addr)
-			return has_line ? line : -1;
+			return has_line ? as_line(line) : -1;
 	}
 	return -1;
 }

@@ -60,6 +60,7 @@ struct mmtrace {
 	struct stack_table stacks;
 	struct symbolizer sym[OPT_MAX_PIDS];
 	bool sym_open[OPT_MAX_PIDS];
+	uint64_t sym_failed_ns[OPT_MAX_PIDS];	/* the last failed open: retried after a second */
 	struct held_child child;	/* pid 0 unless -- CMD */
 	char exe[PATH_MAX];
 	int sigfd;
@@ -165,10 +166,15 @@ static void on_stack(void *ctx, const struct mm_stack_event *e)
 
 	if (i < 0)
 		return;
-	if (!m->sym_open[i])
+	if (!m->sym_open[i] && monotonic_ns() - m->sym_failed_ns[i] > 1000000000ull) {
 		m->sym_open[i] = !symbolizer_open(&m->sym[i], m->targets[i].pid, &m->targets[i].bin);
+		if (!m->sym_open[i])
+			m->sym_failed_ns[i] = monotonic_ns();
+	}
 	if (m->sym_open[i])
 		stacks_add(&m->stacks, &m->sym[i], e);
+	else
+		m->stacks.dropped++;	/* the process could not be read: counted, not named wrongly */
 }
 
 static int open_collector(struct mmtrace *m)

@@ -59,15 +59,17 @@ static void add_api_site(struct probe_plan *p, const struct python_binary *pb, e
 }
 
 /* Returns before entries: a return probe attached after its entry fired
- * would leave a call on the thread's stack that never returns. */
+ * would leave a call on the thread's stack that never returns. And obj and
+ * mem before raw: a raw fallback seen before its outer call's probe would be
+ * counted as raw. */
 static void plan_domains(const struct python_binary *pb, struct probe_plan *p, const bool *ok)
 {
 	int d, c;
 
-	for (d = 0; d < ALLOC_DOMAINS; d++)
+	for (d = ALLOC_DOMAINS - 1; d >= 0; d--)
 		for (c = CALL_MALLOC; ok[d] && c <= CALL_REALLOC; c++)
 			add_api_site(p, pb, d * ALLOC_CALLS + c, SITE_URETPROBE, ROLE_ALLOC_RETURN, ALLOC_COOKIE(d, c));
-	for (d = 0; d < ALLOC_DOMAINS; d++)
+	for (d = ALLOC_DOMAINS - 1; d >= 0; d--)
 		for (c = CALL_MALLOC; ok[d] && c < ALLOC_CALLS; c++)
 			add_api_site(p, pb, d * ALLOC_CALLS + c, SITE_UPROBE,
 				     c == CALL_FREE ? ROLE_ALLOC_FREE : ROLE_ALLOC_ENTER, ALLOC_COOKIE(d, c));

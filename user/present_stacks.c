@@ -84,10 +84,13 @@ void present_stacks_json(FILE *f, const struct report_row *row)
 	json_u64(f, "truncated", row->stacks->truncated, &first);
 	json_u64(f, "broken", row->stacks->broken, &first);
 	json_u64(f, "no_thread", row->stacks->no_thread, &first);
+	json_u64(f, "dropped", row->stacks->dropped, &first);
 	json_u64(f, "symbol_cache_hits", row->symbolizer ? row->symbolizer->hits : 0, &first);
 	json_u64(f, "symbol_cache_misses", row->symbolizer ? row->symbolizer->misses : 0, &first);
 	for (m = 0; m < FOLD__COUNT; m++) {
-		n = stacks_top(row->stacks, row->pid, m, top, JSON_TOP);
+		/* growth-bytes are the arenas' when the build hides pool refills */
+		n = m == FOLD_ARENA && !row->stacks->growth_from_pools ? 0 :
+		    stacks_top(row->stacks, row->pid, m, top, JSON_TOP);
 		json_key(f, folded_metric_name(m), &first);
 		fputc('[', f);
 		for (i = 0; i < n; i++) {

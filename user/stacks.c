@@ -78,7 +78,8 @@ static char *fold(struct symbolizer *sym, const struct mm_stack_event *e)
 	}
 	if (!len)
 		snprintf(out, cap, "[empty stack]");
-	return out;
+	/* sized for the worst case while built; kept at its length */
+	return realloc(out, strlen(out) + 1) ?: out;
 }
 
 void stacks_add(struct stack_table *t, struct symbolizer *sym, const struct mm_stack_event *e)
@@ -214,7 +215,11 @@ static int write_one(const struct stack_table *t, const char *path, enum folded_
 		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
 		return -1;
 	}
-	stacks_write_folded(t, m, f);
+	if (stacks_write_folded(t, m, f) < 0 || ferror(f)) {
+		fclose(f);
+		snprintf(err, errlen, "cannot write %s: out of memory or disk", path);
+		return -1;
+	}
 	if (fclose(f)) {
 		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
 		return -1;

@@ -34,6 +34,7 @@ struct stack_table {
 	size_t cap, n;
 	bool growth_from_pools;	/* the build probes pool refills */
 	unsigned long long events, truncated, broken, no_thread;
+	unsigned long long dropped;	/* stacks of a process whose memory could not be read */
 };
 
 void stacks_init(struct stack_table *t);

@@ -39,11 +39,16 @@ static int reopen_maps(struct symbolizer *s, bool force)
 /* A read, retried once with fresh mappings: the target maps memory as it runs. */
 static int rd(struct symbolizer *s, uint64_t addr, void *buf, size_t len)
 {
+	bool force = s->may_refresh;
+
 	if (s->pid && !s->pm_open && reopen_maps(s, true))
 		return -ESRCH;
 	if (!s->reader.read(s->reader.ctx, addr, buf, len))
 		return 0;
-	if (reopen_maps(s, false))
+	/* a new code object, its names and table may lie in memory mapped
+	 * since the maps were read: once per object, whatever the rate limit */
+	s->may_refresh = false;
+	if (reopen_maps(s, force))
 		return -EFAULT;
 	return s->reader.read(s->reader.ctx, addr, buf, len);
 }
@@ -130,16 +135,14 @@ static uint8_t *read_bytes(struct symbolizer *s, uint64_t obj, size_t *len)
 	return data;
 }
 
-static void read_code(struct symbolizer *s, struct code_info *c)
+static void read_code(struct symbolizer *s, struct code_info *c, bool may_refresh)
 {
 	const struct code_layout *l = s->layout;
 	uint64_t type = 0, name = 0, file = 0, lines = 0;
 	int32_t first = 0;
 
-	/* a code object new since the maps were read lies in memory they do not
-	 * show yet: one fresh read of the maps per new code object */
-	if (rd(s, c->code + OB_TYPE, &type, sizeof(type)) &&
-	    (reopen_maps(s, true) || rd(s, c->code + OB_TYPE, &type, sizeof(type))))
+	s->may_refresh = may_refresh;
+	if (rd(s, c->code + OB_TYPE, &type, sizeof(type)))
 		return;
 	if (s->code_type && type != s->code_type)
 		return;	/* not a code object (freed meanwhile, or a torn chain) */
@@ -155,6 +158,7 @@ static void read_code(struct symbolizer *s, struct code_info *c)
 	c->lines = read_bytes(s, lines, &c->nlines);
 	c->firstlineno = first;
 	c->valid = c->name && c->file && c->lines;
+	s->may_refresh = false;
 }
 
 static int grow(struct symbolizer *s)
@@ -179,16 +183,18 @@ static int grow(struct symbolizer *s)
 }
 
 /* The object at the entry's address still has the entry's names and table:
- * the three pointers lie within 40 bytes, read at once. */
+ * the three pointers lie within 32 bytes, read at once. */
 static bool still_same(struct symbolizer *s, const struct code_info *c)
 {
 	const struct code_layout *l = s->layout;
-	uint64_t lo = l->name < l->filename ? l->name : l->filename, words[8], name, file, lines;
+	uint64_t lo = l->name < l->filename ? l->name : l->filename, hi, words[4], name, file, lines;
 
 	if (l->linetable < lo)
 		lo = l->linetable;
-	if (l->name - lo >= sizeof(words) || l->filename - lo >= sizeof(words) || l->linetable - lo >= sizeof(words) ||
-	    rd(s, c->code + lo, words, sizeof(words)))
+	hi = l->name > l->filename ? l->name : l->filename;
+	if (l->linetable > hi)
+		hi = l->linetable;
+	if (hi - lo > sizeof(words) - sizeof(uint64_t) || rd(s, c->code + lo, words, hi - lo + sizeof(uint64_t)))
 		return false;
 	memcpy(&name, (char *)words + (l->name - lo), sizeof(name));
 	memcpy(&file, (char *)words + (l->filename - lo), sizeof(file));
@@ -199,6 +205,7 @@ static bool still_same(struct symbolizer *s, const struct code_info *c)
 const struct code_info *symbolize_code(struct symbolizer *s, uint64_t code)
 {
 	struct code_info *c;
+	uint64_t failed;
 	size_t i;
 
 	if (!code || ((s->n + 1) * 2 > s->cap && grow(s)))
@@ -211,17 +218,25 @@ const struct code_info *symbolize_code(struct symbolizer *s, uint64_t code)
 			s->hits++;
 			return c;
 		}
-		free_info(c);		/* another object now, or one that was unreadable: read again */
+		/* another object now, or one that was not a readable code object:
+		 * read again (an object seen mid-change reads right a moment
+		 * later), refreshing the maps for it at most every 50 ms */
+		failed = c->valid ? 0 : c->failed_ns;
+		free_info(c);
 		memset(c, 0, sizeof(*c));
 		c->code = code;
 		s->misses++;
-		read_code(s, c);
+		read_code(s, c, !failed || monotonic_ns() - failed >= MAPS_REREAD_NS);
+		if (!c->valid)
+			c->failed_ns = failed ? failed : monotonic_ns();
 		return c;
 	}
 	s->misses++;
 	s->slots[i].code = code;
 	s->n++;
-	read_code(s, &s->slots[i]);
+	read_code(s, &s->slots[i], true);
+	if (!s->slots[i].valid)
+		s->slots[i].failed_ns = monotonic_ns();
 	return &s->slots[i];
 }
 

@@ -22,6 +22,7 @@ struct code_info {
 	/* what the entry was read from: a code object freed and its address
 	 * reused by another (module and class bodies die after import) differs */
 	uint64_t name_obj, file_obj, lines_obj;
+	uint64_t failed_ns;	/* when reading it failed: retried after a while, not per frame */
 	char *name, *file;
 	int firstlineno;
 	uint8_t *lines;
@@ -36,6 +37,7 @@ struct symbolizer {
 	struct procmem pm;
 	bool pm_open;
 	uint64_t maps_read_ns;	/* when /proc/PID/maps was read */
+	bool may_refresh;	/* reading a new code object: one fresh read of the maps allowed */
 	struct code_info *slots;
 	size_t cap, n;
 	unsigned long long hits, misses;
