@@ -92,3 +92,26 @@ def test_regression_subset_unchanged_under_exact_allocation_tracing():
     assert ex["domains"]["obj"]["malloc"] > 100000, "the suite allocates a lot"
     stats = [l for l in traced.stderr.splitlines() if l.startswith("MMTRACE_STATS ")][0].split(" ", 3)
     assert mm_triplets(final["processes"][0]) == json.loads(stats[2])
+
+
+def test_regression_suite_unchanged_with_stacks(tmp_path):
+    """The same suite in one process traced with --alloc=growth --stacks (a
+    stack walked at every collection and every pool or arena taken), Debian's
+    python3.11 with its debug file: the results must not change, and the
+    stacks must name real frames."""
+    if not os.path.isdir("/usr/lib/python3.11/test/libregrtest"):
+        if os.environ.get("CI") == "true":
+            pytest.fail("libpython3.11-testsuite is not installed (make test installs it)")
+        pytest.skip("libpython3.11-testsuite is not installed")
+    rc0, summary0 = untraced_run()
+    folded = str(tmp_path / "suite")
+    r = subprocess.run([MMTRACE, "--alloc=growth", "--stacks", "--no-usdt", "--folded", folded, "-o", "/dev/null",
+                        "--", DEBIAN_PY, os.path.join(WORKLOADS, "regrtest_with_stats.py")] + SUITE,
+                       capture_output=True, text=True, timeout=900)
+    summary = [l for l in r.stdout.splitlines() if l.startswith(("All ", "Tests result:")) or " OK." in l
+               or "skipped" in l or "failed" in l]
+    assert (r.returncode, summary) == (rc0, summary0), r.stderr[-3000:]
+    with open(folded + ".gc-count.folded") as f:
+        lines = f.read().splitlines()
+    assert len(lines) > 20, "collections were attributed to many stacks"
+    assert any("test_gc.py:" in l for l in lines), "test_gc's own frames trigger collections"
