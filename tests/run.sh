@@ -36,12 +36,13 @@ for t in fuzz_elf fuzz_resolve fuzz_procfs fuzz_heap fuzz_stacks; do
 	fi
 done
 
-# $1: mmtrace binary, $2: report name
+# $1: mmtrace binary, $2: report name, then pytest's own arguments
 e2e() {
-	xml="$ROOT/$OUT/$2.xml"
+	bin=$1 xml="$ROOT/$OUT/$2.xml"
+	shift 2
 	rm -f "$xml"
-	echo "== end-to-end tests with $1"
-	MMTRACE="$1" /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider --junitxml="$xml" tests/e2e
+	echo "== end-to-end tests with $bin $*"
+	MMTRACE="$bin" /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider --junitxml="$xml" "$@" tests/e2e
 	counts=$(/usr/bin/python3 - "$xml" <<'PY'
 import sys, xml.etree.ElementTree as ET
 try:
@@ -58,7 +59,11 @@ PY
 }
 
 e2e "$ROOT/$OUT/mmtrace" e2e
-# the same suite against the ASan+UBSan build: a leak or undefined behaviour fails it
-[ -x "$ROOT/build-san/mmtrace" ] && e2e "$ROOT/build-san/mmtrace" e2e-sanitized
+# the same suite against the ASan+UBSan build: a leak or undefined behaviour
+# fails it. Its user-space paths differ by layout, not by every version, so
+# it runs four cells of the matrix: 3.8 (statics, lnotab), 3.12 (state in the
+# interpreter, location tables), Debian's stripped build and its debug file.
+[ -x "$ROOT/build-san/mmtrace" ] && e2e "$ROOT/build-san/mmtrace" e2e-sanitized \
+	-k "not (pyenv-3.9 or pyenv-3.10 or pyenv-3.11 or pyenv-3.13)"
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
