@@ -16,6 +16,9 @@ machine hits every mode; medians and ratios against untraced are printed.
   json:   JSON round-trips of a 200-entry document
   django: Django template rendering (Debian's python3-django; interpreters
           that cannot import it are listed as skipped, with the reason)
+
+BENCH_ROUNDS (default 3), BENCH_QUICK=1 (the last three interpreters) and
+BENCH_WORKLOADS=alloc,json,django choose what runs.
 """
 import glob
 import json
@@ -131,7 +134,10 @@ def main():
     print("%-7s %-38s %9s %8s %8s %8s  %s" % ("work", "interpreter", "untraced", "growth x", "tracem x",
                                               "exact x", "(exact: 1/%d of the loop; allocator calls seen "
                                               "in that run, start-up included)" % SMALL))
+    only = os.environ.get("BENCH_WORKLOADS", "").split(",") if os.environ.get("BENCH_WORKLOADS") else None
     for name, (full, code) in WORKLOADS.items():
+        if only and name not in only:
+            continue
         for exe in interpreters():
             why = cannot_run(name, exe, code)
             if why:
