@@ -24,3 +24,15 @@ echo "== mmtrace --min-pause 5 1 3 (every CPython process on the host; $PY and $
 "$OTHER" "$ROOT/tools/demo_workload.py" >/dev/null &
 "$MMTRACE" --min-pause 5 1 3
 wait
+# who grows the heap and who triggers collections, as flame-graph stacks
+OUT=${TMPDIR:-/tmp}/mmtrace-demo
+echo "== mmtrace --alloc=growth --stacks --folded $OUT -- $OTHER tools/demo_workload.py"
+"$MMTRACE" --alloc=growth --stacks --folded "$OUT" -- "$OTHER" "$ROOT/tools/demo_workload.py" | sed -n '/^STACKS/,$p'
+echo "== collapsed stacks, ready for flamegraph.pl or speedscope: $OUT.*.folded"
+head -n 3 "$OUT.gc-count.folded"
+# the heap, read from outside: no probe, nothing attached
+echo "== mmtrace --heap -p PID (pymalloc and GC state of a running $OTHER)"
+"$OTHER" -c "import time; keep = [bytes(100) for _ in range(200000)]; time.sleep(3)" &
+sleep 1
+"$MMTRACE" --heap -p $!
+wait
