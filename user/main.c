@@ -250,7 +250,8 @@ static bool all_exited(const struct mmtrace *m)
 	return true;
 }
 
-static void fill_row(struct mmtrace *m, int i, uint64_t now, struct report_row *row)
+/* scrape: a Prometheus scrape, which shows neither types nor the heap */
+static void fill_row(struct mmtrace *m, int i, uint64_t now, bool scrape, struct report_row *row)
 {
 	const struct target *t = &m->targets[i];
 
@@ -266,7 +267,7 @@ static void fill_row(struct mmtrace *m, int i, uint64_t now, struct report_row *
 	if (!m->has_final[i])
 		collect_gc_entry(attacher_stats_fd(&m->att), t->pid, &m->last[i]);
 	row->gc = m->last[i];
-	if (m->opt.alloc_exact) {
+	if (m->opt.alloc_exact && !scrape) {
 		/* entries stay after exit: the final figures are read from the map */
 		collect_exact_entry(attacher_exact_fd(&m->att), t->pid, &m->exact[i]);
 		row->exact = &m->exact[i];
@@ -277,7 +278,7 @@ static void fill_row(struct mmtrace *m, int i, uint64_t now, struct report_row *
 		row->stacks = &m->stacks;
 		row->symbolizer = m->sym_open[i] ? &m->sym[i] : NULL;
 	}
-	if (m->opt.heap_live && !t->exited) {
+	if (m->opt.heap_live && !t->exited && !scrape) {
 		heap_read_process(t->pid, &t->bin, &m->heap[i]);
 		m->heapv[i] = heap_view_of(t->pid, t->comm, &t->bin, &m->heap[i]);
 		row->heap = &m->heapv[i];
@@ -285,7 +286,7 @@ static void fill_row(struct mmtrace *m, int i, uint64_t now, struct report_row *
 	row->traced_ns = (t->exited ? t->end_ns : now) - t->start_ns;
 }
 
-static void fresh_report(struct mmtrace *m, bool final, struct report *r)
+static void fresh_report(struct mmtrace *m, bool final, bool scrape, struct report *r)
 {
 	static struct report_row rows[OPT_MAX_PIDS];
 	uint64_t now = monotonic_ns();
@@ -296,14 +297,14 @@ static void fresh_report(struct mmtrace *m, bool final, struct report *r)
 	collector_drain(&m->col);
 	clock_gettime(CLOCK_REALTIME, &r->wall);
 	for (i = 0; i < m->ntargets; i++)
-		fill_row(m, i, now, &rows[i]);
+		fill_row(m, i, now, scrape, &rows[i]);
 }
 
 static void serve_scrape(struct mmtrace *m)
 {
 	struct report r;
 
-	fresh_report(m, false, &r);
+	fresh_report(m, false, true, &r);
 	exporters_serve(&m->ex, &r);
 }
 
@@ -311,7 +312,7 @@ static void report(struct mmtrace *m, bool final)
 {
 	struct report r;
 
-	fresh_report(m, final, &r);
+	fresh_report(m, final, false, &r);
 	exporters_tick(&m->ex, &r);
 	if (m->opt.json) {
 		present_json(m->out, &r);
