@@ -177,19 +177,23 @@ class Workload:
             self.p.wait()
 
 
-class HostTrace:
-    """mmtrace --json in the system-wide mode, its output drained by a thread
-    so that it never blocks on a full pipe while a test is busy."""
+class Traced:
+    """mmtrace --json with its output drained by threads, so that it never
+    blocks writing a report to a full pipe while a test waits on something
+    else (a blocked mmtrace consumes no events: stacks would be named only
+    after their process is gone)."""
 
-    def __init__(self, args=(), interval="0.2"):
+    def __init__(self, argv, **kw):
         import queue
         import threading
         self.reports, self.events, self.stderr = queue.Queue(), [], []
-        self.p = subprocess.Popen([MMTRACE, "--json", interval] + list(args),
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.p = subprocess.Popen([MMTRACE] + list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True, **kw)
         self.last = None
-        threading.Thread(target=self._read_out, daemon=True).start()
-        threading.Thread(target=self._read_err, daemon=True).start()
+        self.out_done = threading.Thread(target=self._read_out, daemon=True)
+        self.err_done = threading.Thread(target=self._read_err, daemon=True)
+        self.out_done.start()
+        self.err_done.start()
 
     def _read_out(self):
         for line in self.p.stdout:
@@ -219,6 +223,24 @@ class HostTrace:
             self.last = r
             if pred(r):
                 return r
+
+    def wait(self, timeout=60):
+        """mmtrace's exit code, once it ended by itself and its output is read."""
+        rc = self.p.wait(timeout=timeout)
+        self.out_done.join(timeout)
+        self.err_done.join(timeout)
+        return rc
+
+    def final(self):
+        """The final report, from what is left after mmtrace ended."""
+        return self.report(lambda r: r["final"], what="final report")
+
+
+class HostTrace(Traced):
+    """mmtrace --json in the system-wide mode."""
+
+    def __init__(self, args=(), interval="0.2"):
+        super().__init__(["--json", interval] + list(args))
 
     def live(self, pids, timeout=60):
         """The first report in which every pid has a live row."""

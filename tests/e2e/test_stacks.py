@@ -10,7 +10,7 @@ from collections import defaultdict
 
 import pytest
 
-from conftest import MMTRACE, WORKLOADS
+from conftest import MMTRACE, WORKLOADS, Traced, stop
 
 WORKLOAD = os.path.join(WORKLOADS, "stacks_workload.py")
 FOLDED_LINE = re.compile(r"^(?P<stack>[^\n]+) (?P<weight>[1-9][0-9]*)$")
@@ -127,30 +127,32 @@ def test_sampled_allocation_stacks(interp, tmp_path):
     import signal
     import time
     prefix = str(tmp_path / "sampled")
+    mm = None
     wl = subprocess.Popen([interp.exe, WORKLOAD, "sample"], stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
         while open("/proc/%d/stat" % wl.pid).read().rsplit(")", 1)[1].split()[0] != "T":
             assert time.monotonic() < deadline
             time.sleep(0.01)
-        mm = subprocess.Popen([MMTRACE, "--alloc=exact", "--folded", prefix, "--sample-bytes", "65536", "--json",
-                               "-p", str(wl.pid), "0.2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        assert json.loads(mm.stdout.readline())["processes"], "attached"
+        mm = Traced(["--alloc=exact", "--folded", prefix, "--sample-bytes", "65536", "--json", "-p", str(wl.pid),
+                     "0.2"])
+        assert mm.report()["processes"], "attached"
         os.kill(wl.pid, signal.SIGCONT)
         _, err = wl.communicate(timeout=300)
-        out, mm_err = mm.communicate(timeout=60)
-        assert mm.returncode == 0, mm_err
+        assert mm.wait() == 0, "".join(mm.stderr)
+        final = mm.final()["processes"][0]
     finally:
         if wl.poll() is None:
             wl.kill()
             wl.wait()
+        if mm:
+            stop(mm.p)
     info = json.loads([l for l in err.decode().splitlines() if l.startswith("INFO ")][0][5:])
     where = "grow_heap_here (%s:%d)" % (info["file"], info["lines"]["grow_heap_here"])
     with open(prefix + ".alloc-bytes.folded") as f:
         sampled = parse_folded(f.read())
     total = sum(w for _, w in sampled)
     mine = sum(w for frames, w in sampled if where in frames)
-    final = json.loads(out.splitlines()[-1])["processes"][0]
     requested = sum(final["alloc_exact"]["domains"][d]["bytes_requested"] for d in ("raw", "mem", "obj"))
     assert 5 << 20 <= total <= requested, (total, requested)
     assert requested - total < 65536 * 8, "each thread holds less than one sample back"
