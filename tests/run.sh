@@ -42,7 +42,7 @@ e2e() {
 	shift 2
 	rm -f "$xml"
 	echo "== end-to-end tests with $bin $*"
-	MMTRACE="$bin" /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider --junitxml="$xml" "$@" tests/e2e
+	MMTRACE="$bin" /usr/bin/python3 -m pytest -q -rs --durations=25 -p no:cacheprovider --junitxml="$xml" "$@" tests/e2e
 	counts=$(/usr/bin/python3 - "$xml" <<'PY'
 import sys, xml.etree.ElementTree as ET
 try:
