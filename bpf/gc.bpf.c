@@ -103,12 +103,14 @@ static struct gc_proc_stats *stats_of(__u32 tgid, __u32 bin_id)
 
 	if (s)
 		return s;
+	/* watched first: only a watched process's end is claimed and reported
+	 * (end_process), so counters without it would never be handed over */
+	if (bpf_map_update_elem(&watched, &tgid, &bin_id, BPF_NOEXIST) && !bpf_map_lookup_elem(&watched, &tgid))
+		return NULL;
 	bpf_map_update_elem(&proc_stats, &tgid, &zero_stats, BPF_NOEXIST);
 	s = bpf_map_lookup_elem(&proc_stats, &tgid);
 	if (s)
 		s->bin_id = bin_id;
-	/* every counted process is watched: its end is reported exactly once */
-	bpf_map_update_elem(&watched, &tgid, &bin_id, BPF_NOEXIST);
 	return s;
 }
 
@@ -358,40 +360,44 @@ out:
 
 /*
  * Hands a tracked process's final counters to user space and forgets it.
- * Two threads of an exit_group can both see signal->live at 0; the one
- * that deletes the watched entry reports, the other discards its record.
+ * Several threads of an exit_group can each see signal->live at 0, so the
+ * end is claimed through one key, the watched entry: of the threads that
+ * find it, only the one whose delete succeeds reports. stats_of watches
+ * every process it counts, so no process has counters without that key.
  */
-static void end_process(__u32 tgid, __u32 reason)
+static void end_process(struct task_struct *p, __u32 tgid, __u32 reason)
 {
-	struct gc_proc_stats *s = bpf_map_lookup_elem(&proc_stats, &tgid);
-	__u32 *w = bpf_map_lookup_elem(&watched, &tgid);
+	struct gc_proc_stats *s;
 	struct mm_end_event *e;
-	bool watch;
-	int lost;
 
-	/* two tests, not one: the verifier refuses an OR of two map pointers */
-	barrier_var(w);
-	watch = w != NULL;
-	if (!s && !watch)
+	if (!bpf_map_lookup_elem(&watched, &tgid))
 		return;
+	s = bpf_map_lookup_elem(&proc_stats, &tgid);
 	e = reserve(sizeof(*e));
-	if (e) {
-		e->kind = MM_EV_END;
-		e->pid = tgid;
-		e->reason = reason;
-		e->ts_ns = bpf_ktime_get_ns();
-		/* ring buffer memory is not zeroed: copy zeros when there are no counters */
-		e->has_stats = s && !bpf_probe_read_kernel(&e->stats, sizeof(e->stats), s);
-		if (!e->has_stats)
-			bpf_probe_read_kernel(&e->stats, sizeof(e->stats), &zero_stats);
-		/* counters without a watched entry only happen when the maps are full */
-		lost = watch ? bpf_map_delete_elem(&watched, &tgid) : bpf_map_delete_elem(&proc_stats, &tgid);
-		if (lost)
-			bpf_ringbuf_discard(e, 0);
-		else
-			bpf_ringbuf_submit(e, 0);
+	if (!e) {
+		/* counted as lost; the claim still makes this the only end */
+		if (!bpf_map_delete_elem(&watched, &tgid))
+			bpf_map_delete_elem(&proc_stats, &tgid);
+		return;
 	}
-	bpf_map_delete_elem(&watched, &tgid);
+	e->kind = MM_EV_END;
+	e->pid = tgid;
+	e->reason = reason;
+	e->ts_ns = bpf_ktime_get_ns();
+	/* start_boottime is the leader's, copied over by an exec from another thread */
+	e->start_ns = BPF_CORE_READ(p, group_leader, start_boottime);
+	/* every thread of an image has its self_exec_id; the exec tracepoint
+	 * runs after the new image's increment */
+	e->exec_id = BPF_CORE_READ(p, self_exec_id) - (reason == MM_END_EXEC);
+	/* ring buffer memory is not zeroed: copy zeros when there are no counters */
+	e->has_stats = s && !bpf_probe_read_kernel(&e->stats, sizeof(e->stats), s);
+	if (!e->has_stats)
+		bpf_probe_read_kernel(&e->stats, sizeof(e->stats), &zero_stats);
+	if (bpf_map_delete_elem(&watched, &tgid)) {
+		bpf_ringbuf_discard(e, 0);	/* another thread claimed it first */
+		return;
+	}
+	bpf_ringbuf_submit(e, 0);
 	bpf_map_delete_elem(&proc_stats, &tgid);
 }
 
@@ -413,7 +419,7 @@ int BPF_PROG(mm_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	struct inode *ino;
 
 	/* the old image's counters end here; a new image starts from zero */
-	end_process(tgid, MM_END_EXEC);
+	end_process(p, tgid, MM_END_EXEC);
 	if (!system_wide)
 		return 0;
 	e = reserve(sizeof(*e));
@@ -584,6 +590,6 @@ int BPF_PROG(mm_exit, struct task_struct *p)
 	/* live was decremented before this tracepoint: 0 means the last thread */
 	if (BPF_CORE_READ(p, signal, live.counter) != 0)
 		return 0;
-	end_process(id >> 32, MM_END_EXIT);
+	end_process(p, id >> 32, MM_END_EXIT);
 	return 0;
 }

@@ -197,6 +197,11 @@ struct mm_end_event {
 	__u32 reason;		/* enum mm_end_reason */
 	__u32 has_stats;	/* 0: the process never reached a GC probe */
 	__u64 ts_ns;
+	/* which image ended: the process's start (boot-time ns, kept across
+	 * exec) and the execs it had made before it; a repeated END of the
+	 * same image is recognised by these */
+	__u64 start_ns;
+	__u64 exec_id;
 	struct gc_proc_stats stats;
 };
 
