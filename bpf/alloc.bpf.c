@@ -28,7 +28,8 @@ const volatile __u64 tp_name_off = 24;	/* PyTypeObject.tp_name */
 const volatile __u64 sample_bytes = 0;
 const volatile __u32 stack_depth = 64;
 
-__u64 lost_samples = 0;
+/* what was not counted, by cause (enum mm_drop): table_full, samples_lost */
+__u64 drops[MM_DROPS] = {};
 
 #define MAX_NEST 4	/* power of 2: obj -> raw fallback needs 2 */
 
@@ -119,7 +120,10 @@ static struct alloc_exact_stats *stats_of(__u32 tgid)
 	if (s)
 		return s;
 	bpf_map_update_elem(&exact_stats, &tgid, &zero_stats, BPF_NOEXIST);
-	return bpf_map_lookup_elem(&exact_stats, &tgid);
+	s = bpf_map_lookup_elem(&exact_stats, &tgid);
+	if (!s)
+		__sync_fetch_and_add(&drops[DROP_TABLE_FULL], 1);
+	return s;
 }
 
 static struct call_stack *stack_of(__u32 tid)
@@ -225,7 +229,7 @@ static void sample_stack(struct pt_regs *ctx, __u64 cookie, struct call_stack *s
 	if (size > sizeof(*e))
 		size = sizeof(*e);
 	if (bpf_ringbuf_output(&samples, e, size, 0))
-		__sync_fetch_and_add(&lost_samples, 1);
+		__sync_fetch_and_add(&drops[DROP_SAMPLES_LOST], 1);
 }
 
 SEC("uprobe")

@@ -413,12 +413,13 @@ static struct report_row *collect_rows(struct host *h, enum row_set set, uint64_
 static void serve_scrape(struct host *h)
 {
 	struct host_summary sum;
-	struct report r = { NULL, 0, { 0, 0 }, false, &sum, 0, h->c->opt->alloc_growth };
+	struct report r = { NULL, 0, { 0, 0 }, false, &sum, 0, h->c->opt->alloc_growth, { 0 } };
 	uint64_t now = monotonic_ns();
 
 	refresh(h, now);
 	summarize(h, &sum);
 	r.lost_events = sum.lost_events;
+	attacher_drops(&h->att, r.drops);
 	collect_rows(h, ROWS_METRICS, now, &r);
 	if (r.rows)
 		exporters_serve(&h->ex, &r);
@@ -430,7 +431,7 @@ static void report(struct host *h, bool final)
 {
 	uint64_t now = monotonic_ns();
 	struct host_summary sum;
-	struct report r = { NULL, 0, { 0, 0 }, final, &sum, 0, h->c->opt->alloc_growth };
+	struct report r = { NULL, 0, { 0, 0 }, final, &sum, 0, h->c->opt->alloc_growth, { 0 } };
 	struct proc_row *p;
 	int i;
 
@@ -438,6 +439,7 @@ static void report(struct host *h, bool final)
 	refresh(h, now);
 	summarize(h, &sum);
 	r.lost_events = sum.lost_events;
+	attacher_drops(&h->att, r.drops);
 	clock_gettime(CLOCK_REALTIME, &r.wall);
 	collect_rows(h, final ? ROWS_ALL : ROWS_INTERVAL, now, &r);
 	if (r.rows)
