@@ -160,6 +160,19 @@ static __u64 requested_bytes(const struct pending *p)
 	return p->call == CALL_REALLOC ? p->a1 : p->a0;
 }
 
+#define PY_SSIZE_T_MAX 0x7fffffffffffffffULL
+
+/* CPython refuses a request over PY_SSIZE_T_MAX bytes, and a calloc whose
+ * nelem * elsize would be, with NULL before any allocator runs (the
+ * product may have wrapped to a small size): the call counts, its bytes
+ * do not, and its NULL counts as failed at the return. */
+static bool refused(const struct pending *p)
+{
+	if (p->call == CALL_CALLOC)
+		return p->a1 && p->a0 > PY_SSIZE_T_MAX / p->a1;
+	return requested_bytes(p) > PY_SSIZE_T_MAX;
+}
+
 /* The raw call inside an obj/mem call that serves the same request. */
 static bool is_fallback(const struct pending *outer, __u32 call, __u64 a0, __u64 a1)
 {
@@ -263,6 +276,10 @@ int alloc_enter(struct pt_regs *ctx)
 	st->depth = depth + 1;
 	if (p.nested)
 		return 0;
+	if (refused(&p)) {
+		__sync_fetch_and_add(&domain_of(s, p.domain)->calls[p.call], 1);
+		return 0;
+	}
 	count_request(domain_of(s, p.domain), p.call, requested_bytes(&p));
 	/* raw calls may run without the GIL, whose holder the stack walk reads */
 	if (p.domain != DOMAIN_RAW)
