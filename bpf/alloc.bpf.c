@@ -28,7 +28,8 @@ const volatile __u64 tp_name_off = 24;	/* PyTypeObject.tp_name */
 const volatile __u64 sample_bytes = 0;
 const volatile __u32 stack_depth = 64;
 
-__u64 lost_samples = 0;
+/* what was not counted, by cause (enum mm_drop): table_full, samples_lost */
+__u64 drops[MM_DROPS] = {};
 
 #define MAX_NEST 4	/* power of 2: obj -> raw fallback needs 2 */
 
@@ -119,7 +120,10 @@ static struct alloc_exact_stats *stats_of(__u32 tgid)
 	if (s)
 		return s;
 	bpf_map_update_elem(&exact_stats, &tgid, &zero_stats, BPF_NOEXIST);
-	return bpf_map_lookup_elem(&exact_stats, &tgid);
+	s = bpf_map_lookup_elem(&exact_stats, &tgid);
+	if (!s)
+		__sync_fetch_and_add(&drops[DROP_TABLE_FULL], 1);
+	return s;
 }
 
 static struct call_stack *stack_of(__u32 tid)
@@ -154,6 +158,19 @@ static __u64 requested_bytes(const struct pending *p)
 	if (p->call == CALL_CALLOC)
 		return p->a0 * p->a1;
 	return p->call == CALL_REALLOC ? p->a1 : p->a0;
+}
+
+#define PY_SSIZE_T_MAX 0x7fffffffffffffffULL
+
+/* CPython refuses a request over PY_SSIZE_T_MAX bytes, and a calloc whose
+ * nelem * elsize would be, with NULL before any allocator runs (the
+ * product may have wrapped to a small size): the call counts, its bytes
+ * do not, and its NULL counts as failed at the return. */
+static bool refused(const struct pending *p)
+{
+	if (p->call == CALL_CALLOC)
+		return p->a1 && p->a0 > PY_SSIZE_T_MAX / p->a1;
+	return requested_bytes(p) > PY_SSIZE_T_MAX;
 }
 
 /* The raw call inside an obj/mem call that serves the same request. */
@@ -225,7 +242,7 @@ static void sample_stack(struct pt_regs *ctx, __u64 cookie, struct call_stack *s
 	if (size > sizeof(*e))
 		size = sizeof(*e);
 	if (bpf_ringbuf_output(&samples, e, size, 0))
-		__sync_fetch_and_add(&lost_samples, 1);
+		__sync_fetch_and_add(&drops[DROP_SAMPLES_LOST], 1);
 }
 
 SEC("uprobe")
@@ -259,6 +276,10 @@ int alloc_enter(struct pt_regs *ctx)
 	st->depth = depth + 1;
 	if (p.nested)
 		return 0;
+	if (refused(&p)) {
+		__sync_fetch_and_add(&domain_of(s, p.domain)->calls[p.call], 1);
+		return 0;
+	}
 	count_request(domain_of(s, p.domain), p.call, requested_bytes(&p));
 	/* raw calls may run without the GIL, whose holder the stack walk reads */
 	if (p.domain != DOMAIN_RAW)

@@ -31,14 +31,14 @@ const volatile bool system_wide = false;	/* report execs and forks for discovery
 const volatile __u64 min_pause_ns = 0;		/* 0: no per-collection events */
 const volatile __u32 stack_depth = 0;		/* Python frames per stack; 0: no stacks */
 
-/* ring buffer records that did not fit (user space shows them as lost) */
-__u64 lost_events = 0;
+/* what was not counted, by cause (enum mm_drop) */
+__u64 drops[MM_DROPS] = {};
 
 struct gc_inflight {
 	__u64 start_ns;
 	__u64 stats_addr;
 	__u32 subinterp;	/* collecting a subinterpreter's GC state */
-	__u32 pad;
+	__u32 unreadable;	/* the begin's read failed and was counted: the end counts nothing */
 	struct gc_gen_counts before[MMTRACE_GENERATIONS];
 };
 
@@ -89,26 +89,50 @@ struct {
 	__type(value, struct mm_stack_event);
 } stack_scratch SEC(".maps");
 
-/* the stack of a collection in progress, by thread: sent at its end */
+/* the stack of a collection in progress, by thread: sent at its end; not
+ * LRU, whose eviction would lose another collection's stack uncounted */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 256);
 	__type(key, __u32);
 	__type(value, struct mm_stack_event);
 } gc_stacks SEC(".maps");
 
-static struct gc_proc_stats *stats_of(__u32 tgid, __u32 bin_id)
+static void drop(enum mm_drop cause)
+{
+	__sync_fetch_and_add(&drops[cause], 1);
+}
+
+/* A process's counters, created at its first count; NULL when a map is
+ * full, and *cause says which. */
+static struct gc_proc_stats *try_stats_of(__u32 tgid, __u32 bin_id, enum mm_drop *cause)
 {
 	struct gc_proc_stats *s = bpf_map_lookup_elem(&proc_stats, &tgid);
 
 	if (s)
 		return s;
+	/* watched first: only a watched process's end is claimed and reported
+	 * (end_process), so counters without it would never be handed over */
+	if (bpf_map_update_elem(&watched, &tgid, &bin_id, BPF_NOEXIST) && !bpf_map_lookup_elem(&watched, &tgid)) {
+		*cause = DROP_WATCH_FULL;
+		return NULL;
+	}
 	bpf_map_update_elem(&proc_stats, &tgid, &zero_stats, BPF_NOEXIST);
 	s = bpf_map_lookup_elem(&proc_stats, &tgid);
 	if (s)
 		s->bin_id = bin_id;
-	/* every counted process is watched: its end is reported exactly once */
-	bpf_map_update_elem(&watched, &tgid, &bin_id, BPF_NOEXIST);
+	*cause = DROP_TABLE_FULL;
+	return s;
+}
+
+/* The same where the count that needs them is lost without them. */
+static struct gc_proc_stats *stats_of(__u32 tgid, __u32 bin_id)
+{
+	enum mm_drop cause = DROP_TABLE_FULL;
+	struct gc_proc_stats *s = try_stats_of(tgid, bin_id, &cause);
+
+	if (!s)
+		drop(cause);
 	return s;
 }
 
@@ -117,7 +141,7 @@ static void *reserve(__u64 size)
 	void *e = bpf_ringbuf_reserve(&events, size, 0);
 
 	if (!e)
-		__sync_fetch_and_add(&lost_events, 1);
+		drop(DROP_EVENTS_LOST);
 	return e;
 }
 
@@ -141,7 +165,7 @@ static void send_stack(struct mm_stack_event *e)
 	if (size > sizeof(*e))
 		size = sizeof(*e);
 	if (bpf_ringbuf_output(&events, e, size, 0))
-		__sync_fetch_and_add(&lost_events, 1);
+		drop(DROP_EVENTS_LOST);
 }
 
 /* The stack of the current thread into e (its header set here). */
@@ -185,7 +209,8 @@ static void gc_stack_begin(struct pt_regs *ctx, const struct gc_site *site, __u3
 	if (!e || !stacks_at(site))
 		return;
 	fill_stack(ctx, site, STACK_GC, 1, e);
-	bpf_map_update_elem(&gc_stacks, &tid, e, BPF_ANY);
+	if (bpf_map_update_elem(&gc_stacks, &tid, e, BPF_ANY))
+		drop(DROP_STACK_FULL);
 }
 
 static void gc_stack_end(__u32 tid, __u32 gen, __u64 pause_ns)
@@ -247,6 +272,24 @@ static void account_subinterp(struct gc_proc_stats *s, __u32 gen, const struct g
 	__sync_fetch_and_add(&s->sub_pause_ns_total, pause_ns);
 }
 
+/* The begin waits for its end in inflight. When that map is full the end
+ * finds nothing: begins_unrecorded tells it that the collection was
+ * already counted as dropped, here, and is no unmatched end. */
+static void remember_begin(__u64 id, const struct gc_site *site, const struct gc_inflight *f)
+{
+	__u32 tid = (__u32)id;
+	enum mm_drop cause;
+	struct gc_proc_stats *s;
+
+	if (!bpf_map_update_elem(&inflight, &tid, f, BPF_ANY))
+		return;
+	if (!f->unreadable)
+		drop(DROP_INFLIGHT_FULL);
+	s = try_stats_of(id >> 32, site->bin_id, &cause);
+	if (s)
+		__sync_fetch_and_add(&s->begins_unrecorded, 1);
+}
+
 SEC("uprobe")
 int gc_begin(struct pt_regs *ctx)
 {
@@ -255,21 +298,26 @@ int gc_begin(struct pt_regs *ctx)
 	struct gc_inflight f = {};
 	struct gc_site *site;
 	struct gc_proc_stats *s;
+	enum mm_drop cause;
 
 	site = site_of(ctx);
 	if (!site)
 		return 0;
 	if (stats_address(ctx, site, &f.stats_addr) ||
 	    bpf_probe_read_user(f.before, sizeof(f.before), (void *)f.stats_addr)) {
-		s = stats_of(id >> 32, site->bin_id);
+		/* counted once, here; the mark tells the end not to count it again */
+		drop(DROP_READ_ERROR);
+		s = try_stats_of(id >> 32, site->bin_id, &cause);
 		if (s)
 			__sync_fetch_and_add(&s->read_errors, 1);
+		f.unreadable = 1;
+		remember_begin(id, site, &f);
 		return 0;
 	}
 	f.subinterp = is_subinterp(ctx, site, f.stats_addr);
 	gc_stack_begin(ctx, site, tid);
 	f.start_ns = bpf_ktime_get_ns();
-	bpf_map_update_elem(&inflight, &tid, &f, BPF_ANY);
+	remember_begin(id, site, &f);
 	return 0;
 }
 
@@ -322,15 +370,24 @@ int gc_end(struct pt_regs *ctx)
 	site = site_of(ctx);
 	if (!site)
 		return 0;
+	f = bpf_map_lookup_elem(&inflight, &tid);
+	if (f && f->unreadable)
+		goto out;	/* counted as a read error at its begin */
 	s = stats_of(id >> 32, site->bin_id);
 	if (!s)
-		return 0;
-	f = bpf_map_lookup_elem(&inflight, &tid);
+		goto out;
 	if (!f) {
+		/* racy test and decrement: one collection at a time per interpreter */
+		if (s->begins_unrecorded) {
+			__sync_fetch_and_add(&s->begins_unrecorded, -1);
+			return 0;
+		}
+		drop(DROP_UNMATCHED_END);
 		__sync_fetch_and_add(&s->unmatched_ends, 1);
 		return 0;
 	}
 	if (bpf_probe_read_user(after, sizeof(after), (void *)f->stats_addr)) {
+		drop(DROP_READ_ERROR);
 		__sync_fetch_and_add(&s->read_errors, 1);
 		goto out;
 	}
@@ -358,40 +415,44 @@ out:
 
 /*
  * Hands a tracked process's final counters to user space and forgets it.
- * Two threads of an exit_group can both see signal->live at 0; the one
- * that deletes the watched entry reports, the other discards its record.
+ * Several threads of an exit_group can each see signal->live at 0, so the
+ * end is claimed through one key, the watched entry: of the threads that
+ * find it, only the one whose delete succeeds reports. stats_of watches
+ * every process it counts, so no process has counters without that key.
  */
-static void end_process(__u32 tgid, __u32 reason)
+static void end_process(struct task_struct *p, __u32 tgid, __u32 reason)
 {
-	struct gc_proc_stats *s = bpf_map_lookup_elem(&proc_stats, &tgid);
-	__u32 *w = bpf_map_lookup_elem(&watched, &tgid);
+	struct gc_proc_stats *s;
 	struct mm_end_event *e;
-	bool watch;
-	int lost;
 
-	/* two tests, not one: the verifier refuses an OR of two map pointers */
-	barrier_var(w);
-	watch = w != NULL;
-	if (!s && !watch)
+	if (!bpf_map_lookup_elem(&watched, &tgid))
 		return;
+	s = bpf_map_lookup_elem(&proc_stats, &tgid);
 	e = reserve(sizeof(*e));
-	if (e) {
-		e->kind = MM_EV_END;
-		e->pid = tgid;
-		e->reason = reason;
-		e->ts_ns = bpf_ktime_get_ns();
-		/* ring buffer memory is not zeroed: copy zeros when there are no counters */
-		e->has_stats = s && !bpf_probe_read_kernel(&e->stats, sizeof(e->stats), s);
-		if (!e->has_stats)
-			bpf_probe_read_kernel(&e->stats, sizeof(e->stats), &zero_stats);
-		/* counters without a watched entry only happen when the maps are full */
-		lost = watch ? bpf_map_delete_elem(&watched, &tgid) : bpf_map_delete_elem(&proc_stats, &tgid);
-		if (lost)
-			bpf_ringbuf_discard(e, 0);
-		else
-			bpf_ringbuf_submit(e, 0);
+	if (!e) {
+		/* counted as lost; the claim still makes this the only end */
+		if (!bpf_map_delete_elem(&watched, &tgid))
+			bpf_map_delete_elem(&proc_stats, &tgid);
+		return;
 	}
-	bpf_map_delete_elem(&watched, &tgid);
+	e->kind = MM_EV_END;
+	e->pid = tgid;
+	e->reason = reason;
+	e->ts_ns = bpf_ktime_get_ns();
+	/* start_boottime is the leader's, copied over by an exec from another thread */
+	e->start_ns = BPF_CORE_READ(p, group_leader, start_boottime);
+	/* every thread of an image has its self_exec_id; the exec tracepoint
+	 * runs after the new image's increment */
+	e->exec_id = BPF_CORE_READ(p, self_exec_id) - (reason == MM_END_EXEC);
+	/* ring buffer memory is not zeroed: copy zeros when there are no counters */
+	e->has_stats = s && !bpf_probe_read_kernel(&e->stats, sizeof(e->stats), s);
+	if (!e->has_stats)
+		bpf_probe_read_kernel(&e->stats, sizeof(e->stats), &zero_stats);
+	if (bpf_map_delete_elem(&watched, &tgid)) {
+		bpf_ringbuf_discard(e, 0);	/* another thread claimed it first */
+		return;
+	}
+	bpf_ringbuf_submit(e, 0);
 	bpf_map_delete_elem(&proc_stats, &tgid);
 }
 
@@ -413,7 +474,7 @@ int BPF_PROG(mm_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	struct inode *ino;
 
 	/* the old image's counters end here; a new image starts from zero */
-	end_process(tgid, MM_END_EXEC);
+	end_process(p, tgid, MM_END_EXEC);
 	if (!system_wide)
 		return 0;
 	e = reserve(sizeof(*e));
@@ -467,7 +528,9 @@ int arena_alloc(struct pt_regs *ctx)
 	if (!site)
 		return 0;
 	size = arg_n(ctx, site->arg_index);
-	bpf_map_update_elem(&arena_pending, &tid, &size, BPF_ANY);
+	/* only an arena's request is lost when its size cannot wait for the return */
+	if (bpf_map_update_elem(&arena_pending, &tid, &size, BPF_ANY) && size == site->arena_size)
+		drop(DROP_INFLIGHT_FULL);
 	if (size == site->arena_size)
 		growth_stack(ctx, site, STACK_ARENA, size);
 	return 0;
@@ -550,7 +613,8 @@ int BPF_PROG(mm_fork, struct task_struct *parent, struct task_struct *child)
 	else
 		return 0;	/* not a process mmtrace tracks */
 	/* its exit is reported even if user space has not caught up yet */
-	bpf_map_update_elem(&watched, &ctgid, &bin_id, BPF_ANY);
+	if (bpf_map_update_elem(&watched, &ctgid, &bin_id, BPF_ANY))
+		drop(DROP_WATCH_FULL);
 	e = reserve(sizeof(*e));
 	if (!e)
 		return 0;
@@ -581,9 +645,11 @@ int BPF_PROG(mm_exit, struct task_struct *p)
 	/* a thread that dies inside a collection leaves no begin behind */
 	bpf_map_delete_elem(&inflight, &tid);
 	bpf_map_delete_elem(&arena_pending, &tid);
+	if (stack_depth)
+		bpf_map_delete_elem(&gc_stacks, &tid);
 	/* live was decremented before this tracepoint: 0 means the last thread */
 	if (BPF_CORE_READ(p, signal, live.counter) != 0)
 		return 0;
-	end_process(id >> 32, MM_END_EXIT);
+	end_process(p, id >> 32, MM_END_EXIT);
 	return 0;
 }

@@ -151,7 +151,9 @@ struct gc_proc_stats {
 	__u64 unmatched_ends;
 	/* the interpreter file whose probes counted this process (gc_site.bin_id) */
 	__u32 bin_id;
-	__u32 pad;
+	/* begins that found inflight full, already counted as dropped: their
+	 * ends find no begin and are not counted again as unmatched */
+	__u32 begins_unrecorded;
 	/* Collections of subinterpreters, kept apart so that the fields above
 	 * are the main interpreter's, which its gc.get_stats() reports. */
 	__u64 sub_collections[MMTRACE_GENERATIONS];
@@ -159,6 +161,21 @@ struct gc_proc_stats {
 	__u64 sub_uncollectable[MMTRACE_GENERATIONS];
 	__u64 sub_pause_ns_total;
 	struct alloc_growth growth;
+};
+
+/* Why something was not counted. Each loss is counted once, under one
+ * cause, in the BPF programs' drops[] (.bss); user space adds the two
+ * programs' arrays. */
+enum mm_drop {
+	DROP_TABLE_FULL = 0,	/* a count lost: no room for the process's counters */
+	DROP_INFLIGHT_FULL = 1,	/* a collection (or arena request) whose begin could not be kept */
+	DROP_WATCH_FULL = 2,	/* a process that could not be watched: not counted, its end unreported */
+	DROP_STACK_FULL = 3,	/* a collection's stack that could not be kept until its end */
+	DROP_READ_ERROR = 4,	/* a collection whose interpreter state could not be read */
+	DROP_UNMATCHED_END = 5,	/* an end without its begin (attached mid-collection) */
+	DROP_EVENTS_LOST = 6,	/* a record the events ring buffer had no room for */
+	DROP_SAMPLES_LOST = 7,	/* a sampled stack the samples ring buffer had no room for */
+	MM_DROPS = 8,
 };
 
 /* Ring buffer records; each starts with enum mm_event_kind. */
@@ -197,6 +214,11 @@ struct mm_end_event {
 	__u32 reason;		/* enum mm_end_reason */
 	__u32 has_stats;	/* 0: the process never reached a GC probe */
 	__u64 ts_ns;
+	/* which image ended: the process's start (boot-time ns, kept across
+	 * exec) and the execs it had made before it; a repeated END of the
+	 * same image is recognised by these */
+	__u64 start_ns;
+	__u64 exec_id;
 	struct gc_proc_stats stats;
 };
 

@@ -50,6 +50,26 @@ static int check_kernel(char *err, size_t errlen)
 	return MMX_OK;
 }
 
+/* Tests make maps overflow: MMTRACE_TEST_MAP_MAX="inflight=1,proc_stats=1"
+ * sets those maps' sizes (by name, in either program) before load. */
+static void test_map_sizes(struct bpf_object *obj)
+{
+	const char *v = getenv("MMTRACE_TEST_MAP_MAX");
+	struct bpf_map *m;
+	unsigned int n;
+	char name[64];
+	int len;
+
+	while (v && sscanf(v, "%63[^=]=%u%n", name, &n, &len) == 2) {
+		m = bpf_object__find_map_by_name(obj, name);
+		if (m)
+			bpf_map__set_max_entries(m, n);
+		v += len;
+		if (*v++ != ',')
+			break;
+	}
+}
+
 static int open_gc(struct attacher *a, const struct attach_opts *o)
 {
 	a->skel = gc_bpf__open();
@@ -62,6 +82,7 @@ static int open_gc(struct attacher *a, const struct attach_opts *o)
 		bpf_map__set_max_entries(a->skel->maps.events, o->events_bytes);
 	else if (o->stack_depth)
 		bpf_map__set_max_entries(a->skel->maps.events, 8u << 20);	/* stacks come in bursts */
+	test_map_sizes(a->skel->obj);
 	return gc_bpf__load(a->skel);
 }
 
@@ -76,6 +97,7 @@ static int open_exact(struct attacher *a, const struct attach_opts *o)
 	if (o->stack_depth)
 		a->exact->rodata->stack_depth = o->stack_depth;
 	a->next_exact_site = 1;
+	test_map_sizes(a->exact->obj);
 	return alloc_bpf__load(a->exact);
 }
 
@@ -288,7 +310,7 @@ int attacher_samples_fd(const struct attacher *a)
 
 __u64 attacher_lost_samples(const struct attacher *a)
 {
-	return a->exact ? __atomic_load_n(&a->exact->bss->lost_samples, __ATOMIC_RELAXED) : 0;
+	return a->exact ? __atomic_load_n(&a->exact->bss->drops[DROP_SAMPLES_LOST], __ATOMIC_RELAXED) : 0;
 }
 
 int attacher_watched_fd(const struct attacher *a)
@@ -303,7 +325,18 @@ int attacher_events_fd(const struct attacher *a)
 
 __u64 attacher_lost_events(const struct attacher *a)
 {
-	return __atomic_load_n(&a->skel->bss->lost_events, __ATOMIC_RELAXED);
+	return __atomic_load_n(&a->skel->bss->drops[DROP_EVENTS_LOST], __ATOMIC_RELAXED);
+}
+
+void attacher_drops(const struct attacher *a, __u64 out[MM_DROPS])
+{
+	int i;
+
+	for (i = 0; i < MM_DROPS; i++) {
+		out[i] = __atomic_load_n(&a->skel->bss->drops[i], __ATOMIC_RELAXED);
+		if (a->exact)
+			out[i] += __atomic_load_n(&a->exact->bss->drops[i], __ATOMIC_RELAXED);
+	}
 }
 
 void attacher_close(struct attacher *a)

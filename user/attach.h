@@ -54,6 +54,8 @@ int attacher_samples_fd(const struct attacher *a);
 __u64 attacher_lost_samples(const struct attacher *a);
 /* ring buffer records dropped because it was full */
 __u64 attacher_lost_events(const struct attacher *a);
+/* everything not counted, by cause (enum mm_drop), both programs added */
+void attacher_drops(const struct attacher *a, __u64 out[MM_DROPS]);
 void attacher_close(struct attacher *a);
 
 #endif /* MMTRACE_ATTACH_H */

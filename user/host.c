@@ -137,23 +137,43 @@ static void on_exec(void *ctx, const struct mm_exec_event *e)
 	track(h, (pid_t)e->pid, bin, comm, (pid_t)e->ns_pid, e->ts_ns, e->ts_ns);
 }
 
+/* An ended row of the image an END event names, if any. */
+static bool ended_image(const struct proctable *t, const struct mm_end_event *e)
+{
+	int i;
+
+	for (i = t->n - 1; i >= 0; i--)
+		if (t->rows[i].pid == (pid_t)e->pid && t->rows[i].ended && t->rows[i].end_identified &&
+		    t->rows[i].end_start_ns == e->start_ns && t->rows[i].end_exec_id == e->exec_id)
+			return true;
+	return false;
+}
+
+static void end_as(struct proctable *t, struct proc_row *row, const struct mm_end_event *e)
+{
+	row->end_identified = true;
+	row->end_start_ns = e->start_ns;
+	row->end_exec_id = e->exec_id;
+	proctable_end(t, row, e->ts_ns);
+}
+
 /* Counters of a process that ended before mmtrace learned of it. */
-static void adopt_ended(struct host *h, const struct mm_end_event *e)
+static void adopt_ended(struct proctable *t, const struct registry *reg, const struct mm_end_event *e)
 {
 	struct proc_row *row;
 	int bin = (int)e->stats.bin_id;
 
-	if (!e->has_stats || bin < 0 || bin >= h->reg.nbins || !interp(h, bin)->attached)
+	if (!e->has_stats || bin < 0 || bin >= reg->nbins || !reg->bins[bin]->attached)
 		return;
-	row = proctable_add(&h->procs, (pid_t)e->pid);
+	row = proctable_add(t, (pid_t)e->pid);
 	if (!row)
 		return;
 	row->bin_id = bin;
 	snprintf(row->comm, sizeof(row->comm), "?");
-	row->start_ns = interp(h, bin)->attach_ns;
+	row->start_ns = reg->bins[bin]->attach_ns;
 	row->found_ns = e->ts_ns;
 	row->now = e->stats;
-	proctable_end(&h->procs, row, e->ts_ns);
+	end_as(t, row, e);
 }
 
 static void on_fork(void *ctx, const struct mm_fork_event *e)
@@ -204,25 +224,36 @@ static bool own_collections(const struct proc_row *row)
 	return gc_sum(row->now.collections) != 0;
 }
 
-static void on_end(void *ctx, const struct mm_end_event *e)
+bool host_end_event(struct proctable *t, const struct registry *reg, const struct mm_end_event *e)
 {
-	struct host *h = ctx;
-	struct proc_row *row = proctable_live(&h->procs, (pid_t)e->pid);
+	struct proc_row *row;
 
+	/* an image ends once: a second END of it (BPF hands each end over once,
+	 * but user space may have watched the dying process again) is no news */
+	if (ended_image(t, e))
+		return false;
+	row = proctable_live(t, (pid_t)e->pid);
 	if (!row || row->found_ns > e->ts_ns) {
-		adopt_ended(h, e);
-		return;
+		adopt_ended(t, reg, e);
+		return false;
 	}
 	if (row->forked && e->reason == MM_END_EXEC && !e->has_stats && !own_collections(row)) {
-		proctable_discard(&h->procs, row);	/* fork + exec: the child's new image is what counts */
-		return;
+		proctable_discard(t, row);	/* fork + exec: the child's new image is what counts */
+		return false;
 	}
 	if (e->has_stats)
 		row->now = e->stats;
-	proctable_end(&h->procs, row, e->ts_ns);
+	end_as(t, row, e);
 	/* user space may have watched it again after BPF let it go (exec and
 	 * exit drained together): no live row is left to need the entries */
-	if (e->reason == MM_END_EXIT && !proctable_live(&h->procs, (pid_t)e->pid))
+	return e->reason == MM_END_EXIT && !proctable_live(t, (pid_t)e->pid);
+}
+
+static void on_end(void *ctx, const struct mm_end_event *e)
+{
+	struct host *h = ctx;
+
+	if (host_end_event(&h->procs, &h->reg, e))
 		collect_forget(&h->col, (pid_t)e->pid);
 }
 
@@ -382,12 +413,13 @@ static struct report_row *collect_rows(struct host *h, enum row_set set, uint64_
 static void serve_scrape(struct host *h)
 {
 	struct host_summary sum;
-	struct report r = { NULL, 0, { 0, 0 }, false, &sum, 0, h->c->opt->alloc_growth };
+	struct report r = { NULL, 0, { 0, 0 }, false, &sum, 0, h->c->opt->alloc_growth, { 0 } };
 	uint64_t now = monotonic_ns();
 
 	refresh(h, now);
 	summarize(h, &sum);
 	r.lost_events = sum.lost_events;
+	attacher_drops(&h->att, r.drops);
 	collect_rows(h, ROWS_METRICS, now, &r);
 	if (r.rows)
 		exporters_serve(&h->ex, &r);
@@ -399,7 +431,7 @@ static void report(struct host *h, bool final)
 {
 	uint64_t now = monotonic_ns();
 	struct host_summary sum;
-	struct report r = { NULL, 0, { 0, 0 }, final, &sum, 0, h->c->opt->alloc_growth };
+	struct report r = { NULL, 0, { 0, 0 }, final, &sum, 0, h->c->opt->alloc_growth, { 0 } };
 	struct proc_row *p;
 	int i;
 
@@ -407,6 +439,7 @@ static void report(struct host *h, bool final)
 	refresh(h, now);
 	summarize(h, &sum);
 	r.lost_events = sum.lost_events;
+	attacher_drops(&h->att, r.drops);
 	clock_gettime(CLOCK_REALTIME, &r.wall);
 	collect_rows(h, final ? ROWS_ALL : ROWS_INTERVAL, now, &r);
 	if (r.rows)

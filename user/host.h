@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include "gc.h"
 #include "options.h"
 #include "plan.h"
 #include "resolve.h"
@@ -20,6 +21,14 @@ struct host_config {
 	char *err;
 	size_t errlen;
 };
+
+struct proctable;
+struct registry;
+
+/* An END event applied to the process table: the row it ends, a row for a
+ * process that ended unseen, or nothing when that image already ended.
+ * True when the process's map entries can go. */
+bool host_end_event(struct proctable *t, const struct registry *reg, const struct mm_end_event *e);
 
 /* Runs until a signal or COUNT reports. Returns an exit code (MMX_*). */
 int host_run(const struct host_config *c);

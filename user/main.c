@@ -292,9 +292,10 @@ static void fresh_report(struct mmtrace *m, bool final, bool scrape, struct repo
 	uint64_t now = monotonic_ns();
 	int i;
 
-	*r = (struct report){ rows, m->ntargets, { 0, 0 }, final, NULL, attacher_lost_events(&m->att) + attacher_lost_samples(&m->att), m->opt.alloc_growth };
+	*r = (struct report){ rows, m->ntargets, { 0, 0 }, final, NULL, attacher_lost_events(&m->att) + attacher_lost_samples(&m->att), m->opt.alloc_growth, { 0 } };
 	/* final counters of targets that just ended are in the ring buffer */
 	collector_drain(&m->col);
+	attacher_drops(&m->att, r->drops);
 	clock_gettime(CLOCK_REALTIME, &r->wall);
 	for (i = 0; i < m->ntargets; i++)
 		fill_row(m, i, now, scrape, &rows[i]);

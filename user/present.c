@@ -89,6 +89,32 @@ static void table_process(FILE *f, const struct report_row *row)
 			(unsigned long long)s->read_errors, (unsigned long long)s->unmatched_ends);
 }
 
+const char *const drop_names[MM_DROPS] = {
+	[DROP_TABLE_FULL] = "table_full",
+	[DROP_INFLIGHT_FULL] = "inflight_full",
+	[DROP_WATCH_FULL] = "watch_full",
+	[DROP_STACK_FULL] = "stack_full",
+	[DROP_READ_ERROR] = "read_error",
+	[DROP_UNMATCHED_END] = "unmatched_end",
+	[DROP_EVENTS_LOST] = "events_lost",
+	[DROP_SAMPLES_LOST] = "samples_lost",
+};
+
+void present_drops_line(FILE *f, const __u64 *drops)
+{
+	const char *sep = "dropped:";
+	int i;
+
+	for (i = 0; i < MM_DROPS; i++) {
+		if (!drops[i])
+			continue;
+		fprintf(f, "%s %s %llu", sep, drop_names[i], (unsigned long long)drops[i]);
+		sep = ",";
+	}
+	if (sep[0] == ',')
+		fputc('\n', f);
+}
+
 void present_table(FILE *f, const struct report *r, bool tty)
 {
 	char when[32];
@@ -102,6 +128,7 @@ void present_table(FILE *f, const struct report *r, bool tty)
 	fprintf(f, "%s mmtrace: GC since attach%s\n", when, r->final ? " (final)" : "");
 	if (r->lost_events)
 		fprintf(f, "lost: %llu events (ring buffer full; --events-kib)\n", r->lost_events);
+	present_drops_line(f, r->drops);
 	for (i = 0; i < r->n; i++) {
 		table_process(f, &r->rows[i]);
 		fputc('\n', f);

@@ -64,6 +64,7 @@ struct report {
 	const struct host_summary *host;	/* NULL in the one-process mode */
 	unsigned long long lost_events;		/* ring buffer records dropped */
 	bool growth;				/* --alloc=growth: arena and pool columns */
+	__u64 drops[MM_DROPS];			/* not counted, by cause (enum mm_drop) */
 };
 
 struct probe_view {
@@ -79,6 +80,10 @@ void present_histograms(FILE *f, const struct report *r);
 void present_probes_text(FILE *f, const struct probe_view *v, int n);
 const char *fmt_ns(char *buf, size_t len, double ns);
 double pct(__u64 part, __u64 whole);
+/* drops[] by cause, as named in JSON and metrics */
+extern const char *const drop_names[MM_DROPS];
+/* "dropped: ..." when anything was, else nothing */
+void present_drops_line(FILE *f, const __u64 *drops);
 
 /* present_host.c: one row per process, sorted, and merged histograms */
 void present_host_table(FILE *f, struct report *r, enum sort_key key, int top, bool clear);

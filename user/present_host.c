@@ -140,6 +140,7 @@ static void host_header(FILE *f, const struct report *r)
 	if (h->lost_events || h->missed_execs)
 		fprintf(f, "lost: %llu events (ring buffer full), %llu execs gone before identified\n",
 			h->lost_events, h->missed_execs);
+	present_drops_line(f, r->drops);
 	if (h->untraceable)
 		fprintf(f, "not traced: %llu CPython processes whose interpreter has no GC probe point (see --probes)\n",
 			h->untraceable);

@@ -127,12 +127,24 @@ static void json_host(FILE *f, const struct host_summary *h)
 	fputs("}}", f);
 }
 
+/* "drops":{...}, every cause, zeros included */
+static void json_drops(FILE *f, const __u64 *drops)
+{
+	int i, first = 1;
+
+	fputs("\"drops\":{", f);
+	for (i = 0; i < MM_DROPS; i++)
+		json_u64(f, drop_names[i], drops[i], &first);
+	fputs("},", f);
+}
+
 void present_json(FILE *f, const struct report *r)
 {
 	int i;
 
 	fprintf(f, "{\"time\":%lld.%03ld,\"final\":%s,\"lost_events\":%llu,", (long long)r->wall.tv_sec,
 		r->wall.tv_nsec / 1000000, r->final ? "true" : "false", r->lost_events);
+	json_drops(f, r->drops);
 	if (r->host) {
 		fputs("\"host\":", f);
 		json_host(f, r->host);

@@ -193,9 +193,13 @@ static void alloc_metrics(FILE *f, const struct report *r)
 static void host_metrics(FILE *f, const struct report *r)
 {
 	const struct host_summary *h = r->host;
+	int i;
 
 	family(f, "mmtrace_lost_events_total", "counter", "Events dropped because mmtrace's ring buffer was full.");
 	fprintf(f, "mmtrace_lost_events_total %llu\n", r->lost_events);
+	family(f, "mmtrace_dropped_total", "counter", "What mmtrace could not count, by cause.");
+	for (i = 0; i < MM_DROPS; i++)
+		fprintf(f, "mmtrace_dropped_total{cause=\"%s\"} %llu\n", drop_names[i], (unsigned long long)r->drops[i]);
 	if (!h)
 		return;
 	family(f, "mmtrace_processes_seen_total", "counter", "CPython processes seen since mmtrace started.");

@@ -40,6 +40,10 @@ struct proc_row {
 	bool absolute;
 	struct gc_inherited inherited;
 	bool ended;
+	/* the image its END event named (mm_end_event start_ns, exec_id) */
+	bool end_identified;
+	uint64_t end_start_ns;
+	uint64_t end_exec_id;
 	bool reported_end;	/* its last interval report has been printed */
 	bool reported_once;	/* in at least one report: intervals start at the last one */
 	struct gc_proc_stats now;	/* cumulative at the last read */

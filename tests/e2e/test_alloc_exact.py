@@ -12,7 +12,7 @@ import signal
 import subprocess
 import time
 
-from conftest import MMTRACE, WORKLOADS, DEBIAN_PY, run_mmtrace, stop
+from conftest import MMTRACE, WORKLOADS, DEBIAN_PY, interpreter_or_skip, run_mmtrace, stop
 
 WORKLOAD = os.path.join(WORKLOADS, "exact_workload.py")
 N = 2000
@@ -148,3 +148,29 @@ def test_exact_needs_one_process():
     assert r.returncode == 2 and "--alloc=exact probes every allocator call" in r.stderr
     r = run_mmtrace(["--alloc=everything", "-p", "1"])
     assert r.returncode == 2 and "growth or exact" in r.stderr
+
+
+CALLOC_REFUSED = r"""
+import ctypes
+for name in ("PyMem_RawCalloc", "PyMem_Calloc", "PyObject_Calloc"):
+    f = getattr(ctypes.pythonapi, name)
+    f.restype, f.argtypes = ctypes.c_void_p, [ctypes.c_size_t, ctypes.c_size_t]
+    for _ in range(3):
+        # nelem * elsize overflows: CPython refuses it and returns NULL
+        assert f(2 ** 62, 3) is None
+"""
+
+
+def test_exact_refused_calloc():
+    """A calloc whose nelem * elsize overflows (the product wraps) is refused
+    by CPython with NULL: each domain counts 3 failed calls and no absurd
+    bytes, as PyMem_Calloc's caller sees it."""
+    exe = interpreter_or_skip("3.12")
+    r = subprocess.run([MMTRACE, "--json", "--alloc=exact", "--", exe, "-c", CALLOC_REFUSED],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    domains = json.loads(r.stdout.splitlines()[-1])["processes"][0]["alloc_exact"]["domains"]
+    for name, d in domains.items():
+        assert d["failed"] == 3, (name, d)
+        assert d["bytes_requested"] < 1 << 40, (name, d["bytes_requested"])
+        assert d["size_hist_log2_bytes"][-1] == 0, name

@@ -15,6 +15,7 @@
 #include "export.h"
 #include "heap.h"
 #include "heap_run.h"
+#include "host.h"
 #include "linetable.h"
 #include "procmem.h"
 #include "proctable.h"
@@ -135,6 +136,57 @@ static void proctable_folds_old_ended_rows(void **state)
 	/* the oldest went first */
 	assert_int_equal(t.rows[0].pid, 51);
 	proctable_free(&t);
+}
+
+/* Two threads of one exit_group used to hand over two ENDs: the second
+ * must neither add a row nor change the first. */
+static void repeated_end_is_one_ended_row(void **state)
+{
+	struct python_binary pb = { .version = "3.12.1" };
+	struct mm_end_event e = { .kind = MM_EV_END, .pid = 4242, .reason = MM_END_EXIT, .has_stats = 1,
+				  .ts_ns = 1000, .start_ns = 777, .exec_id = 1 };
+	struct registry reg;
+	struct proctable t;
+	struct proc_row *row;
+	int bin;
+
+	(void)state;
+	assert_int_equal(registry_init(&reg), 0);
+	bin = registry_add_interp(&reg, fid(1, 42), &pb);
+	reg.bins[bin]->attached = true;
+	reg.bins[bin]->attach_ns = 10;
+	proctable_init(&t);
+	e.stats.bin_id = (__u32)bin;
+	e.stats.collections[0] = 5;
+	/* a live row, then the same END twice, the second a little later */
+	row = proctable_add(&t, 4242);
+	row->bin_id = bin;
+	row->found_ns = 100;
+	assert_true(host_end_event(&t, &reg, &e));
+	e.ts_ns = 1010;
+	e.stats.collections[0] = 6;
+	assert_false(host_end_event(&t, &reg, &e));
+	assert_int_equal(t.n, 1);
+	assert_int_equal(t.nended, 1);
+	assert_int_equal(t.seen, 1);
+	assert_int_equal(t.rows[0].end_ns, 1000);
+	assert_int_equal(t.rows[0].now.collections[0], 5);
+	/* a process nobody saw live: adopted once, however many ENDs */
+	e.pid = 4343;
+	assert_false(host_end_event(&t, &reg, &e));
+	assert_false(host_end_event(&t, &reg, &e));
+	assert_int_equal(t.n, 2);
+	assert_int_equal(t.nended, 2);
+	/* the same pid with another image (it exec'd) or another start (pid
+	 * reused) is another process */
+	e.exec_id = 2;
+	host_end_event(&t, &reg, &e);
+	e.start_ns = 888;
+	host_end_event(&t, &reg, &e);
+	assert_int_equal(t.n, 4);
+	assert_int_equal(t.nended, 4);
+	proctable_free(&t);
+	registry_free(&reg);
 }
 
 static void delta_marks_new_maximum(void **state)
@@ -348,6 +400,7 @@ int main(void)
 		cmocka_unit_test(registry_stays_bounded),
 		cmocka_unit_test(proctable_one_live_row_per_pid),
 		cmocka_unit_test(proctable_folds_old_ended_rows),
+		cmocka_unit_test(repeated_end_is_one_ended_row),
 		cmocka_unit_test(delta_marks_new_maximum),
 		cmocka_unit_test(container_ids_from_cgroup_paths),
 		cmocka_unit_test(listen_addresses),
