@@ -9,6 +9,7 @@ import subprocess
 import time
 import urllib.parse
 import urllib.request
+from fractions import Fraction
 
 import pytest
 
@@ -82,10 +83,25 @@ def test_promtool_accepts_scraped_metrics(tmp_path):
             assert buckets[-1][0] == float("inf") and buckets[-1][1] == list(count.values())[0]
             assert all(a[1] <= b[1] for a, b in zip(buckets, buckets[1:])), "cumulative"
         assert ("mmtrace_processes_seen_total", frozenset()) in m
+        assert exact_le_bounds(text, w.pid) == [Fraction(2 ** k - 1, 10 ** 9) for k in range(10, 37)]
     finally:
         w.finish()
         if mm:
             mm.finish()
+
+
+def exact_le_bounds(text, pid):
+    """The le bounds of generation 0's pause histogram of pid, in order, read
+    as exact fractions of a second: a rounded bound differs from 2^k - 1 ns."""
+    want = 'pid="%d",' % pid
+    bounds = []
+    for line in text.splitlines():
+        if line.startswith("mmtrace_gc_pause_seconds_bucket{") and want in line and 'generation="0"' in line:
+            le = line.split('le="', 1)[1].split('"', 1)[0]
+            if le != "+Inf":
+                assert "e" not in le.lower(), "an exact decimal, not a float's exponent: %s" % le
+                bounds.append(Fraction(le))
+    return bounds
 
 
 PROM_CONFIG = """global:

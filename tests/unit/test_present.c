@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: MIT
+/* Unit tests of what mmtrace prints: numbers that must be exact, bounds that
+ * must say when they are open, and text from target memory in JSON. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include "collect.h"
+#include "export.h"
+#include "heap.h"
+#include "present.h"
+#include "present_heap.h"
+
+/* Everything f wrote, as one string the caller frees. */
+struct capture {
+	FILE *f;
+	char *text;
+	size_t len;
+};
+
+static FILE *capture_open(struct capture *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->f = open_memstream(&c->text, &c->len);
+	assert_non_null(c->f);
+	return c->f;
+}
+
+static char *capture_close(struct capture *c)
+{
+	fclose(c->f);
+	return c->text;
+}
+
+static struct python_binary test_bin = { .version = "3.12.1" };
+static struct probe_plan test_plan;
+
+static void test_row(struct report_row *row, pid_t pid)
+{
+	int m;
+
+	memset(row, 0, sizeof(*row));
+	for (m = 0; m < M__COUNT; m++)
+		test_plan.metrics[m].cov = COV_UNAVAILABLE;
+	test_plan.metrics[M_COLLECTIONS].cov = COV_EXACT;
+	test_plan.method = "test";
+	row->pid = pid;
+	row->comm = "python3";
+	row->bin = &test_bin;
+	row->plan = &test_plan;
+	row->traced_ns = 10000000000ull;
+	row->interval_ns = 1000000000ull;
+}
+
+/* "1.073741823" -> 1073741823 ns, exactly, by integer arithmetic only */
+static int seconds_to_ns(const char *s, size_t len, unsigned long long *ns)
+{
+	char buf[40], *dot, *end;
+	unsigned long long whole, frac = 0;
+	size_t digits = 0;
+
+	if (len >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	dot = strchr(buf, '.');
+	if (dot)
+		*dot = '\0';
+	errno = 0;
+	whole = strtoull(buf, &end, 10);
+	if (errno || end == buf || *end)
+		return -EINVAL;
+	if (dot) {
+		digits = strlen(dot + 1);
+		if (!digits || digits > 9)
+			return -EINVAL;
+		frac = strtoull(dot + 1, &end, 10);
+		if (errno || *end)
+			return -EINVAL;
+		for (; digits < 9; digits++)
+			frac *= 10;
+	}
+	*ns = whole * 1000000000ull + frac;
+	return 0;
+}
+
+/* Every le bound is (2^k - 1) ns written exactly; %.9g rounded them from k = 30. */
+static void metrics_le_bounds_are_exact(void **state)
+{
+	struct report_row row;
+	struct report r = { .rows = &row, .n = 1 };
+	struct capture c;
+	const char *p, *q;
+	unsigned long long ns, total = 0;
+	int k = 10, i;
+	char *text;
+
+	(void)state;
+	test_row(&row, 42);
+	for (i = 0; i < MMTRACE_HIST_SLOTS; i++) {
+		row.gc.pause_hist[0][i] = (unsigned long long)i + 1;
+		total += (unsigned long long)i + 1;
+	}
+	present_metrics(capture_open(&c), &r);
+	text = capture_close(&c);
+	for (p = text; (p = strstr(p, "generation=\"0\",le=\"")); p = q) {
+		p += strlen("generation=\"0\",le=\"");
+		q = strchr(p, '"');
+		assert_non_null(q);
+		if (!strncmp(p, "+Inf", 4)) {
+			/* the last slot holds everything longer: +Inf counts every pause */
+			assert_int_equal(strtoull(q + 2, NULL, 10), total);
+			break;
+		}
+		assert_int_equal(seconds_to_ns(p, (size_t)(q - p), &ns), 0);
+		assert_int_equal(ns, (1ull << k) - 1);
+		k++;
+	}
+	assert_int_equal(k, 37);	/* 2^10 .. 2^36 ns, then +Inf */
+	assert_non_null(strstr(text, "le=\"1.073741823\""));
+	assert_non_null(strstr(text, "le=\"0.000001023\""));
+	free(text);
+}
+
+static void exact_seconds(void **state)
+{
+	char buf[32];
+
+	(void)state;
+	metrics_exact_seconds(buf, sizeof(buf), 68719476735ull);
+	assert_string_equal(buf, "68.719476735");
+	metrics_exact_seconds(buf, sizeof(buf), 2000000000ull);
+	assert_string_equal(buf, "2");
+	metrics_exact_seconds(buf, sizeof(buf), 1500);
+	assert_string_equal(buf, "0.0000015");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(metrics_le_bounds_are_exact),
+		cmocka_unit_test(exact_seconds),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
