@@ -139,11 +139,54 @@ static void exact_seconds(void **state)
 	assert_string_equal(buf, "0.0000015");
 }
 
+/* The last log2 slot collects everything above its lower bound. */
+static void last_slot_is_open(void **state)
+{
+	__u64 slots[MMTRACE_HIST_SLOTS] = { 0 };
+	struct capture c;
+	char *text;
+
+	(void)state;
+	slots[MMTRACE_HIST_SLOTS - 2] = 1;
+	slots[MMTRACE_HIST_SLOTS - 1] = 3;
+	log2_hist(capture_open(&c), slots, MMTRACE_HIST_SLOTS);
+	text = capture_close(&c);
+	assert_non_null(strstr(text, "549755813888 -> inf"));
+	assert_non_null(strstr(text, "274877906944 -> 549755813887"));
+	assert_null(strstr(text, "1099511627775"));
+	free(text);
+}
+
+/* A quantile in the last slot is a lower bound, not "<" its closed end. */
+static void host_quantile_in_last_slot(void **state)
+{
+	struct host_summary h = { .live = 1, .processes_seen = 1 };
+	struct report_row row;
+	struct report r = { .rows = &row, .n = 1, .host = &h };
+	struct capture c;
+	char *text;
+
+	(void)state;
+	test_row(&row, 7);
+	row.delta.collections[2] = 1;
+	row.delta.pause_hist[2][MMTRACE_HIST_SLOTS - 1] = 1;
+	row.gc = row.delta;
+	row.gc.pause_ns_max[2] = 600000000000ull;	/* an earlier interval's */
+	present_host_table(capture_open(&c), &r, SORT_TIME, 0, false);
+	text = capture_close(&c);
+	assert_non_null(strstr(text, ">=550s"));
+	assert_non_null(strstr(text, "<=600s"));	/* this interval's: at most the maximum */
+	assert_null(strstr(text, "<1.1e+03s"));
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(metrics_le_bounds_are_exact),
 		cmocka_unit_test(exact_seconds),
+		cmocka_unit_test(last_slot_is_open),
+		cmocka_unit_test(host_quantile_in_last_slot),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
