@@ -180,6 +180,36 @@ static void host_quantile_in_last_slot(void **state)
 	free(text);
 }
 
+/* An approximate snapshot read allocated-in-total before a new arena came
+ * and current after: reclaimed is unknown, never 2^64 - 1. */
+static void heap_reclaimed_never_wraps(void **state)
+{
+	struct heap_layout l = { .pymalloc = true, .pool_size = 16384, .arena_size = 1 << 20 };
+	struct heap_snapshot s = { .pymalloc_ok = true, .arenas_total = 4, .arenas_current = 5, .gc_ok = false };
+	struct heap_view v = { .pid = 1, .comm = "python3", .bin = &test_bin, .layout = &l, .snap = &s };
+	struct timespec wall = { 0, 0 };
+	struct capture c;
+	char *text;
+
+	(void)state;
+	snprintf(s.why, sizeof(s.why), "test");
+	present_heap_section(capture_open(&c), &v);
+	text = capture_close(&c);
+	assert_null(strstr(text, "18446744073709551615"));
+	assert_non_null(strstr(text, "? (counters changed while read) reclaimed"));
+	free(text);
+	present_heap_json(capture_open(&c), &v, 1, &wall);
+	text = capture_close(&c);
+	assert_null(strstr(text, "18446744073709551615"));
+	assert_non_null(strstr(text, "\"arenas_reclaimed\":null"));
+	free(text);
+	s.arenas_total = 9;	/* the usual case: a plain difference */
+	present_heap_json(capture_open(&c), &v, 1, &wall);
+	text = capture_close(&c);
+	assert_non_null(strstr(text, "\"arenas_reclaimed\":4"));
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -187,6 +217,7 @@ int main(void)
 		cmocka_unit_test(exact_seconds),
 		cmocka_unit_test(last_slot_is_open),
 		cmocka_unit_test(host_quantile_in_last_slot),
+		cmocka_unit_test(heap_reclaimed_never_wraps),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
