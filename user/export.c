@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include "exitcodes.h"
 #include "export.h"
+#include "json.h"
 #include "parse.h"
 
 int parse_listen_address(const char *s, char *host, size_t hostlen, int *port)
@@ -196,15 +197,12 @@ void exporters_tick(struct exporters *x, const struct report *r)
 static void name_track(struct exporters *x, __u32 pid, const char *comm, const char *version)
 {
 	char label[96];
-	const char *c;
 
 	snprintf(label, sizeof(label), "%s %u (CPython %s)", comm, pid, version);
-	fprintf(x->trace, "%s{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":%u,\"args\":{\"name\":\"",
+	fprintf(x->trace, "%s{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":%u,\"args\":{\"name\":",
 		x->trace_first ? "" : ",\n", pid);
-	for (c = label; *c; c++)
-		if (*c != '"' && *c != '\\' && (unsigned char)*c >= 0x20)
-			fputc(*c, x->trace);
-	fputs("\"}}", x->trace);
+	json_string(x->trace, label);	/* a comm can hold any bytes */
+	fputs("}}", x->trace);
 	x->trace_first = false;
 }
 

@@ -14,19 +14,29 @@
 #include <stdio.h>
 #include "collect.h"
 #include "export.h"
+#include "json.h"
 
 #define FIRST_BOUND 10	/* 2^10 ns ~ 1 us */
 #define LAST_BOUND 36	/* 2^36 ns ~ 69 s */
 
+/* The exposition is UTF-8: a comm or path byte that is not well-formed
+ * UTF-8 becomes U+FFFD, as in JSON. */
 static void label_value(FILE *f, const char *s)
 {
-	for (; s && *s; s++) {
-		if (*s == '\\' || *s == '"')
-			fprintf(f, "\\%c", *s);
-		else if (*s == '\n')
+	const unsigned char *p = (const unsigned char *)s;
+	int n;
+
+	while (p && *p) {
+		n = utf8_sequence_len(p);
+		if (!n)
+			fputs("\xef\xbf\xbd", f), n = 1;
+		else if (*p == '\\' || *p == '"')
+			fprintf(f, "\\%c", *p);
+		else if (*p == '\n')
 			fputs("\\n", f);
 		else
-			fputc(*s, f);
+			fwrite(p, 1, (size_t)n, f);
+		p += n;
 	}
 }
 

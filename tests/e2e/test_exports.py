@@ -263,3 +263,48 @@ def test_port_in_use_fails_before_attach():
         assert "cannot serve metrics on 127.0.0.1 port" in r.stderr and "in use" in r.stderr
     finally:
         s.close()
+
+
+RENAMED = r"""
+import ctypes, gc, sys, time
+ctypes.CDLL(None).prctl(15, b"py\xff\xfe", 0, 0, 0)   # PR_SET_NAME: a comm that is not UTF-8
+print("renamed", flush=True)
+end = time.monotonic() + 60
+while time.monotonic() < end:
+    [[] for _ in range(1000)]
+    gc.collect(0)
+    time.sleep(0.01)
+"""
+
+
+def test_json_and_metrics_of_a_comm_that_is_not_utf8(tmp_path):
+    """A process renamed to bytes that are not UTF-8: every JSON line is valid
+    UTF-8 and parses strictly, the comm is py + two U+FFFD; the metrics too."""
+    exe = interpreter_or_skip("3.12")
+    port = free_port()
+    w = subprocess.Popen([exe, "-c", RENAMED], stdout=subprocess.PIPE)
+    try:
+        assert w.stdout.readline() == b"renamed\n"
+        with open("/proc/%d/comm" % w.pid, "rb") as f:
+            assert f.read() == b"py\xff\xfe\n"
+        mm = subprocess.Popen([MMTRACE, "--json", "--openmetrics", str(port), "-p", str(w.pid), "0.2", "5"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(0.5)
+        for _ in range(50):
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10) as r:
+                    text = r.read().decode("utf-8")      # strict: raises on an invalid byte
+                break
+            except OSError:
+                time.sleep(0.1)
+        out, err = mm.communicate(timeout=60)
+        assert mm.returncode == 0, err
+        lines = out.split(b"\n")[:-1]
+        assert len(lines) >= 5
+        for line in lines:
+            d = json.loads(line.decode("utf-8"), strict=True)
+            assert d["processes"][0]["comm"] == "py\ufffd\ufffd"
+        assert 'comm="py\ufffd\ufffd"' in text
+    finally:
+        w.kill()
+        w.wait()

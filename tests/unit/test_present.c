@@ -12,6 +12,7 @@
 #include "collect.h"
 #include "export.h"
 #include "heap.h"
+#include "json.h"
 #include "present.h"
 #include "present_heap.h"
 
@@ -210,6 +211,53 @@ static void heap_reclaimed_never_wraps(void **state)
 	free(text);
 }
 
+/* Bytes from target memory: every invalid UTF-8 byte is \ufffd, valid
+ * multi-byte text passes through, controls and quotes are escaped. */
+static void json_strings_are_valid_utf8(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "py\xff\xfe", "\"py\\ufffd\\ufffd\"" },
+		{ "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\x8d", "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\x8d\"" },
+		{ "\xc3", "\"\\ufffd\"" },				/* truncated at the end */
+		{ "\xc3(", "\"\\ufffd(\"" },			/* bad continuation */
+		{ "\xc0\xaf", "\"\\ufffd\\ufffd\"" },		/* overlong '/' */
+		{ "\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\"" },	/* a surrogate */
+		{ "\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\"" },	/* above U+10FFFF */
+		{ "a\"b\\\n\x7f", "\"a\\\"b\\\\\\u000a\\u007f\"" },
+	};
+	struct capture c;
+	char *text;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_string(capture_open(&c), cases[i].in);
+		text = capture_close(&c);
+		assert_string_equal(text, cases[i].out);
+		free(text);
+	}
+}
+
+/* The Prometheus exposition is UTF-8 too: a comm label with odd bytes. */
+static void metrics_labels_are_valid_utf8(void **state)
+{
+	struct report_row row;
+	struct report r = { .rows = &row, .n = 1 };
+	struct capture c;
+	char *text;
+
+	(void)state;
+	test_row(&row, 42);
+	row.comm = "py\xff\xfe";
+	present_metrics(capture_open(&c), &r);
+	text = capture_close(&c);
+	assert_non_null(strstr(text, "comm=\"py\xef\xbf\xbd\xef\xbf\xbd\""));
+	assert_null(strstr(text, "\xff"));
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -218,6 +266,8 @@ int main(void)
 		cmocka_unit_test(last_slot_is_open),
 		cmocka_unit_test(host_quantile_in_last_slot),
 		cmocka_unit_test(heap_reclaimed_never_wraps),
+		cmocka_unit_test(json_strings_are_valid_utf8),
+		cmocka_unit_test(metrics_labels_are_valid_utf8),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
