@@ -15,6 +15,9 @@
 #include "json.h"
 #include "present.h"
 #include "present_heap.h"
+#include "stack_layout.h"
+#include "stacks.h"
+#include "symbolize.h"
 
 /* Everything f wrote, as one string the caller frees. */
 struct capture {
@@ -258,6 +261,78 @@ static void metrics_labels_are_valid_utf8(void **state)
 	free(text);
 }
 
+static int read_nothing(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	(void)ctx, (void)addr, (void)buf, (void)len;
+	return -EFAULT;
+}
+
+/* More distinct stacks than the cap: the rest go to [other stacks], counted,
+ * and the folded totals stay exact. */
+static void stacks_are_bounded(void **state)
+{
+	static struct mm_stack_event e;
+	struct symbolizer sym;
+	struct stack_table t;
+	struct capture c;
+	uint64_t code, total = 0;
+	char *text, *p, *save;
+	int i;
+
+	(void)state;
+	symbolizer_open_reader(&sym, code_layout_for(3, 12), 0, (struct mem_reader){ read_nothing, NULL, NULL });
+	stacks_init(&t);
+	t.max_stacks = 8;
+	e = (struct mm_stack_event){ .pid = 5, .tid = 5, .metric = STACK_GC, .depth = 1, .weight = 1, .pause_ns = 10 };
+	for (code = 1; code <= 20; code++) {
+		e.frames[0].code = code << 8;	/* each its own "[unreadable code]" stack */
+		stacks_add(&t, &sym, &e);
+		stacks_add(&t, &sym, &e);
+	}
+	assert_int_equal(t.n - t.others, 8);
+	assert_int_equal(t.others, 1);
+	assert_int_equal(t.overflowed, 24);
+	assert_int_equal(t.events, 40);
+	stacks_write_folded(&t, FOLD_GC_COUNT, capture_open(&c));
+	text = capture_close(&c);
+	assert_non_null(strstr(text, "gen0;[other stacks] 24\n"));
+	for (p = strtok_r(text, "\n", &save), i = 0; p; p = strtok_r(NULL, "\n", &save), i++)
+		total += strtoull(strrchr(p, ' ') + 1, NULL, 10);	/* "stack weight" */
+	assert_int_equal(i, 9);
+	assert_int_equal(total, 40);
+	free(text);
+	stacks_free(&t);
+	symbolizer_close(&sym);
+}
+
+/* The code cache evicts past its cap, counts it, and every entry left is
+ * found again at its place (the probe chains stay whole). */
+static void symbol_cache_is_bounded(void **state)
+{
+	struct symbolizer sym;
+	uint64_t code, seen;
+	size_t i, n;
+
+	(void)state;
+	symbolizer_open_reader(&sym, code_layout_for(3, 12), 0, (struct mem_reader){ read_nothing, NULL, NULL });
+	sym.max_entries = 16;
+	for (code = 1; code <= 5000; code++)
+		/* unique addresses, many sharing a home slot and wrapping around */
+		assert_non_null(symbolize_code(&sym, ((code % 3) * 1023 + code * 4096) << 4));
+	assert_true(sym.n <= 16);
+	assert_int_equal(sym.evicted, 5000 - sym.n);
+	for (i = 0, n = 0; i < sym.cap; i++) {
+		if (!sym.slots[i].code)
+			continue;
+		n++;
+		seen = sym.evicted;
+		assert_ptr_equal(symbolize_code(&sym, sym.slots[i].code), &sym.slots[i]);
+		assert_int_equal(sym.evicted, seen);	/* a hit on what is there: nothing goes */
+	}
+	assert_int_equal(n, sym.n);
+	symbolizer_close(&sym);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -268,6 +343,8 @@ int main(void)
 		cmocka_unit_test(heap_reclaimed_never_wraps),
 		cmocka_unit_test(json_strings_are_valid_utf8),
 		cmocka_unit_test(metrics_labels_are_valid_utf8),
+		cmocka_unit_test(stacks_are_bounded),
+		cmocka_unit_test(symbol_cache_is_bounded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
