@@ -26,6 +26,7 @@ struct exporters {
 	char metrics_tmp[4096 + 8];
 	FILE *trace;
 	bool trace_first;		/* no event written yet */
+	unsigned long long http_dropped;	/* scrape clients too slow to serve */
 };
 
 /* Returns an exit code (MMX_*) with err set. */

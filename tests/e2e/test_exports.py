@@ -308,3 +308,47 @@ def test_json_and_metrics_of_a_comm_that_is_not_utf8(tmp_path):
     finally:
         w.kill()
         w.wait()
+
+
+def test_slow_scrape_clients_do_not_stall_reports(tmp_path):
+    """Clients that connect and send nothing, or ask and never read, are
+    dropped after a short bound and counted; reports keep their interval
+    (before, each idle client held the loop for 0.5 s)."""
+    import threading
+    exe = interpreter_or_skip("3.12")
+    port = free_port()
+    w = Workload([exe], tmp_path, "slowclient")
+    mm, socks, stop_clients = None, [], threading.Event()
+
+    def idle_clients():
+        while not stop_clients.is_set():
+            s = socket.create_connection(("127.0.0.1", port))
+            socks.append(s)
+            if len(socks) % 2:          # asks, then never reads
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+                s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            time.sleep(0.2)
+    try:
+        w.barrier("START")
+        mm = HostTrace(["--openmetrics", str(port)])
+        mm.live([w.pid])
+        t = threading.Thread(target=idle_clients, daemon=True)
+        t.start()
+        arrivals = []
+        for _ in range(15):
+            mm.report()
+            arrivals.append(time.monotonic())
+        stop_clients.set()
+        t.join()
+        gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
+        assert max(gaps) < 0.45, gaps
+        text = scrape(port)
+        dropped = [float(l.split()[1]) for l in text.splitlines() if l.startswith("mmtrace_http_dropped_total ")]
+        assert dropped and dropped[0] >= len(socks) // 2, (dropped, len(socks))
+    finally:
+        stop_clients.set()
+        for s in socks:
+            s.close()
+        w.finish()
+        if mm:
+            mm.finish()
