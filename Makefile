@@ -36,7 +36,7 @@ LIB_SRCS  := user/elf_file.c user/resolve.c user/layout.c user/plan.c user/plan_
              user/present_stacks.c user/options.c user/parse.c user/export.c user/present_metrics.c user/registry.c user/proctable.c user/discover_host.c user/host.c
 LIB_OBJS  := $(LIB_SRCS:user/%.c=$(OUT)/%.o)
 APP       := $(OUT)/mmtrace
-UNIT      := $(OUT)/test_resolve $(OUT)/test_host
+UNIT      := $(OUT)/test_resolve $(OUT)/test_host $(OUT)/test_present
 
 # libFuzzer targets for every parser of untrusted input, with ASan+UBSan
 FUZZ_OUT     := build-fuzz
@@ -95,7 +95,7 @@ demo: deps
 
 test: deps
 	$(MAKE) all $(UNIT) fixtures
-	$(MAKE) SANITIZE=1 build-san/test_resolve build-san/test_host build-san/mmtrace
+	$(MAKE) SANITIZE=1 build-san/test_resolve build-san/test_host build-san/test_present build-san/mmtrace
 	$(MAKE) fuzz-build
 	tests/run.sh $(OUT)
 

@@ -3,14 +3,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
+#include "discover.h"	/* monotonic_ns */
 #include "exitcodes.h"
 #include "export.h"
+#include "json.h"
 #include "parse.h"
 
 int parse_listen_address(const char *s, char *host, size_t hostlen, int *port)
@@ -135,49 +138,113 @@ bool exporters_want_pauses(const struct exporters *x)
 	return x->trace != NULL;
 }
 
-static void respond(int fd, const char *status, const char *type, const char *body, size_t len)
+/* A scrape is served inside mmtrace's loop, so a client may hold it only
+ * briefly: its request must arrive within HTTP_READ_MS of the accept (a
+ * scraper sends it with the handshake's last ACK) and the answer must be
+ * taken within HTTP_WRITE_MS. A client that does neither is dropped and
+ * counted (mmtrace_http_dropped_total). */
+#define HTTP_READ_MS 50
+#define HTTP_WRITE_MS 200
+
+static int ms_left(uint64_t deadline)
 {
+	uint64_t now = monotonic_ns();
+
+	return now >= deadline ? 0 : (int)((deadline - now + 999999) / 1000000);
+}
+
+/* waits for fd to be ready for events until deadline: false when it is not */
+static bool wait_fd(int fd, short events, uint64_t deadline)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+	int left;
+
+	while ((left = ms_left(deadline)) > 0) {
+		if (poll(&p, 1, left) > 0)
+			return true;
+		if (errno != EINTR)
+			break;
+	}
+	return false;
+}
+
+/* The request head, up to its blank line or len - 1 bytes; -1 when the
+ * client sent nothing usable in time. */
+static int read_request(int fd, char *req, size_t len)
+{
+	uint64_t deadline = monotonic_ns() + HTTP_READ_MS * 1000000ull;
+	size_t got = 0;
+	ssize_t n;
+
+	req[0] = '\0';
+	while (got < len - 1 && !strstr(req, "\r\n\r\n") && !strstr(req, "\n\n")) {
+		n = read(fd, req + got, len - 1 - got);
+		if (n > 0) {
+			got += (size_t)n;
+			req[got] = '\0';
+		} else if (n == 0 || (errno != EAGAIN && errno != EINTR) || !wait_fd(fd, POLLIN, deadline)) {
+			break;
+		}
+	}
+	return strchr(req, '\n') ? 0 : -1;
+}
+
+static int write_all(int fd, const char *p, size_t len, uint64_t deadline)
+{
+	ssize_t w;
+
+	while (len > 0) {
+		w = write(fd, p, len);
+		if (w > 0) {
+			p += w;
+			len -= (size_t)w;
+		} else if ((w < 0 && errno != EAGAIN && errno != EINTR) || !wait_fd(fd, POLLOUT, deadline)) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int respond(int fd, const char *status, const char *type, const char *body, size_t len)
+{
+	uint64_t deadline = monotonic_ns() + HTTP_WRITE_MS * 1000000ull;
 	char head[256];
 	int n = snprintf(head, sizeof(head),
 			 "HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
 			 status, type, len);
 
-	/* a scraper that does not read is dropped, it does not stall tracing */
-	if (write(fd, head, (size_t)n) == n && len)
-		while (len > 0) {
-			ssize_t w = write(fd, body, len);
+	return write_all(fd, head, (size_t)n, deadline) || write_all(fd, body, len, deadline) ? -1 : 0;
+}
 
-			if (w <= 0)
-				break;
-			body += w;
-			len -= (size_t)w;
-		}
+static void http_metrics(struct exporters *x, FILE *f, const struct report *r)
+{
+	present_metrics(f, r);
+	fprintf(f, "# HELP mmtrace_http_dropped_total Scrape connections dropped: no request within %d ms, "
+		"or the answer not taken within %d ms.\n# TYPE mmtrace_http_dropped_total counter\n"
+		"mmtrace_http_dropped_total %llu\n", HTTP_READ_MS, HTTP_WRITE_MS, x->http_dropped);
 }
 
 void exporters_serve(struct exporters *x, const struct report *r)
 {
-	struct timeval tmo = { 0, 500000 };
 	char req[2048], *body = NULL;
 	size_t len = 0;
-	ssize_t n;
 	FILE *f;
-	int fd;
+	int fd, rc = -1;
 
-	fd = accept4(x->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	fd = accept4(x->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (fd < 0)
 		return;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tmo, sizeof(tmo));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tmo, sizeof(tmo));
-	n = read(fd, req, sizeof(req) - 1);
-	req[n > 0 ? n : 0] = '\0';
-	if (strncmp(req, "GET /metrics ", 13) && strncmp(req, "GET /metrics?", 13)) {
-		respond(fd, "404 Not Found", "text/plain", "mmtrace serves /metrics\n", 24);
+	if (read_request(fd, req, sizeof(req))) {
+		rc = -1;
+	} else if (strncmp(req, "GET /metrics ", 13) && strncmp(req, "GET /metrics?", 13)) {
+		rc = respond(fd, "404 Not Found", "text/plain", "mmtrace serves /metrics\n", 24);
 	} else if ((f = open_memstream(&body, &len))) {
-		present_metrics(f, r);
+		http_metrics(x, f, r);
 		fclose(f);
-		respond(fd, "200 OK", "text/plain; version=0.0.4; charset=utf-8", body, len);
+		rc = respond(fd, "200 OK", "text/plain; version=0.0.4; charset=utf-8", body, len);
 		free(body);
 	}
+	x->http_dropped += rc != 0;
 	close(fd);
 }
 
@@ -196,15 +263,12 @@ void exporters_tick(struct exporters *x, const struct report *r)
 static void name_track(struct exporters *x, __u32 pid, const char *comm, const char *version)
 {
 	char label[96];
-	const char *c;
 
 	snprintf(label, sizeof(label), "%s %u (CPython %s)", comm, pid, version);
-	fprintf(x->trace, "%s{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":%u,\"args\":{\"name\":\"",
+	fprintf(x->trace, "%s{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":%u,\"args\":{\"name\":",
 		x->trace_first ? "" : ",\n", pid);
-	for (c = label; *c; c++)
-		if (*c != '"' && *c != '\\' && (unsigned char)*c >= 0x20)
-			fputc(*c, x->trace);
-	fputs("\"}}", x->trace);
+	json_string(x->trace, label);	/* a comm can hold any bytes */
+	fputs("}}", x->trace);
 	x->trace_first = false;
 }
 

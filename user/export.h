@@ -26,6 +26,7 @@ struct exporters {
 	char metrics_tmp[4096 + 8];
 	FILE *trace;
 	bool trace_first;		/* no event written yet */
+	unsigned long long http_dropped;	/* scrape clients too slow to serve */
 };
 
 /* Returns an exit code (MMX_*) with err set. */
@@ -46,6 +47,8 @@ void exporters_close(struct exporters *x);
 
 /* The Prometheus text exposition of r (present_metrics.c). */
 void present_metrics(FILE *f, const struct report *r);
+/* ns as seconds, exactly, without trailing zeros ("1.073741823") */
+void metrics_exact_seconds(char *buf, size_t len, unsigned long long ns);
 /* 0 when s is "PORT", "ADDR:PORT" or "[ADDR6]:PORT" (port 1-65535);
  * the address defaults to 127.0.0.1. */
 int parse_listen_address(const char *s, char *host, size_t hostlen, int *port);

@@ -71,6 +71,49 @@ static int ensure_attached(struct host *h, int bin_id)
 	return 0;
 }
 
+static uint64_t clock_ns(clockid_t id)
+{
+	struct timespec t;
+
+	return clock_gettime(id, &t) ? 0 : (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+/* /proc/PID/stat's starttime is in ticks of CLOCK_BOOTTIME on most kernels
+ * and of CLOCK_MONOTONIC in some sandboxes: mmtrace's own start, read when
+ * it has just begun, tells which (under BOOTTIME it lies ahead of MONOTONIC
+ * by the time spent suspended). Returns what to subtract, once per run. */
+static uint64_t starttime_offset(uint64_t tick_ns)
+{
+	static uint64_t offset = UINT64_MAX;
+	uint64_t self, mono, boot;
+
+	if (offset != UINT64_MAX)
+		return offset;
+	self = process_start_ticks(getpid()) * tick_ns;
+	mono = monotonic_ns();
+	boot = clock_ns(CLOCK_BOOTTIME);
+	offset = self > mono + tick_ns && boot > mono ? boot - mono : 0;
+	return offset;
+}
+
+/* When a process found by a scan began to be counted: the probes count
+ * every process from when they went live, or from its start if it started
+ * later (a process that dlopens libpython is found by a rescan up to 10 s
+ * after). Unknown (gone already), it is when mmtrace found it. */
+static uint64_t counted_from(uint64_t attach_ns, uint64_t start_ticks, uint64_t found_ns)
+{
+	long hz = sysconf(_SC_CLK_TCK);
+	uint64_t started = found_ns, tick_ns, since, offset;
+
+	if (start_ticks && hz > 0) {
+		tick_ns = 1000000000ull / (uint64_t)hz;
+		since = start_ticks * tick_ns;
+		offset = starttime_offset(tick_ns);
+		started = since > offset ? since - offset : 0;
+	}
+	return started > attach_ns ? started : attach_ns;
+}
+
 /* A live row for a CPython process, once its interpreter file is probed.
  * exec_ns is when it exec'd, 0 when unknown; it was counted from its first
  * instruction when the file's probes were already live then. */
@@ -94,9 +137,11 @@ static void track(struct host *h, pid_t pid, int bin_id, const char *comm, pid_t
 	row->ns_pid = ns_pid;
 	row->from_exec = exec_ns && f->attach_ns <= exec_ns;
 	row->absolute = row->from_exec;
-	row->start_ns = row->from_exec ? exec_ns : f->attach_ns;
 	row->found_ns = found_ns;
 	row->start_ticks = process_start_ticks(pid);
+	/* exec_ns before the attach: the attach, which came for this process */
+	row->start_ns = row->from_exec ? exec_ns : exec_ns ? f->attach_ns :
+			counted_from(f->attach_ns, row->start_ticks, found_ns);
 	read_container_id(pid, row->container_id, sizeof(row->container_id));
 	/* so that BPF reports its end even if it never collects */
 	collect_watch(&h->col, pid, (__u32)bin_id);

@@ -1,18 +1,50 @@
 // SPDX-License-Identifier: MIT
 #include "json.h"
 
+/* Bytes in the well-formed UTF-8 sequence at p (RFC 3629: no overlong
+ * forms, no surrogates, nothing above U+10FFFF), 0 when it is not one. */
+int utf8_sequence_len(const unsigned char *p)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	int n, i;
+
+	if (*p < 0x80)
+		return 1;
+	if (*p >= 0xc2 && *p <= 0xdf)
+		n = 2;
+	else if (*p >= 0xe0 && *p <= 0xef)
+		n = 3, lo = *p == 0xe0 ? 0xa0 : 0x80, hi = *p == 0xed ? 0x9f : 0xbf;
+	else if (*p >= 0xf0 && *p <= 0xf4)
+		n = 4, lo = *p == 0xf0 ? 0x90 : 0x80, hi = *p == 0xf4 ? 0x8f : 0xbf;
+	else
+		return 0;
+	/* only the second byte has the narrower range; a NUL ends the loop */
+	for (i = 1; i < n; i++, lo = 0x80, hi = 0xbf)
+		if (p[i] < lo || p[i] > hi)
+			return 0;
+	return n;
+}
+
+/* Text from target memory (comm, names, paths) can hold any bytes: each byte
+ * that is not part of well-formed UTF-8 becomes U+FFFD, so every line parses
+ * under a strict parser. */
 void json_string(FILE *f, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
+	int n;
 
 	fputc('"', f);
-	for (; *p; p++) {
-		if (*p == '"' || *p == '\\')
+	while (*p) {
+		n = utf8_sequence_len(p);
+		if (!n)
+			fputs("\\ufffd", f), n = 1;
+		else if (*p == '"' || *p == '\\')
 			fprintf(f, "\\%c", *p);
 		else if (*p < 0x20 || *p == 0x7f)
 			fprintf(f, "\\u%04x", *p);
 		else
-			fputc(*p, f);
+			fwrite(p, 1, (size_t)n, f);
+		p += n;
 	}
 	fputc('"', f);
 }

@@ -6,7 +6,10 @@
 #include <stdio.h>
 #include <linux/types.h>
 
+/* s as a JSON string; bytes that are not well-formed UTF-8 become \ufffd */
 void json_string(FILE *f, const char *s);
+/* length of the well-formed UTF-8 sequence at p, 0 when it is not one */
+int utf8_sequence_len(const unsigned char *p);
 void json_u64_array(FILE *f, const __u64 *v, int n);
 /* "name": value pairs, with a leading comma unless first */
 void json_key(FILE *f, const char *key, int *first);

@@ -165,7 +165,11 @@ void log2_hist_of(FILE *f, const __u64 *slots, int n, const char *unit, const ch
 		unsigned long long lo = i ? 1ull << i : 0, hi = (2ull << i) - 1;
 
 		stars = (int)(slots[i] * 40 / max);
-		fprintf(f, "%10llu -> %-10llu : %-9llu |", lo, hi, (unsigned long long)slots[i]);
+		/* BPF puts everything longer into the last slot: it has no upper bound */
+		if (i == n - 1)
+			fprintf(f, "%10llu -> %-10s : %-9llu |", lo, "inf", (unsigned long long)slots[i]);
+		else
+			fprintf(f, "%10llu -> %-10llu : %-9llu |", lo, hi, (unsigned long long)slots[i]);
 		for (j = 0; j < 40; j++)
 			fputc(j < stars ? '*' : ' ', f);
 		fprintf(f, "|\n");

@@ -44,9 +44,23 @@ static void text_classes(FILE *f, const struct heap_view *v)
 		s->bytes_in_pools ? 100.0 * (1.0 - (double)s->bytes_in_use / (double)s->bytes_in_pools) : 0.0);
 }
 
+/* Arenas given back: allocated in total minus current. The two counters are
+ * read at different moments, so an approximate snapshot can have more
+ * current than ever allocated; then the difference is unknown (false), never
+ * a wrapped number. */
+static bool arenas_reclaimed(const struct heap_snapshot *s, uint64_t *n)
+{
+	if (s->arenas_total < s->arenas_current)
+		return false;
+	*n = s->arenas_total - s->arenas_current;
+	return true;
+}
+
 static void text_pymalloc(FILE *f, const struct heap_view *v)
 {
 	const struct heap_snapshot *s = v->snap;
+	char reclaimed[48];
+	uint64_t n;
 
 	if (!s->pymalloc_ok) {
 		fprintf(f, "  pymalloc: n/a (%s)\n", v->layout->pymalloc ? s->why : v->layout->why);
@@ -54,9 +68,13 @@ static void text_pymalloc(FILE *f, const struct heap_view *v)
 	}
 	fprintf(f, "  pymalloc: %s\n", s->consistent ? "consistent snapshot" :
 		"approximate: the heap changed while it was read");
-	fprintf(f, "  arenas: %llu current (%.1f MiB), %llu allocated in total, %llu reclaimed, high-water %llu\n",
+	if (arenas_reclaimed(s, &n))
+		snprintf(reclaimed, sizeof(reclaimed), "%llu", (unsigned long long)n);
+	else
+		snprintf(reclaimed, sizeof(reclaimed), "? (counters changed while read)");
+	fprintf(f, "  arenas: %llu current (%.1f MiB), %llu allocated in total, %s reclaimed, high-water %llu\n",
 		(unsigned long long)s->arenas_current, mib(s->bytes_in_arenas), (unsigned long long)s->arenas_total,
-		(unsigned long long)(s->arenas_total - s->arenas_current), (unsigned long long)s->arenas_highwater);
+		reclaimed, (unsigned long long)s->arenas_highwater);
 	if (v->rss_bytes)
 		fprintf(f, "  RSS %.1f MiB: pymalloc arenas are %.0f%% of it\n", mib(v->rss_bytes),
 			100.0 * (double)s->bytes_in_arenas / (double)v->rss_bytes);
@@ -146,6 +164,7 @@ static void json_heap(FILE *f, const struct heap_view *v)
 {
 	const struct heap_snapshot *s = v->snap;
 	int first = 1;
+	uint64_t n;
 
 	fputc('{', f);
 	if (!s->pymalloc_ok) {
@@ -158,7 +177,10 @@ static void json_heap(FILE *f, const struct heap_view *v)
 	json_key(f, "consistent", &first), fputs(s->consistent ? "true" : "false", f);
 	json_u64(f, "arenas_current", s->arenas_current, &first);
 	json_u64(f, "arenas_allocated_total", s->arenas_total, &first);
-	json_u64(f, "arenas_reclaimed", s->arenas_total - s->arenas_current, &first);
+	if (arenas_reclaimed(s, &n))
+		json_u64(f, "arenas_reclaimed", n, &first);
+	else	/* unknown on this snapshot: null, never a wrapped number */
+		json_key(f, "arenas_reclaimed", &first), fputs("null", f);
 	json_u64(f, "arenas_highwater", s->arenas_highwater, &first);
 	json_u64(f, "arenas_walked", s->arenas_walked, &first);
 	json_u64(f, "arena_bytes", s->bytes_in_arenas, &first);

@@ -43,9 +43,17 @@ static const char *fmt_below(char *buf, size_t len, __u64 upper)
 	return buf;
 }
 
+/* the last slot holds everything from its lower bound up: no upper bound */
 static const char *fmt_bound(char *buf, size_t len, int slot)
 {
-	return slot < 0 ? "-" : fmt_below(buf, len, bucket_upper(slot));
+	char v[16];
+
+	if (slot < 0)
+		return "-";
+	if (slot < MMTRACE_HIST_SLOTS - 1)
+		return fmt_below(buf, len, bucket_upper(slot));
+	snprintf(buf, len, ">=%s", fmt_ns(v, sizeof(v), (double)(1ull << slot)));
+	return buf;
 }
 
 static __u64 max_of(const __u64 v[MMTRACE_GENERATIONS])
@@ -74,8 +82,9 @@ static int top_slot(const __u64 hist[MMTRACE_HIST_SLOTS])
 static const char *interval_max(char *buf, size_t len, const struct report_row *r)
 {
 	__u64 best = 0, v;
-	bool bound = false;
+	bool bound = false, open = false;
 	int g, slot;
+	char at_most[16];
 
 	if (!gc_sum(r->delta.collections))
 		return "-";
@@ -83,11 +92,18 @@ static const char *interval_max(char *buf, size_t len, const struct report_row *
 		if (!r->delta.collections[g])
 			continue;
 		slot = top_slot(r->delta.pause_hist[g]);
-		v = r->delta.pause_ns_max[g] ? r->gc.pause_ns_max[g] : slot < 0 ? 0 : bucket_upper(slot);
+		/* the last slot has no upper bound: the maximum since attach is one */
+		v = r->delta.pause_ns_max[g] || slot == MMTRACE_HIST_SLOTS - 1 ? r->gc.pause_ns_max[g] :
+		    slot < 0 ? 0 : bucket_upper(slot);
 		if (v > best) {
 			best = v;
 			bound = !r->delta.pause_ns_max[g];
+			open = slot == MMTRACE_HIST_SLOTS - 1;
 		}
+	}
+	if (bound && open) {
+		snprintf(buf, len, "<=%s", fmt_ns(at_most, sizeof(at_most), (double)best));
+		return buf;
 	}
 	return bound ? fmt_below(buf, len, best) : fmt_ns(buf, len, (double)best);
 }

@@ -7,24 +7,36 @@
  * Histogram bounds come straight from the BPF log2 slots: slot i holds
  * pauses p with 2^i <= p < 2^(i+1) ns, so "le" = (2^k - 1) ns counts exactly
  * the pauses below 2^k ns. The bounds are therefore 1023 ns, 2047 ns, ...
- * rather than round numbers, and every bucket is exact.
+ * rather than round numbers, and every bucket is exact. They are printed as
+ * exact decimals: a whole number of ns has at most 9 decimals in seconds,
+ * which "%.9g" would round from 2^30 ns on.
  */
 #include <stdio.h>
 #include "collect.h"
 #include "export.h"
+#include "json.h"
 
 #define FIRST_BOUND 10	/* 2^10 ns ~ 1 us */
 #define LAST_BOUND 36	/* 2^36 ns ~ 69 s */
 
+/* The exposition is UTF-8: a comm or path byte that is not well-formed
+ * UTF-8 becomes U+FFFD, as in JSON. */
 static void label_value(FILE *f, const char *s)
 {
-	for (; s && *s; s++) {
-		if (*s == '\\' || *s == '"')
-			fprintf(f, "\\%c", *s);
-		else if (*s == '\n')
+	const unsigned char *p = (const unsigned char *)s;
+	int n;
+
+	while (p && *p) {
+		n = utf8_sequence_len(p);
+		if (!n)
+			fputs("\xef\xbf\xbd", f), n = 1;
+		else if (*p == '\\' || *p == '"')
+			fprintf(f, "\\%c", *p);
+		else if (*p == '\n')
 			fputs("\\n", f);
 		else
-			fputc(*s, f);
+			fwrite(p, 1, (size_t)n, f);
+		p += n;
 	}
 }
 
@@ -53,6 +65,19 @@ static void labels_with(FILE *f, const struct report_row *r, int gen, const char
 static void labels(FILE *f, const struct report_row *r, int gen, const char *le)
 {
 	labels_with(f, r, gen, le, NULL);
+}
+
+/* ns as seconds, exactly: "1.073741823", "0.000001023", "2" */
+void metrics_exact_seconds(char *buf, size_t len, unsigned long long ns)
+{
+	int n = snprintf(buf, len, "%llu.%09llu", ns / 1000000000ull, ns % 1000000000ull);
+
+	if (n <= 0 || (size_t)n >= len)
+		return;
+	while (buf[n - 1] == '0')
+		buf[--n] = '\0';
+	if (buf[n - 1] == '.')
+		buf[n - 1] = '\0';
 }
 
 static void family(FILE *f, const char *name, const char *type, const char *help)
@@ -93,7 +118,7 @@ static void pause_histogram(FILE *f, const struct report_row *row, int g)
 	for (i = 0; i < FIRST_BOUND; i++)
 		below += slots[i];
 	for (k = FIRST_BOUND; k <= LAST_BOUND; k++) {
-		snprintf(le, sizeof(le), "%.9g", (double)((1ull << k) - 1) / 1e9);
+		metrics_exact_seconds(le, sizeof(le), (1ull << k) - 1);
 		fputs("mmtrace_gc_pause_seconds_bucket", f);
 		labels(f, row, g, le);
 		fprintf(f, " %llu\n", below);

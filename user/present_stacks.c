@@ -37,6 +37,9 @@ void present_stacks_text(FILE *f, const struct report_row *row)
 	uint64_t total;
 	int m, n, i;
 
+	if (row->stacks->overflowed)
+		fprintf(f, "STACKS: %llu events beyond %zu distinct stacks counted as %s\n",
+			row->stacks->overflowed, row->stacks->max_stacks, STACKS_OTHER);
 	for (m = 0; m < FOLD__COUNT; m++) {
 		if (m == FOLD_ARENA && !row->stacks->growth_from_pools)
 			continue;	/* growth-bytes are the arenas then */
@@ -85,6 +88,8 @@ void present_stacks_json(FILE *f, const struct report_row *row)
 	json_u64(f, "broken", row->stacks->broken, &first);
 	json_u64(f, "no_thread", row->stacks->no_thread, &first);
 	json_u64(f, "dropped", row->stacks->dropped, &first);
+	json_u64(f, "overflowed", row->stacks->overflowed, &first);
+	json_u64(f, "symbol_cache_evicted", row->symbolizer ? row->symbolizer->evicted : 0, &first);
 	json_u64(f, "symbol_cache_hits", row->symbolizer ? row->symbolizer->hits : 0, &first);
 	json_u64(f, "symbol_cache_misses", row->symbolizer ? row->symbolizer->misses : 0, &first);
 	for (m = 0; m < FOLD__COUNT; m++) {

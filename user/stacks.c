@@ -9,6 +9,7 @@
 void stacks_init(struct stack_table *t)
 {
 	memset(t, 0, sizeof(*t));
+	t->max_stacks = STACKS_MAX;
 }
 
 void stacks_free(struct stack_table *t)
@@ -82,11 +83,28 @@ static char *fold(struct symbolizer *sym, const struct mm_stack_event *e)
 	return realloc(out, strlen(out) + 1) ?: out;
 }
 
+/* The entry of (frames, metric, generation, pid, tid), or the free slot for it. */
+static struct stack_entry *find(struct stack_table *t, const char *frames, const struct mm_stack_event *e,
+				pid_t tid)
+{
+	struct stack_entry *s;
+	size_t i;
+
+	for (i = hash_key(frames, e->metric, e->generation, tid) & (t->cap - 1); t->slots[i].frames;
+	     i = (i + 1) & (t->cap - 1)) {
+		s = &t->slots[i];
+		if (s->metric == e->metric && s->generation == e->generation && s->pid == (pid_t)e->pid &&
+		    s->tid == tid && !strcmp(s->frames, frames))
+			return s;
+	}
+	return &t->slots[i];
+}
+
 void stacks_add(struct stack_table *t, struct symbolizer *sym, const struct mm_stack_event *e)
 {
 	char *frames = fold(sym, e);
+	pid_t tid = (pid_t)e->tid;
 	struct stack_entry *s;
-	size_t i;
 
 	if (!frames || ((t->n + 1) * 2 > t->cap && grow(t))) {
 		free(frames);
@@ -96,19 +114,26 @@ void stacks_add(struct stack_table *t, struct symbolizer *sym, const struct mm_s
 	t->truncated += !!(e->flags & STACK_TRUNCATED);
 	t->broken += !!(e->flags & STACK_BROKEN);
 	t->no_thread += !!(e->flags & STACK_NO_THREAD);
-	for (i = hash_key(frames, e->metric, e->generation, (pid_t)e->tid) & (t->cap - 1); t->slots[i].frames;
-	     i = (i + 1) & (t->cap - 1)) {
-		s = &t->slots[i];
-		if (s->metric == e->metric && s->generation == e->generation && s->tid == (pid_t)e->tid &&
-		    !strcmp(s->frames, frames)) {
-			free(frames);
-			goto add;
-		}
+	s = find(t, frames, e, tid);
+	if (!s->frames && t->n - t->others >= t->max_stacks) {
+		/* full: a new stack joins its process's [other stacks] of this
+		 * metric, so totals stay exact; at most one per process, metric
+		 * and generation */
+		free(frames);
+		frames = strdup(STACKS_OTHER);
+		tid = 0;
+		t->overflowed++;
+		if (!frames)
+			return;
+		s = find(t, frames, e, tid);
+		t->others += !s->frames;
 	}
-	s = &t->slots[i];
-	*s = (struct stack_entry){ frames, e->metric, e->generation, (pid_t)e->pid, (pid_t)e->tid, 0, 0, 0 };
-	t->n++;
-add:
+	if (s->frames) {
+		free(frames);
+	} else {
+		*s = (struct stack_entry){ frames, e->metric, e->generation, (pid_t)e->pid, tid, 0, 0, 0 };
+		t->n++;
+	}
 	s->weight += e->weight;
 	s->count++;
 	s->pause_ns += e->pause_ns;

@@ -29,9 +29,17 @@ struct stack_entry {
 	uint64_t weight, count, pause_ns;
 };
 
+/* Distinct stacks kept per table: a long run meets new stacks for ever. */
+#define STACKS_MAX 65536
+/* where the stacks beyond it go, per process, metric and generation */
+#define STACKS_OTHER "[other stacks]"
+
 struct stack_table {
 	struct stack_entry *slots;
 	size_t cap, n;
+	size_t max_stacks;		/* STACKS_MAX; lower in tests */
+	size_t others;			/* [other stacks] entries among n */
+	unsigned long long overflowed;	/* events counted in [other stacks] */
 	bool growth_from_pools;	/* the build probes pool refills */
 	unsigned long long events, truncated, broken, no_thread;
 	unsigned long long dropped;	/* stacks of a process whose memory could not be read */

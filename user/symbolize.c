@@ -58,6 +58,7 @@ int symbolizer_open(struct symbolizer *s, pid_t pid, const struct python_binary 
 	uint64_t bias;
 
 	memset(s, 0, sizeof(*s));
+	s->max_entries = SYM_CACHE_MAX;
 	s->pid = pid;
 	s->layout = code_layout_for(bin->major, bin->minor);
 	if (!s->layout)
@@ -73,6 +74,7 @@ void symbolizer_open_reader(struct symbolizer *s, const struct code_layout *layo
 			    struct mem_reader reader)
 {
 	memset(s, 0, sizeof(*s));
+	s->max_entries = SYM_CACHE_MAX;
 	s->layout = layout;
 	s->code_type = code_type;
 	s->reader = reader;
@@ -202,6 +204,31 @@ static bool still_same(struct symbolizer *s, const struct code_info *c)
 	return name == c->name_obj && file == c->file_obj && lines == c->lines_obj;
 }
 
+/* Frees the next entry from the clock hand on and closes the gap in its
+ * probe chain (backward shift), so lookups need no tombstones. A code
+ * object evicted and met again is simply read again. */
+static void evict_one(struct symbolizer *s)
+{
+	size_t mask = s->cap - 1, i = s->hand & mask, j, home;
+
+	while (!s->slots[i].code)
+		i = (i + 1) & mask;
+	s->hand = i + 1;
+	free_info(&s->slots[i]);
+	memset(&s->slots[i], 0, sizeof(s->slots[i]));
+	for (j = (i + 1) & mask; s->slots[j].code; j = (j + 1) & mask) {
+		home = (s->slots[j].code >> 4) & mask;
+		/* an entry whose home lies cyclically in (i, j] stays */
+		if (i <= j ? (home > i && home <= j) : (home > i || home <= j))
+			continue;
+		s->slots[i] = s->slots[j];
+		memset(&s->slots[j], 0, sizeof(s->slots[j]));
+		i = j;
+	}
+	s->n--;
+	s->evicted++;
+}
+
 const struct code_info *symbolize_code(struct symbolizer *s, uint64_t code)
 {
 	struct code_info *c;
@@ -232,6 +259,11 @@ const struct code_info *symbolize_code(struct symbolizer *s, uint64_t code)
 		return c;
 	}
 	s->misses++;
+	if (s->n >= s->max_entries) {	/* full: one goes, then the free slot moved */
+		evict_one(s);
+		for (i = (code >> 4) & (s->cap - 1); s->slots[i].code; i = (i + 1) & (s->cap - 1))
+			;
+	}
 	s->slots[i].code = code;
 	s->n++;
 	read_code(s, &s->slots[i], true);

@@ -15,6 +15,9 @@
 #define SYM_NAME_MAX 256
 #define SYM_FILE_MAX 1024
 #define SYM_LINES_MAX (1 << 16)
+/* Code objects cached per process: a long run with code created at run
+ * time (exec, lambdas in loops) meets new ones for ever. */
+#define SYM_CACHE_MAX 16384
 
 struct code_info {
 	uint64_t code;		/* 0: free slot */
@@ -40,7 +43,10 @@ struct symbolizer {
 	bool may_refresh;	/* reading a new code object: one fresh read of the maps allowed */
 	struct code_info *slots;
 	size_t cap, n;
+	size_t max_entries;		/* SYM_CACHE_MAX; lower in tests */
+	size_t hand;			/* where eviction looks next */
 	unsigned long long hits, misses;
+	unsigned long long evicted;	/* entries dropped to stay under max_entries */
 };
 
 /* 0, or -errno (no layout for the version, process gone). */

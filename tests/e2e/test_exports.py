@@ -9,6 +9,7 @@ import subprocess
 import time
 import urllib.parse
 import urllib.request
+from fractions import Fraction
 
 import pytest
 
@@ -82,10 +83,25 @@ def test_promtool_accepts_scraped_metrics(tmp_path):
             assert buckets[-1][0] == float("inf") and buckets[-1][1] == list(count.values())[0]
             assert all(a[1] <= b[1] for a, b in zip(buckets, buckets[1:])), "cumulative"
         assert ("mmtrace_processes_seen_total", frozenset()) in m
+        assert exact_le_bounds(text, w.pid) == [Fraction(2 ** k - 1, 10 ** 9) for k in range(10, 37)]
     finally:
         w.finish()
         if mm:
             mm.finish()
+
+
+def exact_le_bounds(text, pid):
+    """The le bounds of generation 0's pause histogram of pid, in order, read
+    as exact fractions of a second: a rounded bound differs from 2^k - 1 ns."""
+    want = 'pid="%d",' % pid
+    bounds = []
+    for line in text.splitlines():
+        if line.startswith("mmtrace_gc_pause_seconds_bucket{") and want in line and 'generation="0"' in line:
+            le = line.split('le="', 1)[1].split('"', 1)[0]
+            if le != "+Inf":
+                assert "e" not in le.lower(), "an exact decimal, not a float's exponent: %s" % le
+                bounds.append(Fraction(le))
+    return bounds
 
 
 PROM_CONFIG = """global:
@@ -247,3 +263,92 @@ def test_port_in_use_fails_before_attach():
         assert "cannot serve metrics on 127.0.0.1 port" in r.stderr and "in use" in r.stderr
     finally:
         s.close()
+
+
+RENAMED = r"""
+import ctypes, gc, sys, time
+ctypes.CDLL(None).prctl(15, b"py\xff\xfe", 0, 0, 0)   # PR_SET_NAME: a comm that is not UTF-8
+print("renamed", flush=True)
+end = time.monotonic() + 60
+while time.monotonic() < end:
+    [[] for _ in range(1000)]
+    gc.collect(0)
+    time.sleep(0.01)
+"""
+
+
+def test_json_and_metrics_of_a_comm_that_is_not_utf8(tmp_path):
+    """A process renamed to bytes that are not UTF-8: every JSON line is valid
+    UTF-8 and parses strictly, the comm is py + two U+FFFD; the metrics too."""
+    exe = interpreter_or_skip("3.12")
+    port = free_port()
+    w = subprocess.Popen([exe, "-c", RENAMED], stdout=subprocess.PIPE)
+    try:
+        assert w.stdout.readline() == b"renamed\n"
+        with open("/proc/%d/comm" % w.pid, "rb") as f:
+            assert f.read() == b"py\xff\xfe\n"
+        mm = subprocess.Popen([MMTRACE, "--json", "--openmetrics", str(port), "-p", str(w.pid), "0.2", "5"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(0.5)
+        for _ in range(50):
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10) as r:
+                    text = r.read().decode("utf-8")      # strict: raises on an invalid byte
+                break
+            except OSError:
+                time.sleep(0.1)
+        out, err = mm.communicate(timeout=60)
+        assert mm.returncode == 0, err
+        lines = out.split(b"\n")[:-1]
+        assert len(lines) >= 5
+        for line in lines:
+            d = json.loads(line.decode("utf-8"), strict=True)
+            assert d["processes"][0]["comm"] == "py\ufffd\ufffd"
+        assert 'comm="py\ufffd\ufffd"' in text
+    finally:
+        w.kill()
+        w.wait()
+
+
+def test_slow_scrape_clients_do_not_stall_reports(tmp_path):
+    """Clients that connect and send nothing, or ask and never read, are
+    dropped after a short bound and counted; reports keep their interval
+    (before, each idle client held the loop for 0.5 s)."""
+    import threading
+    exe = interpreter_or_skip("3.12")
+    port = free_port()
+    w = Workload([exe], tmp_path, "slowclient")
+    mm, socks, stop_clients = None, [], threading.Event()
+
+    def idle_clients():
+        while not stop_clients.is_set():
+            s = socket.create_connection(("127.0.0.1", port))
+            socks.append(s)
+            if len(socks) % 2:          # asks, then never reads
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+                s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            time.sleep(0.2)
+    try:
+        w.barrier("START")
+        mm = HostTrace(["--openmetrics", str(port)])
+        mm.live([w.pid])
+        t = threading.Thread(target=idle_clients, daemon=True)
+        t.start()
+        arrivals = []
+        for _ in range(15):
+            mm.report()
+            arrivals.append(time.monotonic())
+        stop_clients.set()
+        t.join()
+        gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
+        assert max(gaps) < 0.45, gaps
+        text = scrape(port)
+        dropped = [float(l.split()[1]) for l in text.splitlines() if l.startswith("mmtrace_http_dropped_total ")]
+        assert dropped and dropped[0] >= len(socks) // 2, (dropped, len(socks))
+    finally:
+        stop_clients.set()
+        for s in socks:
+            s.close()
+        w.finish()
+        if mm:
+            mm.finish()
