@@ -78,22 +78,13 @@ static uint64_t clock_ns(clockid_t id)
 	return clock_gettime(id, &t) ? 0 : (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
 }
 
-/* /proc/PID/stat's starttime is in ticks of CLOCK_BOOTTIME on most kernels
- * and of CLOCK_MONOTONIC in some sandboxes: mmtrace's own start, read when
- * it has just begun, tells which (under BOOTTIME it lies ahead of MONOTONIC
- * by the time spent suspended). Returns what to subtract, once per run. */
-static uint64_t starttime_offset(uint64_t tick_ns)
+/* /proc/PID/stat's starttime counts ticks of CLOCK_BOOTTIME (task->start_boottime);
+ * mmtrace's clock is CLOCK_MONOTONIC, behind it by the time spent suspended. */
+static uint64_t boottime_ahead_ns(void)
 {
-	static uint64_t offset = UINT64_MAX;
-	uint64_t self, mono, boot;
+	uint64_t boot = clock_ns(CLOCK_BOOTTIME), mono = monotonic_ns();
 
-	if (offset != UINT64_MAX)
-		return offset;
-	self = process_start_ticks(getpid()) * tick_ns;
-	mono = monotonic_ns();
-	boot = clock_ns(CLOCK_BOOTTIME);
-	offset = self > mono + tick_ns && boot > mono ? boot - mono : 0;
-	return offset;
+	return boot > mono ? boot - mono : 0;
 }
 
 /* When a process found by a scan began to be counted: the probes count
@@ -103,13 +94,12 @@ static uint64_t starttime_offset(uint64_t tick_ns)
 static uint64_t counted_from(uint64_t attach_ns, uint64_t start_ticks, uint64_t found_ns)
 {
 	long hz = sysconf(_SC_CLK_TCK);
-	uint64_t started = found_ns, tick_ns, since, offset;
+	uint64_t started = found_ns, since, ahead;
 
 	if (start_ticks && hz > 0) {
-		tick_ns = 1000000000ull / (uint64_t)hz;
-		since = start_ticks * tick_ns;
-		offset = starttime_offset(tick_ns);
-		started = since > offset ? since - offset : 0;
+		since = start_ticks * (1000000000ull / (uint64_t)hz);
+		ahead = boottime_ahead_ns();
+		started = since > ahead ? since - ahead : 0;
 	}
 	return started > attach_ns ? started : attach_ns;
 }
