@@ -258,7 +258,7 @@ static bool same_process(const struct proc_row *row)
 static void refresh(struct host *h, uint64_t now)
 {
 	int i, n = 0, fd = attacher_stats_fd(&h->att);
-	pid_t *gone = calloc((size_t)h->procs.n + 1, sizeof(*gone));
+	struct row_key *gone = calloc((size_t)h->procs.n + 1, sizeof(*gone));
 	struct proc_row *row;
 
 	collector_drain(&h->col);
@@ -269,17 +269,13 @@ static void refresh(struct host *h, uint64_t now)
 		/* absent: not collected yet, or just ended (its event comes next) */
 		collect_gc_entry(fd, row->pid, &row->now);
 		if (gone && !same_process(row))
-			gone[n++] = row->pid;
+			gone[n++] = proctable_key(row);
 	}
 	/* an end event may have arrived since the first drain: it wins */
 	collector_drain(&h->col);
-	for (i = 0; i < n; i++) {
-		row = proctable_live(&h->procs, gone[i]);
-		if (!row)
-			continue;
-		collect_forget(&h->col, gone[i]);
-		proctable_end(&h->procs, row, now);
-	}
+	n = proctable_end_gone(&h->procs, gone, n, now);
+	for (i = 0; i < n; i++)
+		collect_forget(&h->col, gone[i].pid);
 	free(gone);
 }
 

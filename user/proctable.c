@@ -92,3 +92,23 @@ void proctable_end(struct proctable *t, struct proc_row *row, uint64_t end_ns)
 	if (t->nended > PROCTABLE_MAX_ENDED)
 		fold_oldest_ended(t);
 }
+
+struct row_key proctable_key(const struct proc_row *row)
+{
+	return (struct row_key){ row->pid, row->start_ticks, row->found_ns };
+}
+
+int proctable_end_gone(struct proctable *t, struct row_key *gone, int n, uint64_t end_ns)
+{
+	struct proc_row *row;
+	int i, ended = 0;
+
+	for (i = 0; i < n; i++) {
+		row = proctable_live(t, gone[i].pid);
+		if (!row)
+			continue;
+		proctable_end(t, row, end_ns);
+		gone[ended++] = gone[i];
+	}
+	return ended;
+}

@@ -67,4 +67,18 @@ void proctable_discard(struct proctable *t, struct proc_row *row);
 /* Marks the row ended at end_ns and keeps the table bounded. */
 void proctable_end(struct proctable *t, struct proc_row *row, uint64_t end_ns);
 
+/* One process image as its row remembers it: a new process under a reused
+ * pid has another start time, a row made later another found_ns. */
+struct row_key {
+	pid_t pid;
+	uint64_t start_ticks;
+	uint64_t found_ns;
+};
+
+struct row_key proctable_key(const struct proc_row *row);
+/* Ends at now the live rows of the n processes in gone[] (found gone in
+ * /proc), keeping in gone[] those it ended, whose BPF entries go too.
+ * Returns how many it ended. */
+int proctable_end_gone(struct proctable *t, struct row_key *gone, int n, uint64_t end_ns);
+
 #endif /* MMTRACE_PROCTABLE_H */
