@@ -105,7 +105,9 @@ int proctable_end_gone(struct proctable *t, struct row_key *gone, int n, uint64_
 
 	for (i = 0; i < n; i++) {
 		row = proctable_live(t, gone[i].pid);
-		if (!row)
+		/* the old process's end and a new process under its pid may have
+		 * been drained since it was found gone: that row is not the one */
+		if (!row || row->start_ticks != gone[i].start_ticks || row->found_ns != gone[i].found_ns)
 			continue;
 		proctable_end(t, row, end_ns);
 		gone[ended++] = gone[i];

@@ -115,6 +115,46 @@ static void proctable_one_live_row_per_pid(void **state)
 	proctable_free(&t);
 }
 
+/* refresh() found pid 100 gone; before it ended the row, the drain brought
+ * the old process's end and a new process under the same pid. */
+static void proctable_gone_spares_a_reused_pid(void **state)
+{
+	struct proctable t;
+	struct proc_row *row;
+	struct row_key gone[2];
+
+	(void)state;
+	proctable_init(&t);
+	row = proctable_add(&t, 100);
+	row->start_ticks = 500;
+	row->found_ns = 10;
+	gone[0] = proctable_key(row);
+	row = proctable_add(&t, 200);
+	row->start_ticks = 700;
+	row->found_ns = 15;
+	gone[1] = proctable_key(row);
+	proctable_end(&t, &t.rows[0], 30);
+	row = proctable_add(&t, 100);
+	row->start_ticks = 900;
+	row->found_ns = 40;
+	assert_int_equal(proctable_end_gone(&t, gone, 2, 50), 1);
+	/* only pid 200's row ended, and only its map entries are to go */
+	assert_int_equal(gone[0].pid, 200);
+	assert_ptr_equal(proctable_live(&t, 100), row);
+	assert_false(row->ended);
+	assert_true(t.rows[1].ended && t.rows[1].end_ns == 50);
+	assert_int_equal(t.rows[0].end_ns, 30);
+	assert_int_equal(t.nended, 2);
+	/* a live row whose pid is reused within one clock tick: found_ns tells */
+	gone[0] = (struct row_key){ 100, 900, 39 };
+	assert_int_equal(proctable_end_gone(&t, gone, 1, 60), 0);
+	assert_false(row->ended);
+	gone[0] = proctable_key(row);
+	assert_int_equal(proctable_end_gone(&t, gone, 1, 60), 1);
+	assert_true(row->ended);
+	proctable_free(&t);
+}
+
 static void proctable_folds_old_ended_rows(void **state)
 {
 	struct proctable t;
@@ -347,6 +387,7 @@ int main(void)
 		cmocka_unit_test(registry_interpreters_are_deduplicated),
 		cmocka_unit_test(registry_stays_bounded),
 		cmocka_unit_test(proctable_one_live_row_per_pid),
+		cmocka_unit_test(proctable_gone_spares_a_reused_pid),
 		cmocka_unit_test(proctable_folds_old_ended_rows),
 		cmocka_unit_test(delta_marks_new_maximum),
 		cmocka_unit_test(container_ids_from_cgroup_paths),
