@@ -123,12 +123,13 @@ static void on_exec(void *ctx, const struct mm_exec_event *e)
 {
 	struct host *h = ctx;
 	struct proc_row *row = proctable_live(&h->procs, (pid_t)e->pid);
+	enum exec_action act = proctable_exec_action(row, e->ts_ns);
 	char comm[MMTRACE_COMM_LEN + 1];
 	int bin;
 
-	if (row && row->found_ns > e->ts_ns)
+	if (act == EXEC_SEEN)
 		return;		/* the scan already saw the new image */
-	if (row)		/* its end event was lost: the old image ends here */
+	if (act == EXEC_END_OLD)	/* its end event was lost: the old image ends here */
 		proctable_end(&h->procs, row, e->ts_ns);
 	bin = discover_host_exec(&h->disc, e);
 	if (bin < 0)
@@ -162,6 +163,7 @@ static void on_fork(void *ctx, const struct mm_fork_event *e)
 	struct proc_row *parent = proctable_live(&h->procs, (pid_t)e->parent_pid), *row;
 	char parent_comm[MMTRACE_COMM_LEN];
 	struct gc_inherited from_parent;
+	enum fork_action act;
 	bool absolute;
 	int g, bin_id;
 
@@ -178,9 +180,12 @@ static void on_fork(void *ctx, const struct mm_fork_event *e)
 		from_parent.uncollectable[g] += e->parent_uncollectable[g];
 	}
 	row = proctable_live(&h->procs, (pid_t)e->pid);
-	if (row && row->found_ns <= e->ts_ns)	/* a stale row of a reused pid */
+	act = proctable_fork_action(row, parent, e->ts_ns);
+	if (act == FORK_KEEP)
+		return;
+	if (act == FORK_END_STALE)	/* a stale row of a reused pid */
 		proctable_end(&h->procs, row, e->ts_ns);
-	else if (row)				/* the scan found the child first: it is this one */
+	else if (act == FORK_ADOPT)	/* the scan found the child first: it is this one */
 		goto forked;
 	row = proctable_add(&h->procs, (pid_t)e->pid);
 	if (!row)

@@ -114,3 +114,23 @@ int proctable_end_gone(struct proctable *t, struct row_key *gone, int n, uint64_
 	}
 	return ended;
 }
+
+enum fork_action proctable_fork_action(const struct proc_row *child, const struct proc_row *parent,
+				       uint64_t fork_ns)
+{
+	(void)parent;
+	if (!child)
+		return FORK_NEW_ROW;
+	if (child->found_ns <= fork_ns)
+		return FORK_END_STALE;
+	return FORK_ADOPT;
+}
+
+enum exec_action proctable_exec_action(const struct proc_row *row, uint64_t exec_ns)
+{
+	if (!row)
+		return EXEC_NEW_ROW;
+	if (row->found_ns > exec_ns)
+		return EXEC_SEEN;
+	return EXEC_END_OLD;
+}

@@ -67,6 +67,28 @@ void proctable_discard(struct proctable *t, struct proc_row *row);
 /* Marks the row ended at end_ns and keeps the table bounded. */
 void proctable_end(struct proctable *t, struct proc_row *row, uint64_t end_ns);
 
+/* What a tracked parent's fork event does about the child's pid, given its
+ * live row (NULL when none). */
+enum fork_action {
+	FORK_NEW_ROW,	/* a new row, counted from the fork */
+	FORK_END_STALE,	/* the row is an older process's: it ends, then a new row */
+	FORK_ADOPT,	/* the scan found the child first: its row becomes the fork */
+	FORK_KEEP,	/* the scan found the child running another image: it stays */
+};
+
+enum fork_action proctable_fork_action(const struct proc_row *child, const struct proc_row *parent,
+				       uint64_t fork_ns);
+
+/* What an exec event does about the pid's live row (NULL when none). */
+enum exec_action {
+	EXEC_NEW_ROW,	/* the new image gets a row */
+	EXEC_END_OLD,	/* the row is the old image (its end event was lost): it ends first */
+	EXEC_SEEN,	/* the scan found the new image already: the row is it */
+	EXEC_UNFORK,	/* the row took its parent's image at fork, yet the scan found this new one */
+};
+
+enum exec_action proctable_exec_action(const struct proc_row *row, uint64_t exec_ns);
+
 /* One process image as its row remembers it: a new process under a reused
  * pid has another start time, a row made later another found_ns. */
 struct row_key {
