@@ -97,6 +97,7 @@ static void track(struct host *h, pid_t pid, int bin_id, const char *comm, pid_t
 	row->start_ns = row->from_exec ? exec_ns : f->attach_ns;
 	row->found_ns = found_ns;
 	row->start_ticks = process_start_ticks(pid);
+	read_exe_id(pid, &row->exe);
 	read_container_id(pid, row->container_id, sizeof(row->container_id));
 	/* so that BPF reports its end even if it never collects */
 	collect_watch(&h->col, pid, (__u32)bin_id);
@@ -129,6 +130,10 @@ static void on_exec(void *ctx, const struct mm_exec_event *e)
 
 	if (act == EXEC_SEEN)
 		return;		/* the scan already saw the new image */
+	if (act == EXEC_UNFORK) {	/* the scan saw this image, not the parent's copy */
+		proctable_unfork(row, e->ts_ns, interp(h, row->bin_id)->attach_ns);
+		return;
+	}
 	if (act == EXEC_END_OLD)	/* its end event was lost: the old image ends here */
 		proctable_end(&h->procs, row, e->ts_ns);
 	bin = discover_host_exec(&h->disc, e);
@@ -163,6 +168,7 @@ static void on_fork(void *ctx, const struct mm_fork_event *e)
 	struct proc_row *parent = proctable_live(&h->procs, (pid_t)e->parent_pid), *row;
 	char parent_comm[MMTRACE_COMM_LEN];
 	struct gc_inherited from_parent;
+	struct exe_id parent_exe;
 	enum fork_action act;
 	bool absolute;
 	int g, bin_id;
@@ -173,6 +179,7 @@ static void on_fork(void *ctx, const struct mm_fork_event *e)
 	bin_id = parent->bin_id;
 	absolute = parent->absolute;
 	snprintf(parent_comm, sizeof(parent_comm), "%s", parent->comm);
+	parent_exe = parent->exe;
 	from_parent = parent->inherited;
 	for (g = 0; e->has_stats && g < MMTRACE_GENERATIONS; g++) {
 		from_parent.collections[g] += e->parent_collections[g];
@@ -181,7 +188,7 @@ static void on_fork(void *ctx, const struct mm_fork_event *e)
 	}
 	row = proctable_live(&h->procs, (pid_t)e->pid);
 	act = proctable_fork_action(row, parent, e->ts_ns);
-	if (act == FORK_KEEP)
+	if (act == FORK_KEEP)	/* the scan found it after it exec'd: not its parent's image */
 		return;
 	if (act == FORK_END_STALE)	/* a stale row of a reused pid */
 		proctable_end(&h->procs, row, e->ts_ns);
@@ -191,6 +198,7 @@ static void on_fork(void *ctx, const struct mm_fork_event *e)
 	if (!row)
 		return;
 	snprintf(row->comm, sizeof(row->comm), "%s", parent_comm);
+	row->exe = parent_exe;
 	row->ns_pid = read_ns_pid(row->pid);
 	row->start_ticks = process_start_ticks(row->pid);
 	row->found_ns = e->ts_ns;	/* its end, however soon, is its own */

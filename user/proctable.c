@@ -115,22 +115,52 @@ int proctable_end_gone(struct proctable *t, struct row_key *gone, int n, uint64_
 	return ended;
 }
 
+static bool exe_known(struct exe_id e)
+{
+	return e.dev || e.ino;
+}
+
+/* A fork runs its parent's image: a child found running another
+ * interpreter or executable has exec'd since. (An exec of the very same
+ * file shows only in its exec event: proctable_exec_action.) */
+static bool execd_since_fork(const struct proc_row *child, const struct proc_row *parent)
+{
+	if (child->bin_id != parent->bin_id)
+		return true;
+	return exe_known(child->exe) && exe_known(parent->exe) &&
+	       (child->exe.dev != parent->exe.dev || child->exe.ino != parent->exe.ino);
+}
+
 enum fork_action proctable_fork_action(const struct proc_row *child, const struct proc_row *parent,
 				       uint64_t fork_ns)
 {
-	(void)parent;
 	if (!child)
 		return FORK_NEW_ROW;
 	if (child->found_ns <= fork_ns)
 		return FORK_END_STALE;
-	return FORK_ADOPT;
+	return execd_since_fork(child, parent) ? FORK_KEEP : FORK_ADOPT;
 }
 
 enum exec_action proctable_exec_action(const struct proc_row *row, uint64_t exec_ns)
 {
 	if (!row)
 		return EXEC_NEW_ROW;
-	if (row->found_ns > exec_ns)
-		return EXEC_SEEN;
-	return EXEC_END_OLD;
+	if (row->found_ns <= exec_ns)
+		return EXEC_END_OLD;
+	/* a scan row a fork event adopted (found after the fork), and the
+	 * child exec'd between the fork and the scan: the scan saw this image */
+	if (row->forked && row->start_ns < exec_ns)
+		return EXEC_UNFORK;
+	return EXEC_SEEN;
+}
+
+void proctable_unfork(struct proc_row *row, uint64_t exec_ns, uint64_t attach_ns)
+{
+	row->forked = false;
+	row->parent_pid = 0;
+	memset(&row->inherited, 0, sizeof(row->inherited));
+	/* BPF counts the new image from its exec when the probes were live */
+	row->from_exec = attach_ns <= exec_ns;
+	row->absolute = row->from_exec;
+	row->start_ns = row->from_exec ? exec_ns : attach_ns;
 }

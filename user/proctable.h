@@ -22,6 +22,13 @@ struct gc_inherited {
 	__u64 uncollectable[MMTRACE_GENERATIONS];
 };
 
+/* A process's executable as stat(/proc/PID/exe) names it; {0, 0} when
+ * unknown. A fork runs its parent's; another one means an exec since. */
+struct exe_id {
+	uint64_t dev;
+	uint64_t ino;
+};
+
 struct proc_row {
 	pid_t pid;
 	pid_t parent_pid;	/* for forked rows */
@@ -30,6 +37,7 @@ struct proc_row {
 	char container_id[72];	/* from /proc/PID/cgroup, empty when none */
 	bool trace_named;	/* its track in the --trace file has a name */
 	int bin_id;
+	struct exe_id exe;	/* its executable when found */
 	uint64_t start_ns;	/* CLOCK_MONOTONIC from which it was counted */
 	uint64_t end_ns;	/* when it exited or exec'd, 0 while live */
 	uint64_t found_ns;	/* when mmtrace learned of it: older events are not its own */
@@ -88,6 +96,9 @@ enum exec_action {
 };
 
 enum exec_action proctable_exec_action(const struct proc_row *row, uint64_t exec_ns);
+/* EXEC_UNFORK: the row is the image exec'd at exec_ns, of a file whose
+ * probes went live at attach_ns, not a copy of its parent's. */
+void proctable_unfork(struct proc_row *row, uint64_t exec_ns, uint64_t attach_ns);
 
 /* One process image as its row remembers it: a new process under a reused
  * pid has another start time, a row made later another found_ns. */

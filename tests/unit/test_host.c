@@ -155,6 +155,68 @@ static void proctable_gone_spares_a_reused_pid(void **state)
 	proctable_free(&t);
 }
 
+/* A tracked parent (interpreter 0) forks pid 300 at 100; a scan that began
+ * at 300 found pid 300 before the fork event was drained. */
+static void fork_adopts_only_a_child_that_did_not_exec(void **state)
+{
+	struct proc_row parent = { .pid = 200, .bin_id = 0, .found_ns = 10, .exe = { 8, 77 } };
+	struct proc_row child = { .pid = 300, .bin_id = 0, .found_ns = 300, .exe = { 8, 77 } };
+
+	(void)state;
+	assert_int_equal(proctable_fork_action(NULL, &parent, 100), FORK_NEW_ROW);
+	assert_int_equal(proctable_fork_action(&child, &parent, 100), FORK_ADOPT);
+	/* found before the fork: an older process under a reused pid */
+	child.found_ns = 50;
+	assert_int_equal(proctable_fork_action(&child, &parent, 100), FORK_END_STALE);
+	/* found running another interpreter: it exec'd since the fork */
+	child.found_ns = 300;
+	child.bin_id = 1;
+	assert_int_equal(proctable_fork_action(&child, &parent, 100), FORK_KEEP);
+	/* the same interpreter (a libpython), another executable */
+	child.bin_id = 0;
+	child.exe.ino = 78;
+	assert_int_equal(proctable_fork_action(&child, &parent, 100), FORK_KEEP);
+	/* an executable not known on one side decides nothing */
+	child.exe = (struct exe_id){ 0, 0 };
+	assert_int_equal(proctable_fork_action(&child, &parent, 100), FORK_ADOPT);
+}
+
+/* The scan (begun at 300) found pid 300 after it exec'd the parent's own
+ * interpreter again at 200; its fork event (at 100) was drained first. */
+static void exec_after_fork_undoes_the_adoption(void **state)
+{
+	struct proc_row row = { .pid = 300, .parent_pid = 200, .bin_id = 0, .found_ns = 300, .start_ns = 100,
+				.forked = true, .absolute = true, .inherited = { .collections = { 5, 1, 0 } } };
+
+	(void)state;
+	assert_int_equal(proctable_exec_action(NULL, 200), EXEC_NEW_ROW);
+	assert_int_equal(proctable_exec_action(&row, 200), EXEC_UNFORK);
+	assert_int_equal(proctable_exec_action(&row, 300), EXEC_END_OLD);
+	/* an exec before the fork was an older process's */
+	assert_int_equal(proctable_exec_action(&row, 50), EXEC_SEEN);
+	/* a row the fork made itself: the exec ends the copied image */
+	row.found_ns = 100;
+	assert_int_equal(proctable_exec_action(&row, 200), EXEC_END_OLD);
+	/* a row of the scan alone */
+	row.found_ns = 300;
+	row.forked = false;
+	assert_int_equal(proctable_exec_action(&row, 200), EXEC_SEEN);
+	/* undone: counted from the exec when the file was probed by then */
+	row.forked = true;
+	proctable_unfork(&row, 200, 150);
+	assert_false(row.forked);
+	assert_int_equal(row.parent_pid, 0);
+	assert_true(row.from_exec && row.absolute);
+	assert_int_equal(row.start_ns, 200);
+	assert_int_equal(row.inherited.collections[0], 0);
+	assert_int_equal(row.found_ns, 300);
+	/* probed after the exec: counted from the attach */
+	row.forked = true;
+	proctable_unfork(&row, 200, 250);
+	assert_false(row.from_exec || row.absolute);
+	assert_int_equal(row.start_ns, 250);
+}
+
 static void proctable_folds_old_ended_rows(void **state)
 {
 	struct proctable t;
@@ -389,6 +451,8 @@ int main(void)
 		cmocka_unit_test(proctable_one_live_row_per_pid),
 		cmocka_unit_test(proctable_gone_spares_a_reused_pid),
 		cmocka_unit_test(proctable_folds_old_ended_rows),
+		cmocka_unit_test(fork_adopts_only_a_child_that_did_not_exec),
+		cmocka_unit_test(exec_after_fork_undoes_the_adoption),
 		cmocka_unit_test(delta_marks_new_maximum),
 		cmocka_unit_test(container_ids_from_cgroup_paths),
 		cmocka_unit_test(listen_addresses),
