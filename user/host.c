@@ -25,6 +25,9 @@
 /* A process can load libpython long after exec (uwsgi's plugin): /proc is
  * scanned again this often. Exec events find everything else at once. */
 #define RESCAN_NS (10ull * 1000000000ull)
+/* looks at a pid that keeps exec'ing while its maps are read; the next
+ * rescan or its exec event finds it */
+#define SCAN_TRIES 3
 
 struct host {
 	const struct host_config *c;
@@ -39,6 +42,8 @@ struct host {
 	unsigned long long untraceable;	/* CPython processes whose file has no usable probe */
 	struct exporters ex;
 	bool exporting;
+	pid_t scan_pid;		/* the pid whose look drains events, 0 when none */
+	uint64_t scan_exec_ns;	/* its newest exec event in that drain */
 };
 
 static struct interp_file *interp(const struct host *h, int bin_id)
@@ -74,21 +79,21 @@ static int ensure_attached(struct host *h, int bin_id)
 /* A live row for a CPython process, once its interpreter file is probed.
  * exec_ns is when it exec'd, 0 when unknown; it was counted from its first
  * instruction when the file's probes were already live then. */
-static void track(struct host *h, pid_t pid, int bin_id, const char *comm, pid_t ns_pid, uint64_t exec_ns,
-		  uint64_t found_ns)
+static struct proc_row *track(struct host *h, pid_t pid, int bin_id, const char *comm, pid_t ns_pid,
+			      uint64_t exec_ns, uint64_t found_ns)
 {
 	struct interp_file *f = interp(h, bin_id);
 	struct proc_row *row;
 
 	if (ensure_attached(h, bin_id)) {
 		h->untraceable++;
-		return;
+		return NULL;
 	}
 	if (proctable_live(&h->procs, pid))
-		return;
+		return NULL;
 	row = proctable_add(&h->procs, pid);
 	if (!row)
-		return;
+		return NULL;
 	row->bin_id = bin_id;
 	snprintf(row->comm, sizeof(row->comm), "%s", comm);
 	row->ns_pid = ns_pid;
@@ -101,23 +106,55 @@ static void track(struct host *h, pid_t pid, int bin_id, const char *comm, pid_t
 	read_container_id(pid, row->container_id, sizeof(row->container_id));
 	/* so that BPF reports its end even if it never collects */
 	collect_watch(&h->col, pid, (__u32)bin_id);
+	return row;
+}
+
+/* Reads pid's image from /proc with what would show that it exec'd, or
+ * that the pid came to name another process, while its maps were read. */
+static void look(struct host *h, pid_t pid, struct scan_facts *f)
+{
+	memset(f, 0, sizeof(*f));
+	/* before reading /proc: events older than this are not about what we read */
+	f->begin_ns = monotonic_ns();
+	f->ticks_before = process_start_ticks(pid);
+	read_exe_id(pid, &f->exe_before);
+	f->bin = discover_host_pid(&h->disc, pid);
+	if (f->bin < 0)
+		return;
+	f->ticks_after = process_start_ticks(pid);
+	read_exe_id(pid, &f->exe_after);
+	/* an exec of the same file shows only as an event */
+	h->scan_pid = pid;
+	h->scan_exec_ns = 0;
+	collector_drain(&h->col);
+	h->scan_pid = 0;
+	f->exec_ns = h->scan_exec_ns;
 }
 
 static void consider_pid(void *arg, pid_t pid)
 {
 	struct host *h = arg;
 	char comm[MMTRACE_COMM_LEN] = "?";
-	/* before reading /proc: events older than this are not about what we read */
-	uint64_t found_ns = monotonic_ns();
-	int bin;
+	enum scan_action act = SCAN_RETRY;
+	struct scan_facts f;
+	struct proc_row *row;
+	int i;
 
 	if (proctable_live(&h->procs, pid))
 		return;
-	bin = discover_host_pid(&h->disc, pid);
-	if (bin < 0)
+	for (i = 0; i < SCAN_TRIES && act == SCAN_RETRY; i++) {
+		look(h, pid, &f);
+		act = proctable_scan_action(&f, proctable_live(&h->procs, pid));
+	}
+	if (act != SCAN_TRACK)
 		return;
 	read_comm(pid, comm, sizeof(comm));
-	track(h, pid, bin, comm, read_ns_pid(pid), 0, found_ns);
+	row = track(h, pid, f.bin, comm, read_ns_pid(pid), 0, f.begin_ns);
+	if (!row)
+		return;
+	/* what the maps were checked against, not a later look */
+	row->start_ticks = f.ticks_after;
+	row->exe = f.exe_after;
 }
 
 static void on_exec(void *ctx, const struct mm_exec_event *e)
@@ -128,6 +165,8 @@ static void on_exec(void *ctx, const struct mm_exec_event *e)
 	char comm[MMTRACE_COMM_LEN + 1];
 	int bin;
 
+	if ((pid_t)e->pid == h->scan_pid && e->ts_ns > h->scan_exec_ns)
+		h->scan_exec_ns = e->ts_ns;
 	if (act == EXEC_SEEN)
 		return;		/* the scan already saw the new image */
 	if (act == EXEC_UNFORK) {	/* the scan saw this image, not the parent's copy */

@@ -164,3 +164,21 @@ void proctable_unfork(struct proc_row *row, uint64_t exec_ns, uint64_t attach_ns
 	row->absolute = row->from_exec;
 	row->start_ns = row->from_exec ? exec_ns : attach_ns;
 }
+
+static bool exe_eq(struct exe_id a, struct exe_id b)
+{
+	return a.dev == b.dev && a.ino == b.ino;
+}
+
+enum scan_action proctable_scan_action(const struct scan_facts *f, const struct proc_row *live)
+{
+	/* an exec or fork event drained during the look knows the image best */
+	if (live || f->bin < 0)
+		return SCAN_SKIP;
+	/* the maps may be the old image's or the new one's: begin_ns would be
+	 * older than the exec either way, so the row could take neither */
+	if (f->exec_ns >= f->begin_ns || !exe_eq(f->exe_before, f->exe_after) ||
+	    f->ticks_before != f->ticks_after)
+		return SCAN_RETRY;
+	return SCAN_TRACK;
+}

@@ -100,6 +100,26 @@ enum exec_action proctable_exec_action(const struct proc_row *row, uint64_t exec
  * probes went live at attach_ns, not a copy of its parent's. */
 void proctable_unfork(struct proc_row *row, uint64_t exec_ns, uint64_t attach_ns);
 
+/* What one look at /proc/PID found, in the order it was read. */
+struct scan_facts {
+	uint64_t begin_ns;	/* CLOCK_MONOTONIC before anything was read */
+	uint64_t ticks_before;	/* start time before and after the maps */
+	uint64_t ticks_after;
+	struct exe_id exe_before;	/* executable before and after the maps */
+	struct exe_id exe_after;
+	uint64_t exec_ns;	/* its newest exec event drained after the maps, 0 if none */
+	int bin;		/* the interpreter the maps show, < 0 when none */
+};
+
+enum scan_action {
+	SCAN_SKIP,	/* no CPython, or events made its row meanwhile */
+	SCAN_TRACK,	/* a row for the image the maps show, found at begin_ns */
+	SCAN_RETRY,	/* an exec or a new process under the pid while the maps were read */
+};
+
+/* live: the pid's live row after the look, NULL when none */
+enum scan_action proctable_scan_action(const struct scan_facts *f, const struct proc_row *live);
+
 /* One process image as its row remembers it: a new process under a reused
  * pid has another start time, a row made later another found_ns. */
 struct row_key {

@@ -217,6 +217,43 @@ static void exec_after_fork_undoes_the_adoption(void **state)
 	assert_int_equal(row.start_ns, 250);
 }
 
+/* A look at pid 300 began at 1000; what it saw decides whether its maps
+ * name one image. */
+static void scan_tracks_only_an_image_that_held_still(void **state)
+{
+	struct scan_facts f = { .begin_ns = 1000, .ticks_before = 50, .ticks_after = 50, .exe_before = { 8, 77 },
+				.exe_after = { 8, 77 }, .exec_ns = 0, .bin = 0 };
+	struct proc_row live = { .pid = 300, .found_ns = 1200 };
+
+	(void)state;
+	assert_int_equal(proctable_scan_action(&f, NULL), SCAN_TRACK);
+	/* an exec event older than the look is the image it read */
+	f.exec_ns = 999;
+	assert_int_equal(proctable_scan_action(&f, NULL), SCAN_TRACK);
+	/* an exec of the same file while the maps were read */
+	f.exec_ns = 1000;
+	assert_int_equal(proctable_scan_action(&f, NULL), SCAN_RETRY);
+	f.exec_ns = 1500;
+	assert_int_equal(proctable_scan_action(&f, NULL), SCAN_RETRY);
+	/* whose event made its row during the look: the event's row stands */
+	assert_int_equal(proctable_scan_action(&f, &live), SCAN_SKIP);
+	/* an exec of another file, its event not drained yet */
+	f.exec_ns = 0;
+	f.exe_after.ino = 78;
+	assert_int_equal(proctable_scan_action(&f, NULL), SCAN_RETRY);
+	/* gone while read */
+	f.exe_after = (struct exe_id){ 0, 0 };
+	assert_int_equal(proctable_scan_action(&f, NULL), SCAN_RETRY);
+	/* a new process under the pid */
+	f.exe_after = f.exe_before;
+	f.ticks_after = 51;
+	assert_int_equal(proctable_scan_action(&f, NULL), SCAN_RETRY);
+	/* no CPython in the maps */
+	f.ticks_after = 50;
+	f.bin = -ENOEXEC;
+	assert_int_equal(proctable_scan_action(&f, NULL), SCAN_SKIP);
+}
+
 static void proctable_folds_old_ended_rows(void **state)
 {
 	struct proctable t;
@@ -453,6 +490,7 @@ int main(void)
 		cmocka_unit_test(proctable_folds_old_ended_rows),
 		cmocka_unit_test(fork_adopts_only_a_child_that_did_not_exec),
 		cmocka_unit_test(exec_after_fork_undoes_the_adoption),
+		cmocka_unit_test(scan_tracks_only_an_image_that_held_still),
 		cmocka_unit_test(delta_marks_new_maximum),
 		cmocka_unit_test(container_ids_from_cgroup_paths),
 		cmocka_unit_test(listen_addresses),
