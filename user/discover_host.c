@@ -269,6 +269,22 @@ int discover_host_each(void (*fn)(void *arg, pid_t pid), void *arg)
 	return 0;
 }
 
+int read_exe_id(pid_t pid, struct exe_id *id)
+{
+	char link[64];
+	struct stat st;
+
+	/* stat follows the link to the file the process runs: its device and
+	 * inode, in the one encoding all rows compare */
+	snprintf(link, sizeof(link), "/proc/%d/exe", pid);
+	if (stat(link, &st)) {
+		*id = (struct exe_id){ 0, 0 };
+		return -errno;
+	}
+	*id = (struct exe_id){ st.st_dev, st.st_ino };
+	return 0;
+}
+
 pid_t read_ns_pid(pid_t pid)
 {
 	char path[64], line[256];

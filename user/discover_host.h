@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "gc.h"
+#include "proctable.h"
 #include "registry.h"
 #include "resolve.h"
 
@@ -29,6 +30,8 @@ int discover_host_pid(struct host_discovery *d, pid_t pid);
 int discover_host_exec(struct host_discovery *d, const struct mm_exec_event *e);
 /* Calls fn for every process in /proc but mmtrace itself; 0 or -errno. */
 int discover_host_each(void (*fn)(void *arg, pid_t pid), void *arg);
+/* Its executable's identity now; {0, 0} and -errno when it cannot be read. */
+int read_exe_id(pid_t pid, struct exe_id *id);
 /* Its pid in its own PID namespace (from NSpid), 0 when unknown. */
 pid_t read_ns_pid(pid_t pid);
 /* The last number of a "NSpid:" line of /proc/PID/status, 0 if none. */

@@ -25,6 +25,9 @@
 /* A process can load libpython long after exec (uwsgi's plugin): /proc is
  * scanned again this often. Exec events find everything else at once. */
 #define RESCAN_NS (10ull * 1000000000ull)
+/* looks at a pid that keeps exec'ing while its maps are read; the next
+ * rescan or its exec event finds it */
+#define SCAN_TRIES 3
 
 struct host {
 	const struct host_config *c;
@@ -39,6 +42,8 @@ struct host {
 	unsigned long long untraceable;	/* CPython processes whose file has no usable probe */
 	struct exporters ex;
 	bool exporting;
+	pid_t scan_pid;		/* the pid whose look drains events, 0 when none */
+	uint64_t scan_exec_ns;	/* its newest exec event in that drain */
 };
 
 static struct interp_file *interp(const struct host *h, int bin_id)
@@ -107,21 +112,21 @@ static uint64_t counted_from(uint64_t attach_ns, uint64_t start_ticks, uint64_t 
 /* A live row for a CPython process, once its interpreter file is probed.
  * exec_ns is when it exec'd, 0 when unknown; it was counted from its first
  * instruction when the file's probes were already live then. */
-static void track(struct host *h, pid_t pid, int bin_id, const char *comm, pid_t ns_pid, uint64_t exec_ns,
-		  uint64_t found_ns)
+static struct proc_row *track(struct host *h, pid_t pid, int bin_id, const char *comm, pid_t ns_pid,
+			      uint64_t exec_ns, uint64_t found_ns)
 {
 	struct interp_file *f = interp(h, bin_id);
 	struct proc_row *row;
 
 	if (ensure_attached(h, bin_id)) {
 		h->untraceable++;
-		return;
+		return NULL;
 	}
 	if (proctable_live(&h->procs, pid))
-		return;
+		return NULL;
 	row = proctable_add(&h->procs, pid);
 	if (!row)
-		return;
+		return NULL;
 	row->bin_id = bin_id;
 	snprintf(row->comm, sizeof(row->comm), "%s", comm);
 	row->ns_pid = ns_pid;
@@ -132,38 +137,78 @@ static void track(struct host *h, pid_t pid, int bin_id, const char *comm, pid_t
 	/* exec_ns before the attach: the attach, which came for this process */
 	row->start_ns = row->from_exec ? exec_ns : exec_ns ? f->attach_ns :
 			counted_from(f->attach_ns, row->start_ticks, found_ns);
+	read_exe_id(pid, &row->exe);
 	read_container_id(pid, row->container_id, sizeof(row->container_id));
 	/* so that BPF reports its end even if it never collects */
 	collect_watch(&h->col, pid, (__u32)bin_id);
+	return row;
+}
+
+/* Reads pid's image from /proc with what would show that it exec'd, or
+ * that the pid came to name another process, while its maps were read. */
+static void look(struct host *h, pid_t pid, struct scan_facts *f)
+{
+	memset(f, 0, sizeof(*f));
+	/* before reading /proc: events older than this are not about what we read */
+	f->begin_ns = monotonic_ns();
+	f->ticks_before = process_start_ticks(pid);
+	read_exe_id(pid, &f->exe_before);
+	f->bin = discover_host_pid(&h->disc, pid);
+	if (f->bin < 0)
+		return;
+	f->ticks_after = process_start_ticks(pid);
+	read_exe_id(pid, &f->exe_after);
+	/* an exec of the same file shows only as an event */
+	h->scan_pid = pid;
+	h->scan_exec_ns = 0;
+	collector_drain(&h->col);
+	h->scan_pid = 0;
+	f->exec_ns = h->scan_exec_ns;
 }
 
 static void consider_pid(void *arg, pid_t pid)
 {
 	struct host *h = arg;
 	char comm[MMTRACE_COMM_LEN] = "?";
-	/* before reading /proc: events older than this are not about what we read */
-	uint64_t found_ns = monotonic_ns();
-	int bin;
+	enum scan_action act = SCAN_RETRY;
+	struct scan_facts f;
+	struct proc_row *row;
+	int i;
 
 	if (proctable_live(&h->procs, pid))
 		return;
-	bin = discover_host_pid(&h->disc, pid);
-	if (bin < 0)
+	for (i = 0; i < SCAN_TRIES && act == SCAN_RETRY; i++) {
+		look(h, pid, &f);
+		act = proctable_scan_action(&f, proctable_live(&h->procs, pid));
+	}
+	if (act != SCAN_TRACK)
 		return;
 	read_comm(pid, comm, sizeof(comm));
-	track(h, pid, bin, comm, read_ns_pid(pid), 0, found_ns);
+	row = track(h, pid, f.bin, comm, read_ns_pid(pid), 0, f.begin_ns);
+	if (!row)
+		return;
+	/* what the maps were checked against, not a later look */
+	row->start_ticks = f.ticks_after;
+	row->exe = f.exe_after;
 }
 
 static void on_exec(void *ctx, const struct mm_exec_event *e)
 {
 	struct host *h = ctx;
 	struct proc_row *row = proctable_live(&h->procs, (pid_t)e->pid);
+	enum exec_action act = proctable_exec_action(row, e->ts_ns);
 	char comm[MMTRACE_COMM_LEN + 1];
 	int bin;
 
-	if (row && row->found_ns > e->ts_ns)
+	if ((pid_t)e->pid == h->scan_pid && e->ts_ns > h->scan_exec_ns)
+		h->scan_exec_ns = e->ts_ns;
+	if (act == EXEC_SEEN)
 		return;		/* the scan already saw the new image */
-	if (row)		/* its end event was lost: the old image ends here */
+	if (act == EXEC_UNFORK) {	/* the scan saw this image, not the parent's copy */
+		proctable_unfork(row, e->ts_ns, interp(h, row->bin_id)->attach_ns);
+		return;
+	}
+	if (act == EXEC_END_OLD)	/* its end event was lost: the old image ends here */
 		proctable_end(&h->procs, row, e->ts_ns);
 	bin = discover_host_exec(&h->disc, e);
 	if (bin < 0)
@@ -217,6 +262,8 @@ static void on_fork(void *ctx, const struct mm_fork_event *e)
 	struct proc_row *parent = proctable_live(&h->procs, (pid_t)e->parent_pid), *row;
 	char parent_comm[MMTRACE_COMM_LEN];
 	struct gc_inherited from_parent;
+	struct exe_id parent_exe;
+	enum fork_action act;
 	bool absolute;
 	int g, bin_id;
 
@@ -226,6 +273,7 @@ static void on_fork(void *ctx, const struct mm_fork_event *e)
 	bin_id = parent->bin_id;
 	absolute = parent->absolute;
 	snprintf(parent_comm, sizeof(parent_comm), "%s", parent->comm);
+	parent_exe = parent->exe;
 	from_parent = parent->inherited;
 	for (g = 0; e->has_stats && g < MMTRACE_GENERATIONS; g++) {
 		from_parent.collections[g] += e->parent_collections[g];
@@ -233,14 +281,18 @@ static void on_fork(void *ctx, const struct mm_fork_event *e)
 		from_parent.uncollectable[g] += e->parent_uncollectable[g];
 	}
 	row = proctable_live(&h->procs, (pid_t)e->pid);
-	if (row && row->found_ns <= e->ts_ns)	/* a stale row of a reused pid */
+	act = proctable_fork_action(row, parent, e->ts_ns);
+	if (act == FORK_KEEP)	/* the scan found it after it exec'd: not its parent's image */
+		return;
+	if (act == FORK_END_STALE)	/* a stale row of a reused pid */
 		proctable_end(&h->procs, row, e->ts_ns);
-	else if (row)				/* the scan found the child first: it is this one */
+	else if (act == FORK_ADOPT)	/* the scan found the child first: it is this one */
 		goto forked;
 	row = proctable_add(&h->procs, (pid_t)e->pid);
 	if (!row)
 		return;
 	snprintf(row->comm, sizeof(row->comm), "%s", parent_comm);
+	row->exe = parent_exe;
 	row->ns_pid = read_ns_pid(row->pid);
 	row->start_ticks = process_start_ticks(row->pid);
 	row->found_ns = e->ts_ns;	/* its end, however soon, is its own */
@@ -324,7 +376,7 @@ static bool same_process(const struct proc_row *row)
 static void refresh(struct host *h, uint64_t now)
 {
 	int i, n = 0, fd = attacher_stats_fd(&h->att);
-	pid_t *gone = calloc((size_t)h->procs.n + 1, sizeof(*gone));
+	struct row_key *gone = calloc((size_t)h->procs.n + 1, sizeof(*gone));
 	struct proc_row *row;
 
 	collector_drain(&h->col);
@@ -335,17 +387,13 @@ static void refresh(struct host *h, uint64_t now)
 		/* absent: not collected yet, or just ended (its event comes next) */
 		collect_gc_entry(fd, row->pid, &row->now);
 		if (gone && !same_process(row))
-			gone[n++] = row->pid;
+			gone[n++] = proctable_key(row);
 	}
 	/* an end event may have arrived since the first drain: it wins */
 	collector_drain(&h->col);
-	for (i = 0; i < n; i++) {
-		row = proctable_live(&h->procs, gone[i]);
-		if (!row)
-			continue;
-		collect_forget(&h->col, gone[i]);
-		proctable_end(&h->procs, row, now);
-	}
+	n = proctable_end_gone(&h->procs, gone, n, now);
+	for (i = 0; i < n; i++)
+		collect_forget(&h->col, gone[i].pid);
 	free(gone);
 }
 

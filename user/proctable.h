@@ -22,6 +22,13 @@ struct gc_inherited {
 	__u64 uncollectable[MMTRACE_GENERATIONS];
 };
 
+/* A process's executable as stat(/proc/PID/exe) names it; {0, 0} when
+ * unknown. A fork runs its parent's; another one means an exec since. */
+struct exe_id {
+	uint64_t dev;
+	uint64_t ino;
+};
+
 struct proc_row {
 	pid_t pid;
 	pid_t parent_pid;	/* for forked rows */
@@ -30,6 +37,7 @@ struct proc_row {
 	char container_id[72];	/* from /proc/PID/cgroup, empty when none */
 	bool trace_named;	/* its track in the --trace file has a name */
 	int bin_id;
+	struct exe_id exe;	/* its executable when found */
 	uint64_t start_ns;	/* CLOCK_MONOTONIC from which it was counted */
 	uint64_t end_ns;	/* when it exited or exec'd, 0 while live */
 	uint64_t found_ns;	/* when mmtrace learned of it: older events are not its own */
@@ -70,5 +78,64 @@ struct proc_row *proctable_add(struct proctable *t, pid_t pid);
 void proctable_discard(struct proctable *t, struct proc_row *row);
 /* Marks the row ended at end_ns and keeps the table bounded. */
 void proctable_end(struct proctable *t, struct proc_row *row, uint64_t end_ns);
+
+/* What a tracked parent's fork event does about the child's pid, given its
+ * live row (NULL when none). */
+enum fork_action {
+	FORK_NEW_ROW,	/* a new row, counted from the fork */
+	FORK_END_STALE,	/* the row is an older process's: it ends, then a new row */
+	FORK_ADOPT,	/* the scan found the child first: its row becomes the fork */
+	FORK_KEEP,	/* the scan found the child running another image: it stays */
+};
+
+enum fork_action proctable_fork_action(const struct proc_row *child, const struct proc_row *parent,
+				       uint64_t fork_ns);
+
+/* What an exec event does about the pid's live row (NULL when none). */
+enum exec_action {
+	EXEC_NEW_ROW,	/* the new image gets a row */
+	EXEC_END_OLD,	/* the row is the old image (its end event was lost): it ends first */
+	EXEC_SEEN,	/* the scan found the new image already: the row is it */
+	EXEC_UNFORK,	/* the row took its parent's image at fork, yet the scan found this new one */
+};
+
+enum exec_action proctable_exec_action(const struct proc_row *row, uint64_t exec_ns);
+/* EXEC_UNFORK: the row is the image exec'd at exec_ns, of a file whose
+ * probes went live at attach_ns, not a copy of its parent's. */
+void proctable_unfork(struct proc_row *row, uint64_t exec_ns, uint64_t attach_ns);
+
+/* What one look at /proc/PID found, in the order it was read. */
+struct scan_facts {
+	uint64_t begin_ns;	/* CLOCK_MONOTONIC before anything was read */
+	uint64_t ticks_before;	/* start time before and after the maps */
+	uint64_t ticks_after;
+	struct exe_id exe_before;	/* executable before and after the maps */
+	struct exe_id exe_after;
+	uint64_t exec_ns;	/* its newest exec event drained after the maps, 0 if none */
+	int bin;		/* the interpreter the maps show, < 0 when none */
+};
+
+enum scan_action {
+	SCAN_SKIP,	/* no CPython, or events made its row meanwhile */
+	SCAN_TRACK,	/* a row for the image the maps show, found at begin_ns */
+	SCAN_RETRY,	/* an exec or a new process under the pid while the maps were read */
+};
+
+/* live: the pid's live row after the look, NULL when none */
+enum scan_action proctable_scan_action(const struct scan_facts *f, const struct proc_row *live);
+
+/* One process image as its row remembers it: a new process under a reused
+ * pid has another start time, a row made later another found_ns. */
+struct row_key {
+	pid_t pid;
+	uint64_t start_ticks;
+	uint64_t found_ns;
+};
+
+struct row_key proctable_key(const struct proc_row *row);
+/* Ends at now the live rows of the n processes in gone[] (found gone in
+ * /proc), keeping in gone[] those it ended, whose BPF entries go too.
+ * Returns how many it ended. */
+int proctable_end_gone(struct proctable *t, struct row_key *gone, int n, uint64_t end_ns);
 
 #endif /* MMTRACE_PROCTABLE_H */

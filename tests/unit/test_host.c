@@ -116,6 +116,145 @@ static void proctable_one_live_row_per_pid(void **state)
 	proctable_free(&t);
 }
 
+/* refresh() found pid 100 gone; before it ended the row, the drain brought
+ * the old process's end and a new process under the same pid. */
+static void proctable_gone_spares_a_reused_pid(void **state)
+{
+	struct proctable t;
+	struct proc_row *row;
+	struct row_key gone[2];
+
+	(void)state;
+	proctable_init(&t);
+	row = proctable_add(&t, 100);
+	row->start_ticks = 500;
+	row->found_ns = 10;
+	gone[0] = proctable_key(row);
+	row = proctable_add(&t, 200);
+	row->start_ticks = 700;
+	row->found_ns = 15;
+	gone[1] = proctable_key(row);
+	proctable_end(&t, &t.rows[0], 30);
+	row = proctable_add(&t, 100);
+	row->start_ticks = 900;
+	row->found_ns = 40;
+	assert_int_equal(proctable_end_gone(&t, gone, 2, 50), 1);
+	/* only pid 200's row ended, and only its map entries are to go */
+	assert_int_equal(gone[0].pid, 200);
+	assert_ptr_equal(proctable_live(&t, 100), row);
+	assert_false(row->ended);
+	assert_true(t.rows[1].ended && t.rows[1].end_ns == 50);
+	assert_int_equal(t.rows[0].end_ns, 30);
+	assert_int_equal(t.nended, 2);
+	/* a live row whose pid is reused within one clock tick: found_ns tells */
+	gone[0] = (struct row_key){ 100, 900, 39 };
+	assert_int_equal(proctable_end_gone(&t, gone, 1, 60), 0);
+	assert_false(row->ended);
+	gone[0] = proctable_key(row);
+	assert_int_equal(proctable_end_gone(&t, gone, 1, 60), 1);
+	assert_true(row->ended);
+	proctable_free(&t);
+}
+
+/* A tracked parent (interpreter 0) forks pid 300 at 100; a scan that began
+ * at 300 found pid 300 before the fork event was drained. */
+static void fork_adopts_only_a_child_that_did_not_exec(void **state)
+{
+	struct proc_row parent = { .pid = 200, .bin_id = 0, .found_ns = 10, .exe = { 8, 77 } };
+	struct proc_row child = { .pid = 300, .bin_id = 0, .found_ns = 300, .exe = { 8, 77 } };
+
+	(void)state;
+	assert_int_equal(proctable_fork_action(NULL, &parent, 100), FORK_NEW_ROW);
+	assert_int_equal(proctable_fork_action(&child, &parent, 100), FORK_ADOPT);
+	/* found before the fork: an older process under a reused pid */
+	child.found_ns = 50;
+	assert_int_equal(proctable_fork_action(&child, &parent, 100), FORK_END_STALE);
+	/* found running another interpreter: it exec'd since the fork */
+	child.found_ns = 300;
+	child.bin_id = 1;
+	assert_int_equal(proctable_fork_action(&child, &parent, 100), FORK_KEEP);
+	/* the same interpreter (a libpython), another executable */
+	child.bin_id = 0;
+	child.exe.ino = 78;
+	assert_int_equal(proctable_fork_action(&child, &parent, 100), FORK_KEEP);
+	/* an executable not known on one side decides nothing */
+	child.exe = (struct exe_id){ 0, 0 };
+	assert_int_equal(proctable_fork_action(&child, &parent, 100), FORK_ADOPT);
+}
+
+/* The scan (begun at 300) found pid 300 after it exec'd the parent's own
+ * interpreter again at 200; its fork event (at 100) was drained first. */
+static void exec_after_fork_undoes_the_adoption(void **state)
+{
+	struct proc_row row = { .pid = 300, .parent_pid = 200, .bin_id = 0, .found_ns = 300, .start_ns = 100,
+				.forked = true, .absolute = true, .inherited = { .collections = { 5, 1, 0 } } };
+
+	(void)state;
+	assert_int_equal(proctable_exec_action(NULL, 200), EXEC_NEW_ROW);
+	assert_int_equal(proctable_exec_action(&row, 200), EXEC_UNFORK);
+	assert_int_equal(proctable_exec_action(&row, 300), EXEC_END_OLD);
+	/* an exec before the fork was an older process's */
+	assert_int_equal(proctable_exec_action(&row, 50), EXEC_SEEN);
+	/* a row the fork made itself: the exec ends the copied image */
+	row.found_ns = 100;
+	assert_int_equal(proctable_exec_action(&row, 200), EXEC_END_OLD);
+	/* a row of the scan alone */
+	row.found_ns = 300;
+	row.forked = false;
+	assert_int_equal(proctable_exec_action(&row, 200), EXEC_SEEN);
+	/* undone: counted from the exec when the file was probed by then */
+	row.forked = true;
+	proctable_unfork(&row, 200, 150);
+	assert_false(row.forked);
+	assert_int_equal(row.parent_pid, 0);
+	assert_true(row.from_exec && row.absolute);
+	assert_int_equal(row.start_ns, 200);
+	assert_int_equal(row.inherited.collections[0], 0);
+	assert_int_equal(row.found_ns, 300);
+	/* probed after the exec: counted from the attach */
+	row.forked = true;
+	proctable_unfork(&row, 200, 250);
+	assert_false(row.from_exec || row.absolute);
+	assert_int_equal(row.start_ns, 250);
+}
+
+/* A look at pid 300 began at 1000; what it saw decides whether its maps
+ * name one image. */
+static void scan_tracks_only_an_image_that_held_still(void **state)
+{
+	struct scan_facts f = { .begin_ns = 1000, .ticks_before = 50, .ticks_after = 50, .exe_before = { 8, 77 },
+				.exe_after = { 8, 77 }, .exec_ns = 0, .bin = 0 };
+	struct proc_row live = { .pid = 300, .found_ns = 1200 };
+
+	(void)state;
+	assert_int_equal(proctable_scan_action(&f, NULL), SCAN_TRACK);
+	/* an exec event older than the look is the image it read */
+	f.exec_ns = 999;
+	assert_int_equal(proctable_scan_action(&f, NULL), SCAN_TRACK);
+	/* an exec of the same file while the maps were read */
+	f.exec_ns = 1000;
+	assert_int_equal(proctable_scan_action(&f, NULL), SCAN_RETRY);
+	f.exec_ns = 1500;
+	assert_int_equal(proctable_scan_action(&f, NULL), SCAN_RETRY);
+	/* whose event made its row during the look: the event's row stands */
+	assert_int_equal(proctable_scan_action(&f, &live), SCAN_SKIP);
+	/* an exec of another file, its event not drained yet */
+	f.exec_ns = 0;
+	f.exe_after.ino = 78;
+	assert_int_equal(proctable_scan_action(&f, NULL), SCAN_RETRY);
+	/* gone while read */
+	f.exe_after = (struct exe_id){ 0, 0 };
+	assert_int_equal(proctable_scan_action(&f, NULL), SCAN_RETRY);
+	/* a new process under the pid */
+	f.exe_after = f.exe_before;
+	f.ticks_after = 51;
+	assert_int_equal(proctable_scan_action(&f, NULL), SCAN_RETRY);
+	/* no CPython in the maps */
+	f.ticks_after = 50;
+	f.bin = -ENOEXEC;
+	assert_int_equal(proctable_scan_action(&f, NULL), SCAN_SKIP);
+}
+
 static void proctable_folds_old_ended_rows(void **state)
 {
 	struct proctable t;
@@ -399,8 +538,12 @@ int main(void)
 		cmocka_unit_test(registry_interpreters_are_deduplicated),
 		cmocka_unit_test(registry_stays_bounded),
 		cmocka_unit_test(proctable_one_live_row_per_pid),
+		cmocka_unit_test(proctable_gone_spares_a_reused_pid),
 		cmocka_unit_test(proctable_folds_old_ended_rows),
 		cmocka_unit_test(repeated_end_is_one_ended_row),
+		cmocka_unit_test(fork_adopts_only_a_child_that_did_not_exec),
+		cmocka_unit_test(exec_after_fork_undoes_the_adoption),
+		cmocka_unit_test(scan_tracks_only_an_image_that_held_still),
 		cmocka_unit_test(delta_marks_new_maximum),
 		cmocka_unit_test(container_ids_from_cgroup_paths),
 		cmocka_unit_test(listen_addresses),
