@@ -34,9 +34,13 @@ LIB_SRCS  := user/elf_file.c user/resolve.c user/layout.c user/plan.c user/plan_
              user/procmem.c user/heap.c user/heap_layout.c user/heap_run.c user/present_heap.c \
              user/dwarf_layout.c user/stack_layout.c user/linetable.c user/symbolize.c user/stacks.c \
              user/present_stacks.c user/options.c user/parse.c user/export.c user/present_metrics.c user/registry.c user/proctable.c user/discover_host.c user/host.c
+# _Py_DebugOffsets: the reader and one schema per minor
+PYOFF_SRCS := user/pyoffsets.c user/pyoffsets_313.c user/pyoffsets_314.c user/pyoffsets_315.c
+LIB_SRCS  += $(PYOFF_SRCS)
 LIB_OBJS  := $(LIB_SRCS:user/%.c=$(OUT)/%.o)
 APP       := $(OUT)/mmtrace
 UNIT      := $(OUT)/test_resolve $(OUT)/test_host $(OUT)/test_present
+UNIT      += $(OUT)/test_pyoffsets
 
 # libFuzzer targets for every parser of untrusted input, with ASan+UBSan
 FUZZ_OUT     := build-fuzz
@@ -95,7 +99,7 @@ demo: deps
 
 test: deps
 	$(MAKE) all $(UNIT) fixtures
-	$(MAKE) SANITIZE=1 build-san/test_resolve build-san/test_host build-san/test_present build-san/mmtrace
+	$(MAKE) SANITIZE=1 build-san/test_resolve build-san/test_host build-san/test_present build-san/test_pyoffsets build-san/mmtrace
 	$(MAKE) fuzz-build
 	tests/run.sh $(OUT)
 
