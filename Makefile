@@ -51,6 +51,7 @@ FUZZ_SRCS    := user/elf_file.c user/resolve.c user/layout.c user/plan.c user/pl
                 user/present_exact.c user/collect_exact.c user/procmem.c user/heap.c user/heap_layout.c \
                 user/present_heap.c user/heap_run.c user/dwarf_layout.c user/stack_layout.c user/linetable.c \
                 user/symbolize.c user/stacks.c user/present_stacks.c
+FUZZ_SRCS    += $(PYOFF_SRCS)
 FUZZ_CFLAGS  := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
                 $(WARN) -D_GNU_SOURCE -Iuser -Ibpf
 FUZZ_SECONDS ?= 60
