@@ -45,6 +45,7 @@ UNIT      += $(OUT)/test_pyoffsets
 # libFuzzer targets for every parser of untrusted input, with ASan+UBSan
 FUZZ_OUT     := build-fuzz
 FUZZ_TARGETS := fuzz_elf fuzz_resolve fuzz_procfs fuzz_heap fuzz_stacks
+FUZZ_TARGETS += fuzz_pyoffsets
 FUZZ_SRCS    := user/elf_file.c user/resolve.c user/layout.c user/plan.c user/plan_exact.c user/discover.c \
                 user/discover_host.c user/registry.c user/parse.c user/export.c user/present_metrics.c \
                 user/collect.c user/json.c user/present.c user/present_host.c user/present_json.c \
