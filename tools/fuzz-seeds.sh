@@ -72,3 +72,17 @@ name = "seed-%d.%d" % sys.version_info[:2]
 open(os.path.join(sys.argv[1], name), "wb").write(bytes([3, 2]) + table)
 PY
 done
+
+# fuzz_pyoffsets: the minor byte (3.12 + byte % 5), then the real
+# _Py_DebugOffsets (the start of .PyRuntime) of each 3.13+ on this machine
+mkdir -p "$OUT/fuzz_pyoffsets"
+j=0
+for py in /root/.pyenv/versions/3.1[3-9]*/lib/libpython3.1[3-9].so.1.0 /var/lib/mmtrace/sid/usr/bin/python3.1[3-9]; do
+	[ -f "$py" ] || continue
+	minor=$(basename "$py" | sed -n 's/.*python3\.\([0-9]*\).*/\1/p')
+	off=$(readelf -S -W "$py" 2>/dev/null | sed -n 's/.*\] \.PyRuntime *PROGBITS *[0-9a-f]* \([0-9a-f]*\) .*/\1/p')
+	[ -n "$minor" ] && [ -n "$off" ] || continue
+	j=$((j + 1))
+	{ printf "$(printf '\\%03o' $((minor - 12)))"; tail -c +$((0x$off + 1)) "$py" | head -c 1024; } \
+		> "$OUT/fuzz_pyoffsets/seed$j"
+done

@@ -134,3 +134,88 @@ int dwarf_heap_offsets(const char *path, struct dwarf_offsets *out)
 	close(fd);
 	return 0;
 }
+
+/* The struct a top-level DIE names, by tag or through a typedef, when it is
+ * a definition (a declaration has no members). */
+static const char *named_struct(Dwarf_Die *die, Dwarf_Die *st)
+{
+	const char *name = dwarf_diename(die);
+	Dwarf_Die child;
+	int tag = dwarf_tag(die);
+
+	if (!name)
+		return NULL;
+	if (tag == DW_TAG_structure_type)
+		*st = *die;
+	else if (tag != DW_TAG_typedef || !type_of(die, st) || dwarf_tag(st) != DW_TAG_structure_type)
+		return NULL;
+	return dwarf_child(st, &child) ? NULL : name;
+}
+
+static void answer(Dwarf_Die *st, struct dwarf_query *q)
+{
+	Dwarf_Die cur = *st, member;
+	uint64_t total = 0, off;
+	int i, size;
+
+	for (i = 0; i < DWARF_QUERY_DEPTH && q->members[i]; i++) {
+		if (!find_member(&cur, q->members[i], &member, &off))
+			return;
+		total += off;
+		/* the next member is looked up in this one's type */
+		if (i + 1 < DWARF_QUERY_DEPTH && q->members[i + 1] && !type_of(&member, &cur))
+			return;
+	}
+	if (!i) {
+		size = dwarf_bytesize(st);
+		if (size < 0)
+			return;
+		total = size;
+	}
+	q->value = total;
+	q->found = true;
+}
+
+static void answer_all(Dwarf_Die *die, struct dwarf_query *q, size_t n)
+{
+	const char *name;
+	Dwarf_Die st;
+	size_t i;
+
+	name = named_struct(die, &st);
+	for (i = 0; name && i < n; i++)
+		if (!q[i].found && !strcmp(name, q[i].type))
+			answer(&st, &q[i]);
+}
+
+int dwarf_query_file(const char *path, struct dwarf_query *q, size_t n)
+{
+	Dwarf_Off off = 0, next;
+	Dwarf_Die cu, die;
+	size_t hsize, i;
+	Dwarf *dw;
+	int fd, units = 0;
+
+	for (i = 0; i < n; i++)
+		q[i].found = false;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	dw = dwarf_begin(fd, DWARF_C_READ);
+	if (!dw) {
+		close(fd);
+		return -ENOENT;
+	}
+	/* bounded, as in dwarf_heap_offsets */
+	while (units++ < 100000 && !dwarf_nextcu(dw, off, &next, &hsize, NULL, NULL, NULL)) {
+		if (dwarf_offdie(dw, off + hsize, &cu) && !dwarf_child(&cu, &die)) {
+			do
+				answer_all(&die, q, n);
+			while (!dwarf_siblingof(&die, &die));
+		}
+		off = next;
+	}
+	dwarf_end(dw);
+	close(fd);
+	return 0;
+}

@@ -5,6 +5,7 @@
 #define MMTRACE_DWARF_LAYOUT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum dwarf_field {
@@ -27,5 +28,19 @@ struct dwarf_offsets {
 
 /* 0 when the file has DWARF (some fields may still be missing), else -errno. */
 int dwarf_heap_offsets(const char *path, struct dwarf_offsets *out);
+
+/* One question to a file's DWARF: the offset of a path of members inside a
+ * struct named by its tag or a typedef, or, with no members, its size. */
+#define DWARF_QUERY_DEPTH 3
+struct dwarf_query {
+	const char *type;
+	const char *members[DWARF_QUERY_DEPTH];	/* NULL after the last */
+	uint64_t value;
+	bool found;
+};
+
+/* Answers n queries in one pass over the file's units: 0 when the file has
+ * DWARF (each query says whether it was found), else -errno. */
+int dwarf_query_file(const char *path, struct dwarf_query *q, size_t n);
 
 #endif /* MMTRACE_DWARF_LAYOUT_H */

@@ -15,6 +15,7 @@ static void gc_chain(const struct python_binary *pb, const struct cpython_layout
 		     struct heap_layout *hl)
 {
 	struct heap_chain *c = &hl->gcstate;
+	uint64_t gc;
 
 	memset(c, 0, sizeof(*c));
 	c->base = runtime;
@@ -30,8 +31,8 @@ static void gc_chain(const struct python_binary *pb, const struct cpython_layout
 	c->off[0] = l->runtime_interp_main;
 	c->last = l->interp_gc;
 	hl->gc_source = "interpreters.main -> gc";
-	if (pb->has_debug_offsets) {
-		c->last = pb->dbgoff_interp_gc;
+	if (pyoff_get(&pb->pyoff, PYOFF_INTERP_GC, &gc)) {
+		c->last = gc;
 		hl->gc_source = "interpreters.main -> gc, gc's offset from _Py_DebugOffsets";
 	}
 }

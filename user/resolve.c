@@ -447,22 +447,19 @@ static void find_api(struct elf_file *ef, Elf64_Word symtype, struct python_bina
 	}
 }
 
-/* 3.13+: "xdebugpy", the version, then offset tables (CPython's
- * Include/internal/pycore_runtime.h), in _PyRuntime's initial data. */
+/* 3.13+: _Py_DebugOffsets, in _PyRuntime's initial data; a minor with no
+ * schema has only its header read, which says which minor it is. */
 static void read_debug_offsets(struct elf_file *ef, struct python_binary *pb)
 {
-	uint64_t v[11];
-	char cookie[8];
+	const struct pyoff_schema *s = pyoffsets_schema(pb->major, pb->minor);
+	unsigned char buf[1024];
+	size_t len = s ? s->size : PYOFF_HEADER_SIZE;
 
-	if (pb->minor < 13 || elf_read_vaddr(ef, pb->runtime_vaddr, cookie, sizeof(cookie)) ||
-	    memcmp(cookie, "xdebugpy", 8) || elf_read_vaddr(ef, pb->runtime_vaddr + 8, v, sizeof(v)))
+	if (pb->major != 3 || pb->minor < 13 || len > sizeof(buf) ||
+	    elf_read_vaddr(ef, pb->runtime_vaddr, buf, len))
 		return;
-	/* v[0] version (0xMMmm....), v[4] runtime_state.interpreters_head, v[9] interpreter_state.gc */
-	if ((v[0] >> 24) != (uint64_t)pb->major || ((v[0] >> 16) & 0xff) != (uint64_t)pb->minor)
-		return;
-	pb->has_debug_offsets = true;
-	pb->dbgoff_interpreters_head = v[4];
-	pb->dbgoff_interp_gc = v[9];
+	pb->has_debug_offsets = !pyoffsets_parse(buf, len, pb->major, pb->minor, &pb->pyoff, pb->pyoff_why,
+						 sizeof(pb->pyoff_why));
 }
 
 static void find_anchor(struct elf_file *ef, Elf64_Word symtype, struct python_binary *pb)

@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include "pyoffsets.h"
 
 #define RESOLVE_MAX_COLLECTORS 8
 #define RESOLVE_MAX_DEBUG_DIRS 4
@@ -75,10 +76,12 @@ struct python_binary {
 	int nsubtype_dealloc;
 	bool lto;		  /* its symbols show link-time optimisation clones */
 	uint64_t obmalloc[OBM__COUNT];	  /* vaddrs, 0 when not found */
-	/* 3.13+: _Py_DebugOffsets at the start of _PyRuntime, when its cookie is there */
+	/* 3.13+: _Py_DebugOffsets at the start of _PyRuntime's initial data;
+	 * has_debug_offsets when it was read whole (pyoff may hold part of it
+	 * otherwise, and pyoff_why says why) */
 	bool has_debug_offsets;
-	uint64_t dbgoff_interp_gc;	  /* interpreter_state.gc */
-	uint64_t dbgoff_interpreters_head;	/* runtime_state.interpreters_head */
+	struct py_offsets pyoff;
+	char pyoff_why[192];
 	struct code_site usdt_gc_start, usdt_gc_done;
 	bool has_gc_usdt;
 	char debug_hint[160];	  /* why no debug file was found, when stripped */
