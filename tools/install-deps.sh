@@ -15,18 +15,23 @@ PKGS="$PKGS libpython3.11-testsuite"
 PKGS="$PKGS prometheus groff-base"
 # tools/bench_alloc.py renders Django templates, the realistic workload
 PKGS="$PKGS python3-django"
+# the sid root of the matrix (python3.13/3.14/3.15) is made with debootstrap
+PKGS="$PKGS debootstrap"
 
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' ||
 		missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
-if [ "$(id -u)" != 0 ]; then
-	echo "install-deps: missing packages:$missing (run as root to install them)" >&2
-	exit 1
+if [ -n "$missing" ]; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "install-deps: missing packages:$missing (run as root to install them)" >&2
+		exit 1
+	fi
+	echo "install-deps: installing$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends $missing
 fi
-echo "install-deps: installing$missing"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends $missing
+# the current CPythons, with their debug files, in their own root
+exec "$(dirname "$0")/make-sid-root.sh"

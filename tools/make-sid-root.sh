@@ -4,7 +4,7 @@
 # their own root the way a container runs them. Idempotent: a root that is
 # complete is left as it is. Uses the Debian mirror the machine's apt
 # sources already name.
-#   tools/make-sid-root.sh [DIR]      (default /var/lib/mmtrace/sid)
+#   tools/make-sid-root.sh [DIR]      (default /var/lib/mmtrace/sid, the tests' path)
 set -eu
 ROOT=${1:-/var/lib/mmtrace/sid}
 PYS="python3.13 python3.14 python3.15"
