@@ -24,7 +24,13 @@ def skeleton_programs(out_dir=os.path.dirname(MMTRACE)):
     return names
 
 
-OUR_PROGRAMS = skeleton_programs()
+_programs = set()
+
+
+def our_programs():
+    if not _programs:
+        _programs.update(skeleton_programs())
+    return _programs
 
 
 def prog_names():
@@ -64,7 +70,7 @@ def our_links(pid=None):
     names = prog_names()
     if pid is not None:
         return [(t, names.get(prog), lid) for lid, (t, prog) in links_held_by(pid).items()
-                if names.get(prog) in OUR_PROGRAMS]
+                if names.get(prog) in our_programs()]
     before = host_links()
     held = set()
     for p in os.listdir("/proc"):
@@ -72,7 +78,7 @@ def our_links(pid=None):
             held.update(links_held_by(p))
     after = host_links()
     return [(lid, names.get(prog)) for lid, prog in before.items()
-            if lid in after and lid not in held and names.get(prog) in OUR_PROGRAMS]
+            if lid in after and lid not in held and names.get(prog) in our_programs()]
 
 
 @pytest.mark.parametrize("mode", [[], ["--alloc=exact", "--stacks"]], ids=["gc", "exact"])
@@ -98,7 +104,7 @@ def test_kill_9_removes_probes_and_the_target_is_unchanged(tmp_path, mode):
         assert ("perf", "gc_begin") in {l[:2] for l in during} and ("perf", "gc_end") in {l[:2] for l in during}, \
             during
         if mode:
-            assert {l[1] for l in during} == OUR_PROGRAMS, during
+            assert {l[1] for l in during} == our_programs(), during
         mm.kill()
         mm.wait()
         gone = host_links()
