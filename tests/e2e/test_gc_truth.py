@@ -28,16 +28,19 @@ ROUNDS = "150"
 # What separates them is the callback's own cost (a Python call, its info
 # dict, monotonic_ns) and the uprobe traps: 2-40 us against collections of
 # 80 us and more (the workload's gen0 collections hold ~700 young objects).
-# Measured on this 2-core VM on 3.8, 3.12, 3.13 and both Debian cells: the
-# inner/outer ratio's median is 0.85-0.92 (0.97 in 3.13) and its 10th
-# percentile 0.77 or more. A preemption between the two intervals' edges
-# (other work on the machine) makes single collections arbitrarily short
-# of that, so:
-#  - at least 90% of the collections must have inner >= 0.5 * outer: well
+# Measured on this 2-core VM on 3.8, 3.10, 3.12, 3.13 and both Debian cells:
+# the inner/outer ratio's median is 0.85-0.92 (0.97 in 3.13). The return
+# from a trap is a scheduling point, so on a busy machine the thread is
+# preempted there, in the gap between the two intervals, for milliseconds:
+# with the 2 cores oversubscribed 2.5x, 3-11% of the collections, and the
+# raw sums fell to 0.28. So:
+#  - at least 75% of the collections must have inner >= 0.5 * outer: well
 #    below the median, above what a halved pause (ratio <= 0.49) gives;
-#  - over the window, sum(inner) >= 0.65 * sum(outer) (measured: 0.82-0.95;
-#    a halved or doubled pause gives <= 0.5).
-MIN_RATIO, MIN_SHARE, MIN_SUM_RATIO = 0.5, 0.9, 0.65
+#  - over the 75% of the collections with the smallest gaps (a preempted
+#    collection's gap is its preemption), sum(inner) >= 0.75 * sum(outer):
+#    measured 0.87-0.99 idle or loaded; a pause at 0.7x of the truth gives
+#    0.60-0.69, a halved one 0.43-0.49.
+MIN_RATIO, MIN_SHARE, MIN_SUM_RATIO, SUM_SHARE = 0.5, 0.75, 0.75, 0.75
 CLOCK_SLACK_NS = 1000
 
 
@@ -66,7 +69,7 @@ def check_pauses(interp_name, proc_json, window, pauses, events, pid):
         end = round((e["ts"] + e["dur"]) * 1000)
         mm.append((end - e["args"]["pause_ns"], end, e["args"]["generation"]))
     callbacks_inside = interp_name.endswith("3.13")
-    ratios, inner_sum, outer_sum = [], 0, 0
+    pairs = []
     for gen, ns, start in pauses:
         cb = (start, start + ns)
         same = [m for m in mm if m[0] < cb[1] + CLOCK_SLACK_NS and m[1] > cb[0] - CLOCK_SLACK_NS]
@@ -77,13 +80,15 @@ def check_pauses(interp_name, proc_json, window, pauses, events, pid):
         assert outer[0] - CLOCK_SLACK_NS <= inner[0] and inner[1] <= outer[1] + CLOCK_SLACK_NS, \
             ("callbacks inside mmtrace's pause" if callbacks_inside else
              "mmtrace's pause inside the callbacks", "inner", inner, "outer", outer)
-        ratios.append((inner[1] - inner[0]) / max(outer[1] - outer[0], 1))
-        inner_sum += inner[1] - inner[0]
-        outer_sum += outer[1] - outer[0]
-    ok = sum(r >= MIN_RATIO for r in ratios)
-    assert ok >= MIN_SHARE * len(ratios), \
-        ("inner >= %.2f * outer for %d of %d collections" % (MIN_RATIO, ok, len(ratios)), sorted(ratios)[:20])
-    assert inner_sum >= MIN_SUM_RATIO * outer_sum, (inner_sum, outer_sum)
+        pairs.append((inner[1] - inner[0], outer[1] - outer[0]))
+    ok = sum(i >= MIN_RATIO * o for i, o in pairs)
+    assert ok >= MIN_SHARE * len(pairs), \
+        ("inner >= %.2f * outer for %d of %d collections" % (MIN_RATIO, ok, len(pairs)),
+         sorted(i / max(o, 1) for i, o in pairs)[:20])
+    kept = sorted(pairs, key=lambda p: p[1] - p[0])[:int(SUM_SHARE * len(pairs))]
+    inner_sum, outer_sum = sum(i for i, _ in kept), sum(o for _, o in kept)
+    assert inner_sum >= MIN_SUM_RATIO * outer_sum, \
+        ("summed over the %d collections with the smallest gaps" % len(kept), inner_sum, outer_sum)
 
 
 def test_pid_attach_mid_run_equals_gc_get_stats(interp, tmp_path):
