@@ -99,10 +99,14 @@ demo: deps
 	$(MAKE) all
 	tools/demo.sh $(APP)
 
+# the builds before the tests use every core (a plain `make test` is serial)
+TEST_JOBS ?= $(shell nproc)
+
 test: deps
-	$(MAKE) all $(UNIT) fixtures
-	$(MAKE) SANITIZE=1 build-san/test_resolve build-san/test_host build-san/test_present build-san/test_pyoffsets build-san/mmtrace
-	$(MAKE) fuzz-build
+	$(MAKE) -j$(TEST_JOBS) all $(UNIT) fixtures
+	$(MAKE) -j$(TEST_JOBS) SANITIZE=1 build-san/test_resolve build-san/test_host build-san/test_present \
+		build-san/test_pyoffsets build-san/mmtrace
+	$(MAKE) -j$(TEST_JOBS) fuzz-build
 	tests/run.sh $(OUT)
 
 $(FUZZ_OUT)/%: tests/fuzz/%.c $(FUZZ_SRCS) user/*.h bpf/gc.h bpf/alloc.h

@@ -15,15 +15,39 @@ from conftest import (MMTRACE, WORKLOADS, LineReader, barrier_stats, deltas, go,
 WORKLOAD = os.path.join(WORKLOADS, "gc_workload.py")
 ROUNDS = "150"
 
-# Per collection, the in-process gc.callbacks interval and mmtrace's pause
-# differ by the callback's own cost (a Python call, a dict, perf_counter_ns)
-# plus the two uprobe traps (5-10 us each on this VM). 150 us per collection
-# bounds that with room for VM jitter; a wrong pairing of start and end, or a
-# pause taken from the wrong thread, is off by whole collections (~100 us-5 ms).
-PER_COLLECTION_SLACK_NS = 150_000
+# Each collection's pause against the interpreter's own timing of it. The
+# workload's gc.callbacks record, per collection, CLOCK_MONOTONIC at "start"
+# and at "stop"; mmtrace's trace events carry the same clock (end and pause
+# in ns). In 3.8-3.12 the callbacks run around the collector, so the
+# callbacks' interval contains mmtrace's; in 3.13 they run inside it, so
+# mmtrace's contains theirs. The containment is checked per collection (to
+# the ns the trace prints, plus 1 us for the double it passes through).
+#
+# Containment alone lets a pause of 0 pass in 3.8-3.12 (and a doubled one in
+# 3.13), so the inner interval must also be a large part of the outer one.
+# What separates them is the callback's own cost (a Python call, its info
+# dict, monotonic_ns) and the uprobe traps: 2-40 us against collections of
+# 80 us and more (the workload's gen0 collections hold ~700 young objects).
+# Measured on this 2-core VM on 3.8, 3.10, 3.12, 3.13 and both Debian cells:
+# the inner/outer ratio's median is 0.85-0.92 (0.97 in 3.13). The return
+# from a trap is a scheduling point, so on a busy machine the thread is
+# preempted there, in the gap between the two intervals, for milliseconds:
+# with the 2 cores oversubscribed 2.5x, 3-11% of the collections, and the
+# raw sums fell to 0.28. So:
+#  - at least 75% of the collections must have inner >= 0.5 * outer: well
+#    below the median, above what a halved pause (ratio <= 0.49) gives;
+#  - over the 75% of the collections with the smallest gaps (a preempted
+#    collection's gap is its preemption), sum(inner) >= 0.75 * sum(outer):
+#    measured 0.87-0.99 idle or loaded; a pause at 0.7x of the truth gives
+#    0.60-0.69, a halved one 0.43-0.49.
+MIN_RATIO, MIN_SHARE, MIN_SUM_RATIO, SUM_SHARE = 0.5, 0.75, 0.75, 0.75
+CLOCK_SLACK_NS = 1000
 
 
-def check_pauses(interp, proc_json, window, pauses):
+def check_pauses(interp_name, proc_json, window, pauses, events, pid):
+    """proc_json: mmtrace's final JSON row; window: the gc.get_stats() deltas;
+    pauses: the workload's [[generation, ns, start_ns]] from gc.callbacks;
+    events: mmtrace's trace events ("ph": "X") of the process."""
     gc = proc_json["gc"]
     for g in range(3):
         assert sum(gc["pause_hist_log2_ns"][g]) == gc["collections"][g], "histogram sums to count"
@@ -31,32 +55,55 @@ def check_pauses(interp, proc_json, window, pauses):
             assert gc["pause_ns_max"][g] > 0
             assert gc["pause_ns_max"][g] <= gc["pause_ns_total"][g]
     ncoll = sum(w[0] for w in window)
+    # one trace event per collection of the window, agreeing with the totals
+    assert len(events) == ncoll, (len(events), ncoll)
+    for g in range(3):
+        assert sum(e["args"]["pause_ns"] for e in events if e["args"]["generation"] == g) == \
+            gc["pause_ns_total"][g]
+    assert all(e["pid"] == pid and e["tid"] == pid for e in events)
     # the callbacks saw every collection of the window but the one that may
     # run between removing the callback and the END barrier
     assert ncoll - 1 <= len(pauses) <= ncoll
-    inproc = sum(ns for _, ns in pauses)
-    mm = sum(gc["pause_ns_total"])
-    slack = PER_COLLECTION_SLACK_NS * ncoll
-    if interp.name.endswith("3.13"):
-        # 3.13 runs gc.callbacks inside the collector: mmtrace's pause contains them
-        assert inproc <= mm + slack
-        assert mm <= inproc + slack
-    else:
-        # callbacks run outside the probed window: in-process interval is longer
-        assert mm <= inproc + PER_COLLECTION_SLACK_NS, (mm, inproc)
-        assert inproc - mm <= slack, (mm, inproc, ncoll)
+    mm = []
+    for e in events:
+        end = round((e["ts"] + e["dur"]) * 1000)
+        mm.append((end - e["args"]["pause_ns"], end, e["args"]["generation"]))
+    callbacks_inside = interp_name.endswith("3.13")
+    pairs = []
+    for gen, ns, start in pauses:
+        cb = (start, start + ns)
+        same = [m for m in mm if m[0] < cb[1] + CLOCK_SLACK_NS and m[1] > cb[0] - CLOCK_SLACK_NS]
+        assert len(same) == 1, ("one mmtrace collection during each callback interval", cb, same)
+        m = same[0]
+        assert m[2] == gen, (m, gen)
+        inner, outer = (cb, m[:2]) if callbacks_inside else (m[:2], cb)
+        assert outer[0] - CLOCK_SLACK_NS <= inner[0] and inner[1] <= outer[1] + CLOCK_SLACK_NS, \
+            ("callbacks inside mmtrace's pause" if callbacks_inside else
+             "mmtrace's pause inside the callbacks", "inner", inner, "outer", outer)
+        pairs.append((inner[1] - inner[0], outer[1] - outer[0]))
+    ok = sum(i >= MIN_RATIO * o for i, o in pairs)
+    assert ok >= MIN_SHARE * len(pairs), \
+        ("inner >= %.2f * outer for %d of %d collections" % (MIN_RATIO, ok, len(pairs)),
+         sorted(i / max(o, 1) for i, o in pairs)[:20])
+    kept = sorted(pairs, key=lambda p: p[1] - p[0])[:int(SUM_SHARE * len(pairs))]
+    inner_sum, outer_sum = sum(i for i, _ in kept), sum(o for _, o in kept)
+    assert inner_sum >= MIN_SUM_RATIO * outer_sum, \
+        ("summed over the %d collections with the smallest gaps" % len(kept), inner_sum, outer_sum)
 
 
 def test_pid_attach_mid_run_equals_gc_get_stats(interp, tmp_path):
-    """mmtrace -p PID attached while the workload runs; counts over the window."""
+    """mmtrace -p PID attached while the workload runs; counts over the window,
+    and each collection's pause (its --trace event) against gc.callbacks."""
     go_file = str(tmp_path / "go")
+    trace = tmp_path / "trace.json"
     env = dict(os.environ, MMTRACE_GO_FILE=go_file)
     wl = subprocess.Popen([interp.exe, WORKLOAD, ROUNDS], stderr=subprocess.PIPE, env=env)
     wl_err = LineReader(wl.stderr)
     mm = None
     try:
         start, _ = barrier_stats(wl_err.line(match="START"))
-        mm = subprocess.Popen([MMTRACE, "--json", "-p", str(wl.pid), "0.2"] + interp.extra_args,
+        mm = subprocess.Popen([MMTRACE, "--json", "--trace", str(trace), "-p", str(wl.pid), "0.2"] +
+                              interp.extra_args,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         mm_out = LineReader(mm.stdout)
         first = json.loads(mm_out.line())          # attached: probes are live
@@ -73,7 +120,8 @@ def test_pid_attach_mid_run_equals_gc_get_stats(interp, tmp_path):
         assert mm_triplets(p) == window
         assert window[2][2] > 0, "the workload makes uncollectable objects"
         assert p["gc"]["read_errors"] == 0
-        check_pauses(interp, p, window, pauses)
+        events = [e for e in json.loads(trace.read_text()) if e["ph"] == "X"]
+        check_pauses(interp.name, p, window, pauses, events, wl.pid)
         assert mm.returncode == 0
     finally:
         go(go_file, "START")

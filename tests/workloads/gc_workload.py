@@ -5,7 +5,7 @@ window mmtrace counts is exactly the window the interpreter reports:
 
   START <json stats>      printed, then waits for a line on stdin (or --go-file)
   ... cyclic garbage, uncollectable objects, explicit gc.collect(gen) ...
-  END <json stats> <json callback timings>
+  END <json stats> <json callback timings: [[generation, ns, start_ns], ...]>
   then waits again, staying alive while mmtrace reads its final counters.
 """
 import gc
@@ -62,21 +62,26 @@ def barrier(name, extra=None):
         sys.stdin.readline()
 
 
-def pause_recorder():
-    """A gc.callbacks callback and the [[generation, ns], ...] it fills."""
+def pause_recorder(with_start=False):
+    """A gc.callbacks callback and the [[generation, ns], ...] it fills: each
+    collection's interval between its "start" and "stop" callbacks, on
+    CLOCK_MONOTONIC (time.monotonic_ns, the clock of BPF's bpf_ktime_get_ns
+    and of mmtrace's trace events). with_start: [[generation, ns, start_ns]],
+    so that each can be paired with mmtrace's event for the same collection."""
     pauses, t0 = [], [0]
 
     def cb(phase, info):
         if phase == "start":
-            t0[0] = time.perf_counter_ns()
+            t0[0] = time.monotonic_ns()
         else:
-            pauses.append([info["generation"], time.perf_counter_ns() - t0[0]])
+            p = [info["generation"], time.monotonic_ns() - t0[0]]
+            pauses.append(p + [t0[0]] if with_start else p)
     return cb, pauses
 
 
 def main():
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 200
-    cb, pauses = pause_recorder()
+    cb, pauses = pause_recorder(with_start=True)
     barrier("START")
     gc.callbacks.append(cb)
     for i in range(rounds):
