@@ -99,6 +99,17 @@ static int parse_pid(const char *s, pid_t *out)
 	return 0;
 }
 
+/* The same process twice would be attached, counted and reported twice. */
+static bool pid_given(const struct options *o, pid_t pid)
+{
+	int i;
+
+	for (i = 0; i < o->npids; i++)
+		if (o->pids[i] == pid)
+			return true;
+	return false;
+}
+
 static int parse_sort(const char *s, enum sort_key *out)
 {
 	static const char *const names[] = { [SORT_TIME] = "time", [SORT_PAUSE] = "pause",
@@ -182,6 +193,8 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 			argp_error(st, "at most %d -p options", OPT_MAX_PIDS);
 		if (parse_pid(arg, &o->pids[o->npids]))
 			argp_error(st, "invalid PID '%s': a positive whole number", arg);
+		if (pid_given(o, o->pids[o->npids]))
+			argp_error(st, "PID %d given twice", o->pids[o->npids]);
 		o->npids++;
 		break;
 	case 'c':

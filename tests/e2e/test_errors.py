@@ -37,6 +37,8 @@ def sleeper():
     (["--bogus"], "unrecognized option"),
     (["-p", "1", "--"], "must be followed"),
     (["-p", "1", "--", "true"], "exclude each other"),
+    (["-p", "1", "-p", "1"], "PID 1 given twice"),
+    (["-p", "7", "-p", "8", "-p", "07"], "PID 7 given twice"),
 ])
 def test_usage_errors_exit_2(args, msg):
     r = run_mmtrace(args)
