@@ -46,6 +46,23 @@ def test_usage_errors_exit_2(args, msg):
     assert msg in r.stderr
 
 
+def test_command_keeps_every_argument():
+    """CMD gets all its arguments, however many (none dropped at 256)."""
+    args = ["a%d" % i for i in range(300)]
+    r = run_mmtrace(["--json", "-o", os.devnull, "--", PY, "-c", "import sys; print(len(sys.argv))"] + args)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "301\n"        # "-c" and the 300
+
+
+def test_command_words_of_c_all_kept(tmp_path):
+    script = tmp_path / "argc.py"
+    script.write_text("import sys\nprint(len(sys.argv))\n")
+    words = " ".join("w%d" % i for i in range(300))
+    r = run_mmtrace(["--json", "-o", os.devnull, "-c", "%s %s %s" % (PY, script, words)])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "301\n"
+
+
 def test_help_has_usage_and_examples():
     r = run_mmtrace(["--help"])
     assert r.returncode == 0
