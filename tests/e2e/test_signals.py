@@ -1,0 +1,126 @@
+"""mmtrace's lifecycle: files a target plants, signals at every stage, CMD
+after a signal, and readers that go away."""
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import DEBIAN_PY, MMTRACE, LineReader, debian_debug_file_installed, pyenv_interpreter
+
+PY = pyenv_interpreter("3.12") or DEBIAN_PY
+# "promptly", for a signal: generous on a shared 2-core machine, far below
+# the waits these tests would otherwise hang in (20 s delays, FIFOs forever)
+PROMPT = 5.0
+
+
+def build_id(path):
+    out = subprocess.run(["readelf", "-n", path], capture_output=True, text=True, check=True).stdout
+    return next(l.split(":", 1)[1].strip() for l in out.splitlines() if "Build ID:" in l)
+
+
+def perf_probes_of(pid):
+    """The BPF programs attached to perf events (uprobes, tracepoints) that
+    process pid holds, as bpftool finds them in every process's fds."""
+    out = subprocess.run(["bpftool", "-j", "perf"], capture_output=True, text=True, check=True).stdout
+    return [p for p in json.loads(out or "[]") if p["pid"] == pid]
+
+
+def wait_promptly(p, what):
+    try:
+        return p.wait(timeout=PROMPT)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        pytest.fail("mmtrace still running %.0f s after %s" % (PROMPT, what))
+
+
+def signal_promptly(p, sig=signal.SIGTERM):
+    p.send_signal(sig)
+    return wait_promptly(p, sig.name)
+
+
+def run_bounded(args, timeout=PROMPT):
+    """mmtrace run to its end, SIGKILLed (it may block SIGTERM) when it hangs."""
+    p = subprocess.Popen([MMTRACE] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.communicate()
+        pytest.fail("mmtrace %s hung for %.0f s" % (" ".join(args), timeout))
+    return p.returncode, out, err
+
+
+@pytest.fixture
+def deb_sleeper():
+    if not os.access(DEBIAN_PY, os.X_OK):
+        pytest.skip("%s is not installed" % DEBIAN_PY)
+    p = subprocess.Popen([DEBIAN_PY, "-c", "import sys; sys.stdin.readline()"], stdin=subprocess.PIPE)
+    time.sleep(0.3)
+    yield p
+    p.kill()
+    p.wait()
+
+
+@pytest.fixture
+def sleeper():
+    p = subprocess.Popen([PY, "-c", "import sys; sys.stdin.readline()"], stdin=subprocess.PIPE)
+    time.sleep(0.3)
+    yield p
+    p.kill()
+    p.wait()
+
+
+@pytest.fixture
+def fifo_debug_dir(tmp_path):
+    """A debug root whose build-id file for Debian's python3.11 is a FIFO, as
+    a container could plant where mmtrace looks (nobody ever writes to it)."""
+    if not os.access(DEBIAN_PY, os.X_OK):
+        pytest.skip("%s is not installed" % DEBIAN_PY)
+    bid = build_id(DEBIAN_PY)
+    d = tmp_path / "debug" / ".build-id" / bid[:2]
+    d.mkdir(parents=True)
+    os.mkfifo(str(d / (bid[2:] + ".debug")))
+    return str(tmp_path / "debug")
+
+
+def fifo_then_real(fifo_dir):
+    return ["--debug-dir", fifo_dir, "--debug-dir", "/usr/lib/debug"]
+
+
+def test_fifo_debug_file_skipped_by_probes(fifo_debug_dir):
+    rc, out, err = run_bounded(["--probes", "--json"] + fifo_then_real(fifo_debug_dir) + ["--", DEBIAN_PY])
+    assert rc == 0, err
+    t = json.loads(out)["targets"][0]
+    assert not t.get("debug_file", "").startswith(fifo_debug_dir)
+    if debian_debug_file_installed():   # the next root's real file is used
+        assert t["debug_file"].startswith("/usr/lib/debug/.build-id/")
+
+
+def test_fifo_debug_file_skipped_by_system_wide_scan(fifo_debug_dir, deb_sleeper):
+    rc, out, err = run_bounded(["--probes", "--json"] + fifo_then_real(fifo_debug_dir), timeout=30)
+    assert rc == 0, err
+    assert DEBIAN_PY in [t["binary"] for t in json.loads(out)["targets"]]
+
+
+def test_fifo_debug_file_skipped_by_heap(fifo_debug_dir, deb_sleeper):
+    rc, out, err = run_bounded(["--heap", "--json", "-p", str(deb_sleeper.pid)] + fifo_then_real(fifo_debug_dir))
+    assert rc in (0, 9), err          # 9: a layout it cannot read, said so; never a hang
+    assert json.loads(out.splitlines()[0])
+
+
+def test_fifo_debug_file_then_sigterm_leaves_no_probe(fifo_debug_dir, deb_sleeper):
+    mm = subprocess.Popen([MMTRACE, "--json", "-p", str(deb_sleeper.pid), "0.2"] + fifo_then_real(fifo_debug_dir),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        LineReader(mm.stdout).line(timeout=PROMPT)     # a report: its probes are live
+        assert any(p["fd_type"] in ("uprobe", "uretprobe") for p in perf_probes_of(mm.pid))
+        assert signal_promptly(mm) == 0
+        assert perf_probes_of(mm.pid) == []
+        assert deb_sleeper.poll() is None, "target keeps running"
+    finally:
+        mm.kill()
+        mm.wait()
