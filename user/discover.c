@@ -205,7 +205,7 @@ static int find_interpreter(pid_t pid, const struct resolve_opts *ro, struct tar
 		snprintf(err, errlen, "cannot read /proc/%d/maps: %s", pid, strerror(errno));
 		return errno == ENOENT || errno == ESRCH ? MMX_NO_PROCESS : MMX_NO_PERMISSION;
 	}
-	for (i = 0; i < m.n; i++) {
+	for (i = 0; i < m.n && !stop_pending(ro->stop); i++) {
 		if (!resolve_python(m.files[i].path, ro, &t->bin)) {
 			rc = MMX_OK;
 			break;
@@ -414,34 +414,49 @@ int discover_command(const char *cmd, const struct resolve_opts *ro, struct targ
 	return MMX_OK;
 }
 
+/* In the child: wait until mmtrace's probes are attached, then become CMD. */
+static void run_held(const char *exe, char *const argv[], int gate)
+{
+	sigset_t none;
+	char go;
+
+	/* mmtrace's handlers and its blocked signals are not CMD's: a signal
+	 * meant for CMD, sent while it is held, must end it as it would CMD */
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* EOF means abort */
+	if (read(gate, &go, 1) != 1)
+		_exit(MMX_CMD_NOT_FOUND);
+	execv(exe, argv);
+	fprintf(stderr, "mmtrace: cannot run %s: %s\n", exe, strerror(errno));
+	_exit(MMX_CMD_NOT_FOUND);
+}
+
 int held_child_spawn(const char *exe, char *const argv[], struct held_child *c)
 {
-	int gate[2];
-	char go;
+	sigset_t all, old;
+	int gate[2], err = 0;
 
 	if (pipe2(gate, O_CLOEXEC))
 		return -errno;
+	/* no signal reaches the child before it has reset mmtrace's handlers */
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
 	c->pid = fork();
-	if (c->pid < 0) {
-		close(gate[0]);
-		close(gate[1]);
-		return -errno;
-	}
 	if (c->pid == 0) {
-		sigset_t none;
-
-		/* mmtrace blocks SIGINT/SIGTERM/SIGCHLD for its signalfd; CMD must not inherit that */
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
 		close(gate[1]);
-		/* wait until mmtrace's probes are attached; EOF means abort */
-		if (read(gate[0], &go, 1) != 1)
-			_exit(MMX_CMD_NOT_FOUND);
-		execv(exe, argv);
-		fprintf(stderr, "mmtrace: cannot run %s: %s\n", exe, strerror(errno));
-		_exit(MMX_CMD_NOT_FOUND);
+		run_held(exe, argv, gate[0]);
 	}
+	if (c->pid < 0)
+		err = -errno;
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(gate[0]);
+	if (err) {
+		close(gate[1]);
+		return err;
+	}
 	c->gate_fd = gate[1];
 	return 0;
 }
@@ -455,11 +470,17 @@ int held_child_release(struct held_child *c)
 	return rc;
 }
 
-void held_child_abort(struct held_child *c)
+int held_child_abort(struct held_child *c, int sig)
 {
-	if (c->gate_fd >= 0)
+	int status = -1;
+
+	if (c->gate_fd >= 0) {
+		if (sig)
+			kill(c->pid, sig);
 		close(c->gate_fd);
+	}
 	c->gate_fd = -1;
-	if (c->pid > 0)
-		waitpid(c->pid, NULL, 0);
+	if (c->pid > 0 && waitpid(c->pid, &status, 0) == c->pid)
+		c->pid = 0;
+	return status;
 }

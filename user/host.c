@@ -21,6 +21,7 @@
 #include "present.h"
 #include "proctable.h"
 #include "registry.h"
+#include "stop.h"
 
 /* A process can load libpython long after exec (uwsgi's plugin): /proc is
  * scanned again this often. Exec events find everything else at once. */
@@ -110,7 +111,8 @@ static void consider_pid(void *arg, pid_t pid)
 	uint64_t found_ns = monotonic_ns();
 	int bin;
 
-	if (proctable_live(&h->procs, pid))
+	/* the rest of a scan can wait for the next mmtrace */
+	if (stop_pending(h->c->ro->stop) || proctable_live(&h->procs, pid))
 		return;
 	bin = discover_host_pid(&h->disc, pid);
 	if (bin < 0)
@@ -508,8 +510,11 @@ static int start(struct host *h)
 static void plan_pid(void *arg, pid_t pid)
 {
 	struct host *h = arg;
-	int bin = discover_host_pid(&h->disc, pid);
+	int bin;
 
+	if (stop_pending(h->c->ro->stop))
+		return;
+	bin = discover_host_pid(&h->disc, pid);
 	/* a file without a probe point still gets a plan: its metrics say why */
 	if (bin >= 0 && !interp(h, bin)->planned) {
 		plan_file(&interp(h, bin)->bin, h->c->po, &interp(h, bin)->plan);
@@ -524,6 +529,8 @@ static int print_host_probes(struct host *h)
 	int i;
 
 	discover_host_each(plan_pid, h);
+	if (stop_pending(h->c->ro->stop))
+		return MMX_OK;	/* main() says how it ended */
 	v = calloc((size_t)h->reg.nbins + 1, sizeof(*v));
 	if (!v)
 		return MMX_INTERNAL;
@@ -554,7 +561,8 @@ int host_run(const struct host_config *c)
 		goto cleanup;
 	}
 	rc = start(h);
-	if (rc)
+	/* a signal that came before is handled by main(): no report */
+	if (rc || stop_take_over(c->ro->stop))
 		goto cleanup;
 	host_loop(h);
 	report(h, true);

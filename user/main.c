@@ -26,6 +26,7 @@
 #include "parse.h"
 #include "present.h"
 #include "stacks.h"
+#include "stop.h"
 #include "symbolize.h"
 
 /* per-type rows kept per target for the table and JSON */
@@ -69,6 +70,26 @@ struct mmtrace {
 	char err[512];
 };
 
+/* The signal that asked to stop before a loop took SIGINT/SIGTERM over:
+ * the one state a signal handler may write. */
+static stop_flag stop_signal;
+
+static void on_stop_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+/* No SA_RESTART: a stage blocked in a slow open or read returns EINTR. */
+static int catch_stop_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_stop_signal };
+
+	sigemptyset(&sa.sa_mask);
+	sigaddset(&sa.sa_mask, SIGINT);
+	sigaddset(&sa.sa_mask, SIGTERM);
+	return sigaction(SIGINT, &sa, NULL) || sigaction(SIGTERM, &sa, NULL) ? -1 : 0;
+}
+
 static void fail(const struct mmtrace *m)
 {
 	fprintf(stderr, "mmtrace: %s\n", m->err);
@@ -83,7 +104,7 @@ static int prepare_targets(struct mmtrace *m)
 		return discover_command(m->opt.cmd[0], &m->ro, &m->targets[0], m->exe, sizeof(m->exe),
 					m->err, sizeof(m->err));
 	}
-	for (i = 0; i < m->opt.npids; i++) {
+	for (i = 0; i < m->opt.npids && !stop_pending(m->ro.stop); i++) {
 		rc = discover_pid(m->opt.pids[i], &m->ro, &m->targets[i], m->err, sizeof(m->err));
 		m->ntargets = i + (rc == MMX_OK);
 		if (rc)
@@ -108,17 +129,18 @@ static int plan_targets(struct mmtrace *m)
 	return rc;
 }
 
-/* SIGINT, SIGTERM and SIGCHLD arrive on a descriptor the loop polls. */
+/* SIGINT, SIGTERM and SIGCHLD arrive on a descriptor the loop polls:
+ * SIGCHLD from now on, SIGINT and SIGTERM once stop_take_over() blocks them. */
 static int signals_fd(void)
 {
 	sigset_t set;
 
 	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGCHLD);
 	if (sigprocmask(SIG_BLOCK, &set, NULL))
 		return -1;
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
 	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
@@ -221,7 +243,7 @@ static int attach_all(struct mmtrace *m)
 		snprintf(m->err, sizeof(m->err), "cannot read the samples ring buffer: %s", strerror(errno));
 		rc = MMX_INTERNAL;
 	}
-	for (i = 0; !rc && i < m->ntargets; i++) {
+	for (i = 0; !rc && i < m->ntargets && !stop_pending(m->ro.stop); i++) {
 		t = &m->targets[i];
 		rc = attacher_attach(&m->att, &t->bin, &t->plan, t->pid, (__u32)i, m->err, sizeof(m->err));
 		t->start_ns = monotonic_ns();
@@ -412,7 +434,8 @@ static int open_exporters(struct mmtrace *m)
 }
 
 /* Fault injection for the tests: MMTRACE_TEST_ATTACH_DELAY_MS widens the
- * window between discovery and attach, where a target may exit. */
+ * window between discovery and attach, where a target may exit (or a
+ * signal come: it ends the sleep). */
 static void test_delay_before_attach(void)
 {
 	const char *v = getenv("MMTRACE_TEST_ATTACH_DELAY_MS");
@@ -436,7 +459,7 @@ static int run_single(struct mmtrace *m)
 	int rc;
 
 	rc = prepare_targets(m);
-	if (rc)
+	if (rc || stop_pending(m->ro.stop))
 		return rc;
 	rc = plan_targets(m);
 	/* growth stacks weigh pools where the build shows refills, else arenas */
@@ -455,7 +478,8 @@ static int run_single(struct mmtrace *m)
 	test_delay_before_attach();
 	warn_exact_cost(m);
 	rc = attach_all(m);
-	if (rc)
+	/* a signal that came before is handled by main(): nothing was traced */
+	if (rc || stop_take_over(m->ro.stop))
 		return rc;
 	if (m->child.pid) {
 		m->targets[0].pidfd = (int)syscall(SYS_pidfd_open, m->child.pid, 0);
@@ -501,6 +525,12 @@ int main(int argc, char **argv)
 	rc = options_parse(argc, argv, &m.opt);
 	if (rc)
 		goto cleanup;
+	if (catch_stop_signals()) {
+		snprintf(m.err, sizeof(m.err), "cannot set up signals: %s", strerror(errno));
+		rc = MMX_INTERNAL;
+		goto cleanup;
+	}
+	m.ro.stop = &stop_signal;
 	m.ro.debug_dirs[0] = "/usr/lib/debug";
 	m.ro.ndebug_dirs = 1;
 	if (m.opt.ndebug_dirs) {
@@ -522,10 +552,14 @@ int main(int argc, char **argv)
 	m.tty = isatty(fileno(m.out));
 	rc = run(&m);
 cleanup:
-	if (rc && m.err[0] && !(m.opt.cmd_argc && m.targets[0].exited))
+	/* a signal before a loop took over: whatever stage it cut short, mmtrace
+	 * ends quietly as if killed by it, and a held CMD dies of it too */
+	if (stop_signal)
+		rc = 128 + stop_signal;
+	if (rc && m.err[0] && !stop_signal && !(m.opt.cmd_argc && m.targets[0].exited))
 		fail(&m);
 	if (m.child.pid)
-		held_child_abort(&m.child);
+		held_child_abort(&m.child, stop_signal);
 	if (m.collecting)
 		collector_close(&m.col);
 	if (m.exporting)

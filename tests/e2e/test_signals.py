@@ -124,3 +124,41 @@ def test_fifo_debug_file_then_sigterm_leaves_no_probe(fifo_debug_dir, deb_sleepe
     finally:
         mm.kill()
         mm.wait()
+
+
+def test_sigterm_while_probes_blocks_on_a_fifo(tmp_path):
+    """--probes -- CMD, where CMD is a FIFO: reading its #! line waits for a
+    writer that never comes. SIGTERM ends that wait at once."""
+    fifo = str(tmp_path / "app")
+    os.mkfifo(fifo, 0o755)
+    os.chmod(fifo, 0o755)
+    mm = subprocess.Popen([MMTRACE, "--probes", "--", fifo], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(0.5)
+    assert mm.poll() is None, "mmtrace waits on the FIFO"
+    assert signal_promptly(mm) == 128 + signal.SIGTERM
+    assert mm.stdout.read() == b"" and mm.stderr.read() == b""   # stopped, not "not CPython"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_signal_during_attach_exits_128_plus_n(sleeper, sig):
+    mm = subprocess.Popen([MMTRACE, "-p", str(sleeper.pid)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          env=dict(os.environ, MMTRACE_TEST_ATTACH_DELAY_MS="20000"))
+    time.sleep(1)
+    assert mm.poll() is None
+    assert signal_promptly(mm, sig) == 128 + sig
+    assert mm.stdout.read() == b"", "no report: nothing was traced"
+    assert sleeper.poll() is None, "target keeps running"
+
+
+def test_signal_during_attach_ends_held_command(tmp_path):
+    """The held child never runs CMD, dies of the same signal, and is reaped."""
+    ran = tmp_path / "ran"
+    mm = subprocess.Popen([MMTRACE, "--", PY, "-c", "open(%r, 'w')" % str(ran)], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, env=dict(os.environ, MMTRACE_TEST_ATTACH_DELAY_MS="20000"))
+    time.sleep(1)
+    with open("/proc/%d/task/%d/children" % (mm.pid, mm.pid)) as f:
+        held = [int(c) for c in f.read().split()]
+    assert len(held) == 1
+    assert signal_promptly(mm) == 128 + signal.SIGTERM
+    assert not os.path.exists("/proc/%d" % held[0]), "the held child was reaped"
+    assert not ran.exists(), "CMD never ran"
