@@ -31,6 +31,8 @@
 
 /* per-type rows kept per target for the table and JSON */
 #define TYPES_KEPT 50
+/* how long CMD has to end once the signal that stopped mmtrace is passed on */
+#define CMD_GRACE_S 3
 
 /* The one-process mode (-p, -- CMD); the system-wide mode lives in host.c. */
 struct mmtrace {
@@ -65,6 +67,8 @@ struct mmtrace {
 	struct held_child child;	/* pid 0 unless -- CMD */
 	char exe[PATH_MAX];
 	int sigfd;
+	int stop_sig;		/* the SIGINT or SIGTERM that ended the loop, or 0 */
+	bool stop_from_tty;	/* sent by a terminal to the whole process group (^C) */
 	FILE *out;
 	bool tty;
 	char err[512];
@@ -352,9 +356,13 @@ static bool drain_signals(struct mmtrace *m)
 	struct signalfd_siginfo si;
 	bool stop = false;
 
-	while (read(m->sigfd, &si, sizeof(si)) == sizeof(si))
-		if (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM)
-			stop = true;
+	while (read(m->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo != SIGINT && si.ssi_signo != SIGTERM)
+			continue;
+		stop = true;
+		m->stop_sig = (int)si.ssi_signo;
+		m->stop_from_tty = si.ssi_code == SI_KERNEL;
+	}
 	return stop;
 }
 
@@ -401,6 +409,75 @@ static void trace_loop(struct mmtrace *m)
 		report(m, false);
 		if (m->opt.count && ++reports >= m->opt.count)
 			break;
+	}
+}
+
+/* Reaps CMD if it ended: true then. */
+static bool reap_child(struct mmtrace *m)
+{
+	struct target *t = &m->targets[0];
+
+	if (waitpid(m->child.pid, &t->wait_status, WNOHANG) != m->child.pid)
+		return false;
+	m->child.pid = 0;
+	t->exited = true;
+	t->end_ns = monotonic_ns();
+	return true;
+}
+
+static void kill_child(struct mmtrace *m)
+{
+	struct target *t = &m->targets[0];
+
+	fprintf(stderr, "mmtrace: %s (PID %d) still running %d s after SIG%s: killed\n", t->comm, t->pid,
+		CMD_GRACE_S, sigabbrev_np(m->stop_sig));
+	kill(m->child.pid, SIGKILL);
+	if (waitpid(m->child.pid, &t->wait_status, 0) == m->child.pid) {
+		m->child.pid = 0;
+		t->exited = true;
+	}
+}
+
+/* Probes cost CMD time, and a stopped mmtrace reads no more events. */
+static void detach(struct mmtrace *m)
+{
+	if (m->collecting)
+		collector_close(&m->col);
+	m->collecting = false;
+	if (m->loaded)
+		attacher_close(&m->att);
+	m->loaded = false;
+}
+
+/*
+ * Tracing ended while CMD runs. As timeout(1) does, mmtrace detaches, passes
+ * the signal that stopped it on to CMD (a terminal's ^C reached CMD's process
+ * group already), and kills CMD if it has not ended CMD_GRACE_S later (at
+ * once on a second signal). Ended otherwise (COUNT, the reader gone), it waits
+ * for CMD, passing on a signal that comes meanwhile.
+ */
+static void finish_child(struct mmtrace *m)
+{
+	struct pollfd p = { .fd = m->sigfd, .events = POLLIN };
+	uint64_t deadline = 0, now;
+
+	detach(m);
+	while (!reap_child(m)) {
+		now = monotonic_ns();
+		if (m->stop_sig && !deadline) {
+			if (!m->stop_from_tty)
+				kill(m->child.pid, m->stop_sig);
+			deadline = now + CMD_GRACE_S * 1000000000ull;
+			continue;
+		}
+		if (deadline && now >= deadline) {
+			kill_child(m);
+			return;
+		}
+		/* SIGCHLD, queued on the signalfd, says when CMD ends */
+		if (poll(&p, 1, deadline ? (int)((deadline - now + 999999) / 1000000) : -1) > 0 &&
+		    drain_signals(m) && deadline)
+			deadline = now;
 	}
 }
 
@@ -487,6 +564,8 @@ static int run_single(struct mmtrace *m)
 	}
 	trace_loop(m);
 	report(m, true);
+	if (m->child.pid)
+		finish_child(m);
 	if (m->opt.folded && stacks_write_files(&m->stacks, m->opt.folded, m->opt.folded_metric, m->err,
 						sizeof(m->err)))
 		return MMX_INTERNAL;

@@ -162,3 +162,62 @@ def test_signal_during_attach_ends_held_command(tmp_path):
     assert signal_promptly(mm) == 128 + signal.SIGTERM
     assert not os.path.exists("/proc/%d" % held[0]), "the held child was reaped"
     assert not ran.exists(), "CMD never ran"
+
+
+def traced_command(tmp_path, code):
+    """mmtrace --json -- PY -c code, once code has written its ready file."""
+    ready = tmp_path / "ready"
+    mm = subprocess.Popen([MMTRACE, "--json", "--", PY, "-c", "import os, signal, sys, time\n" + code +
+                           "\nopen(%r, 'w').close()\ntime.sleep(30)" % str(ready)],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    LineReader(mm.stdout).line(timeout=PROMPT)           # a report: attached
+    deadline = time.monotonic() + PROMPT
+    while not ready.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert ready.exists()
+    assert any(p["fd_type"] in ("uprobe", "uretprobe") for p in perf_probes_of(mm.pid))
+    with open("/proc/%d/task/%d/children" % (mm.pid, mm.pid)) as f:
+        child = int(f.read().split()[0])
+    return mm, child
+
+
+def test_sigterm_is_passed_to_command(tmp_path):
+    """SIGTERM stops tracing, goes on to CMD, and mmtrace exits with CMD's
+    status (it died of it: 143) at once, not when CMD would have ended."""
+    mm, child = traced_command(tmp_path, "")
+    try:
+        assert signal_promptly(mm) == 128 + signal.SIGTERM
+        out = mm.stdout.read().decode()
+        assert '"final":true' in out
+        assert not os.path.exists("/proc/%d" % child), "CMD ended and was reaped"
+        assert perf_probes_of(mm.pid) == []
+    finally:
+        mm.kill()
+        mm.wait()
+
+
+def test_command_exit_code_after_sigterm(tmp_path):
+    mm, _ = traced_command(tmp_path, "signal.signal(signal.SIGTERM, lambda *a: sys.exit(3))")
+    try:
+        assert signal_promptly(mm) == 3
+    finally:
+        mm.kill()
+        mm.wait()
+
+
+def test_command_ignoring_sigterm_is_killed_after_grace(tmp_path):
+    """Detached first (no probe while it waits), then CMD gets 3 s, then SIGKILL, said on stderr."""
+    mm, child = traced_command(tmp_path, "signal.signal(signal.SIGTERM, signal.SIG_IGN)")
+    try:
+        t = time.monotonic()
+        mm.send_signal(signal.SIGTERM)
+        time.sleep(1)
+        assert mm.poll() is None, "CMD is given time"
+        assert perf_probes_of(mm.pid) == [], "probes are gone while mmtrace waits"
+        assert wait_promptly(mm, "SIGTERM") == 128 + signal.SIGKILL
+        assert time.monotonic() - t >= 2.9
+        assert "still running 3 s after SIGTERM: killed" in mm.stderr.read().decode()
+        assert not os.path.exists("/proc/%d" % child)
+    finally:
+        mm.kill()
+        mm.wait()
