@@ -424,6 +424,7 @@ static void run_held(const char *exe, char *const argv[], int gate)
 	 * meant for CMD, sent while it is held, must end it as it would CMD */
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
+	signal(SIGPIPE, SIG_DFL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	/* EOF means abort */

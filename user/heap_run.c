@@ -173,6 +173,8 @@ int heap_run(const struct heap_config *c)
 		if (round && !wait_interval(c))
 			break;
 		rc = snapshot_all(c, hs, o->npids);
+		if (reader_gone(c->out))
+			break;
 	}
 	for (i = 0; i < o->npids; i++)
 		if (hs[i].t.pidfd >= 0)

@@ -469,7 +469,7 @@ static void host_loop(struct host *h)
 			continue;
 		next_report += interval;
 		report(h, false);
-		if (h->c->opt->count && ++reports >= h->c->opt->count)
+		if (reader_gone(h->c->out) || (h->c->opt->count && ++reports >= h->c->opt->count))
 			break;
 	}
 }

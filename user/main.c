@@ -83,7 +83,9 @@ static void on_stop_signal(int sig)
 	stop_signal = sig;
 }
 
-/* No SA_RESTART: a stage blocked in a slow open or read returns EINTR. */
+/* No SA_RESTART: a stage blocked in a slow open or read returns EINTR.
+ * A scraper or a reader of stdout that hangs up must not kill mmtrace
+ * (the --trace array would stay unclosed): writes fail with EPIPE instead. */
 static int catch_stop_signals(void)
 {
 	struct sigaction sa = { .sa_handler = on_stop_signal };
@@ -91,7 +93,9 @@ static int catch_stop_signals(void)
 	sigemptyset(&sa.sa_mask);
 	sigaddset(&sa.sa_mask, SIGINT);
 	sigaddset(&sa.sa_mask, SIGTERM);
-	return sigaction(SIGINT, &sa, NULL) || sigaction(SIGTERM, &sa, NULL) ? -1 : 0;
+	if (sigaction(SIGINT, &sa, NULL) || sigaction(SIGTERM, &sa, NULL))
+		return -1;
+	return signal(SIGPIPE, SIG_IGN) == SIG_ERR ? -1 : 0;
 }
 
 static void fail(const struct mmtrace *m)
@@ -407,7 +411,7 @@ static void trace_loop(struct mmtrace *m)
 			continue;
 		next += interval;
 		report(m, false);
-		if (m->opt.count && ++reports >= m->opt.count)
+		if (reader_gone(m->out) || (m->opt.count && ++reports >= m->opt.count))
 			break;
 	}
 }

@@ -8,7 +8,7 @@
 #ifndef MMTRACE_STOP_H
 #define MMTRACE_STOP_H
 
-#include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -41,11 +41,14 @@ static inline int stop_take_over(const stop_flag *stop)
 }
 
 /* The reader of the reports went away (mmtrace ... | head): SIGPIPE is
- * ignored, so the write fails with EPIPE, and tracing stops quietly. */
+ * ignored, so a write failed (EPIPE), and tracing stops quietly. errno is
+ * long gone when the presenter flushed: the pipe or socket itself says so. */
 static inline bool reader_gone(FILE *out)
 {
-	errno = 0;
-	return fflush(out) == EOF && errno == EPIPE;
+	struct pollfd p = { .fd = fileno(out), .events = POLLOUT };
+
+	fflush(out);
+	return ferror(out) && poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP));
 }
 
 #endif /* MMTRACE_STOP_H */

@@ -221,3 +221,51 @@ def test_command_ignoring_sigterm_is_killed_after_grace(tmp_path):
     finally:
         mm.kill()
         mm.wait()
+
+
+def test_scrapers_that_hang_up_do_not_kill_mmtrace(tmp_path, sleeper):
+    """Clients that send a request and close without reading: the response
+    is written to a closed socket (EPIPE, no SIGPIPE); the trace stays whole."""
+    import socket
+    from conftest import free_port
+    port, trace = free_port(), tmp_path / "trace.json"
+    mm = subprocess.Popen([MMTRACE, "--json", "-p", str(sleeper.pid), "--openmetrics", str(port),
+                           "--trace", str(trace), "0.2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        LineReader(mm.stdout).line(timeout=PROMPT)
+        for i in range(60):
+            s = socket.create_connection(("127.0.0.1", port))
+            if i % 2:       # an abortive close: RST at once
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            s.close()
+            time.sleep(0.01)
+        time.sleep(0.5)
+        assert mm.poll() is None, "mmtrace survives (it ended with %s)" % mm.returncode
+        assert signal_promptly(mm, signal.SIGINT) == 0
+        assert isinstance(json.loads(trace.read_text()), list)
+    finally:
+        mm.kill()
+        mm.wait()
+
+
+@pytest.mark.parametrize("mode", ["pid", "system-wide", "heap"])
+def test_reader_gone_ends_quietly(tmp_path, sleeper, mode):
+    """mmtrace --json ... | head -1: the reader goes; mmtrace ends, exit 0,
+    nothing on stderr, the --trace array closed."""
+    trace = tmp_path / "trace.json"
+    args = {"pid": ["-p", str(sleeper.pid), "--trace", str(trace)],
+            "system-wide": ["--trace", str(trace)],
+            "heap": ["--heap", "-p", str(sleeper.pid)]}[mode]
+    mm = subprocess.Popen([MMTRACE, "--json", "0.1"] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert json.loads(LineReader(mm.stdout).line(timeout=30))
+        mm.stdout.close()
+        assert wait_promptly(mm, "its reader went away") == 0
+        err = mm.stderr.read().decode()
+        assert "Broken pipe" not in err and "mmtrace: cannot" not in err, err
+        if mode != "heap":
+            assert isinstance(json.loads(trace.read_text()), list)
+    finally:
+        mm.kill()
+        mm.wait()
