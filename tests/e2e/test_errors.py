@@ -207,3 +207,23 @@ def test_malformed_elf_exit_4(tmp_path, name, content):
     r = run_mmtrace(["--probes", "--", str(path)])
     assert r.returncode == 4, (r.returncode, r.stderr)
     assert "is not a CPython interpreter" in r.stderr
+
+
+def test_pid_still_in_dynamic_loader_is_waited_for():
+    """mmtrace -p right after the spawn of an interpreter that links libpython
+    (pyenv 3.13): while ld.so runs only the executable and the loader are
+    mapped. That is not "not CPython". A long LD_LIBRARY_PATH of missing
+    directories keeps the loader busy for tens of ms, so that every spawn is
+    caught there."""
+    from conftest import interpreter_or_skip
+    py = interpreter_or_skip("3.13")
+    env = dict(os.environ, LD_LIBRARY_PATH=":".join("/nonexistent/d%d" % i for i in range(6000)))
+    for _ in range(20):
+        p = subprocess.Popen([py, "-c", "import sys; sys.stdin.readline()"], stdin=subprocess.PIPE, env=env)
+        try:
+            r = run_mmtrace(["-p", str(p.pid), "--probes"])
+            assert r.returncode == 0, r.stderr
+            assert "python3.13" in r.stdout or "libpython3.13" in r.stdout
+        finally:
+            p.kill()
+            p.wait()
