@@ -9,6 +9,8 @@ mmtrace's own attach. Prints median times and the traced/untraced ratio,
 the number of collections the probes saw per run, and mmtrace's attach
 latency (process start to first report, which follows attach).
 
+    tools/bench.py [3.12 3.13 debian ...]     # only these; BENCH_ROUNDS=N rounds (default 7)
+
 What the ratio means: mmtrace probes two points per collection (entry and
 return, or gc__start and gc__done). Each hit costs a trap (~5-10 us on this
 VM, ~1 us on bare metal); a gen0 collection costs tens to hundreds of us. So
@@ -46,8 +48,12 @@ def run_once(exe, traced):
     mm, attach_s = None, None
     if traced:
         t0 = time.monotonic()
-        mm = subprocess.Popen([MMTRACE, "--json", "-p", str(p.pid), "0.05"], stdout=subprocess.PIPE, text=True)
-        mm.stdout.readline()               # first report: probes are live
+        mm = subprocess.Popen([MMTRACE, "--json", "-p", str(p.pid), "0.05"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+        if not mm.stdout.readline():       # first report: probes are live
+            p.kill()
+            sys.exit("bench: mmtrace -p %d on %s failed (exit %s): %s" %
+                     (p.pid, exe, mm.wait(), mm.stderr.read().strip()))
         attach_s = time.monotonic() - t0
     p.stdin.write("\n")
     p.stdin.flush()
@@ -63,13 +69,15 @@ def run_once(exe, traced):
     return float(dt), int(colls), attach_s, seen
 
 
-def interpreters():
+def interpreters(only):
     out = []
     for minor in ("3.8", "3.10", "3.12", "3.13"):
+        if only and minor not in only:
+            continue
         c = sorted(glob.glob("/root/.pyenv/versions/%s.*/bin/python%s" % (minor, minor)))
         if c:
             out.append(("pyenv-" + minor, c[-1]))
-    if os.access("/usr/bin/python3.11", os.X_OK):
+    if os.access("/usr/bin/python3.11", os.X_OK) and (not only or "debian" in only):
         out.append(("debian-3.11 (usdt)", "/usr/bin/python3.11"))
     return out
 
@@ -78,7 +86,7 @@ def main():
     if os.geteuid() != 0:
         sys.exit("bench: run as root")
     print("%-20s %10s %10s %7s %8s %10s" % ("interpreter", "untraced", "traced", "ratio", "GCs/run", "attach"))
-    for name, exe in interpreters():
+    for name, exe in interpreters(sys.argv[1:]):
         base, traced, attach = [], [], []
         for _ in range(ROUNDS):
             base.append(run_once(exe, False)[0])

@@ -195,31 +195,84 @@ static int open_pidfd(pid_t pid)
 	return (int)syscall(SYS_pidfd_open, pid, 0);
 }
 
-static int find_interpreter(pid_t pid, const struct resolve_opts *ro, struct target *t,
+/* A process as long as it is in the loader, re-read this often, at most this long */
+#define LOADER_POLL_MS 20
+#define LOADER_WAIT_MS 2000
+
+/*
+ * Right after exec a dynamically linked interpreter (pyenv's python3.13,
+ * which links libpython) maps only itself and the dynamic loader; libpython
+ * and libc come when ld.so has run. Such a process is not "not CPython" yet.
+ */
+static bool in_dynamic_loader(const struct mapped_files *m)
+{
+	const char *base;
+	int i;
+
+	if (m->n > 2)
+		return false;
+	for (i = 0; i < m->n; i++) {
+		base = strrchr(m->files[i].path, '/');
+		base = base ? base + 1 : m->files[i].path;
+		if (!strncmp(base, "ld-", 3) || !strncmp(base, "ld.so", 5))
+			return true;
+	}
+	return false;
+}
+
+/* MMX_OK with t->bin set, MMX_NOT_PYTHON (m read), or an error (err set). */
+static int resolve_mappings(pid_t pid, const struct resolve_opts *ro, struct target *t, struct mapped_files *m,
 			    char *err, size_t errlen)
 {
-	struct mapped_files m = { 0 };
-	int i, rc = MMX_NOT_PYTHON;
+	int i;
 
-	if (read_mapped_files(pid, &m)) {
+	if (read_mapped_files(pid, m)) {
 		snprintf(err, errlen, "cannot read /proc/%d/maps: %s", pid, strerror(errno));
 		return errno == ENOENT || errno == ESRCH ? MMX_NO_PROCESS : MMX_NO_PERMISSION;
 	}
-	for (i = 0; i < m.n; i++) {
-		if (!resolve_python(m.files[i].path, ro, &t->bin)) {
-			rc = MMX_OK;
-			break;
-		}
+	for (i = 0; i < m->n && !stop_pending(ro->stop); i++)
+		if (!resolve_python(m->files[i].path, ro, &t->bin))
+			return MMX_OK;
+	return MMX_NOT_PYTHON;
+}
+
+/* Why no mapping is CPython: MMX_NOT_PYTHON or MMX_BINARY_GONE, err set. */
+static int not_python(pid_t pid, const struct target *t, const struct mapped_files *m, char *err, size_t errlen)
+{
+	if (in_dynamic_loader(m)) {
+		snprintf(err, errlen, "process %d (%s) is still in its dynamic loader after %d ms: its libraries, "
+			 "libpython among them, are not mapped yet", pid, t->comm, LOADER_WAIT_MS);
+		return MMX_NOT_PYTHON;
 	}
-	if (rc != MMX_OK && m.saw_deleted) {
-		rc = MMX_BINARY_GONE;
+	if (m->saw_deleted) {
 		snprintf(err, errlen,
 			 "process %d (%s) maps a deleted file %s; mmtrace needs the interpreter file on disk",
-			 pid, t->comm, m.deleted);
-	} else if (rc != MMX_OK) {
-		snprintf(err, errlen, "process %d (%s) is not a CPython process: none of its %d executable "
-			 "mappings defines _PyRuntime and Py_GetVersion", pid, t->comm, m.n);
+			 pid, t->comm, m->deleted);
+		return MMX_BINARY_GONE;
 	}
+	snprintf(err, errlen, "process %d (%s) is not a CPython process: none of its %d executable "
+		 "mappings defines _PyRuntime and Py_GetVersion", pid, t->comm, m->n);
+	return MMX_NOT_PYTHON;
+}
+
+static int find_interpreter(pid_t pid, const struct resolve_opts *ro, struct target *t,
+			    char *err, size_t errlen)
+{
+	const struct timespec poll_gap = { 0, LOADER_POLL_MS * 1000000L };
+	struct mapped_files m = { 0 };
+	int waited, rc;
+
+	for (waited = 0;; waited += LOADER_POLL_MS) {
+		rc = resolve_mappings(pid, ro, t, &m, err, errlen);
+		if (rc != MMX_NOT_PYTHON || !in_dynamic_loader(&m) || waited >= LOADER_WAIT_MS ||
+		    stop_pending(ro->stop))
+			break;
+		free_mapped_files(&m);
+		m.saw_deleted = false;
+		nanosleep(&poll_gap, NULL);	/* a signal ends it early */
+	}
+	if (rc == MMX_NOT_PYTHON)
+		rc = not_python(pid, t, &m, err, errlen);
 	free_mapped_files(&m);
 	return rc;
 }
@@ -414,34 +467,50 @@ int discover_command(const char *cmd, const struct resolve_opts *ro, struct targ
 	return MMX_OK;
 }
 
+/* In the child: wait until mmtrace's probes are attached, then become CMD. */
+static void run_held(const char *exe, char *const argv[], int gate)
+{
+	sigset_t none;
+	char go;
+
+	/* mmtrace's handlers and its blocked signals are not CMD's: a signal
+	 * meant for CMD, sent while it is held, must end it as it would CMD */
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGPIPE, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* EOF means abort */
+	if (read(gate, &go, 1) != 1)
+		_exit(MMX_CMD_NOT_FOUND);
+	execv(exe, argv);
+	fprintf(stderr, "mmtrace: cannot run %s: %s\n", exe, strerror(errno));
+	_exit(MMX_CMD_NOT_FOUND);
+}
+
 int held_child_spawn(const char *exe, char *const argv[], struct held_child *c)
 {
-	int gate[2];
-	char go;
+	sigset_t all, old;
+	int gate[2], err = 0;
 
 	if (pipe2(gate, O_CLOEXEC))
 		return -errno;
+	/* no signal reaches the child before it has reset mmtrace's handlers */
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
 	c->pid = fork();
-	if (c->pid < 0) {
-		close(gate[0]);
-		close(gate[1]);
-		return -errno;
-	}
 	if (c->pid == 0) {
-		sigset_t none;
-
-		/* mmtrace blocks SIGINT/SIGTERM/SIGCHLD for its signalfd; CMD must not inherit that */
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
 		close(gate[1]);
-		/* wait until mmtrace's probes are attached; EOF means abort */
-		if (read(gate[0], &go, 1) != 1)
-			_exit(MMX_CMD_NOT_FOUND);
-		execv(exe, argv);
-		fprintf(stderr, "mmtrace: cannot run %s: %s\n", exe, strerror(errno));
-		_exit(MMX_CMD_NOT_FOUND);
+		run_held(exe, argv, gate[0]);
 	}
+	if (c->pid < 0)
+		err = -errno;
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(gate[0]);
+	if (err) {
+		close(gate[1]);
+		return err;
+	}
 	c->gate_fd = gate[1];
 	return 0;
 }
@@ -455,11 +524,17 @@ int held_child_release(struct held_child *c)
 	return rc;
 }
 
-void held_child_abort(struct held_child *c)
+int held_child_abort(struct held_child *c, int sig)
 {
-	if (c->gate_fd >= 0)
+	int status = -1;
+
+	if (c->gate_fd >= 0) {
+		if (sig)
+			kill(c->pid, sig);
 		close(c->gate_fd);
+	}
 	c->gate_fd = -1;
-	if (c->pid > 0)
-		waitpid(c->pid, NULL, 0);
+	if (c->pid > 0 && waitpid(c->pid, &status, 0) == c->pid)
+		c->pid = 0;
+	return status;
 }

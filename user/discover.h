@@ -39,8 +39,10 @@ struct held_child {
 
 int held_child_spawn(const char *exe, char *const argv[], struct held_child *c);
 int held_child_release(struct held_child *c);
-/* Kills a child that must not run (attach failed) and reaps it. */
-void held_child_abort(struct held_child *c);
+/* Ends a child still held, which must not run CMD (attach failed; or sig,
+ * when not 0, came first: the child dies of it too), and reaps it; a child
+ * already released is only waited for. Its wait status, or -1. */
+int held_child_abort(struct held_child *c, int sig);
 
 /* A file as the kernel names it: s_dev in the kernel's encoding
  * (major << 20 | minor, as /proc/PID/maps and BPF see it) and inode. */

@@ -5,12 +5,12 @@
  * partial units); a declaration without members is skipped.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include "dwarf_layout.h"
+#include "elf_file.h"
 
 struct field_path {
 	const char *type;	/* struct tag */
@@ -112,9 +112,9 @@ int dwarf_heap_offsets(const char *path, struct dwarf_offsets *out)
 	int fd, units = 0;
 
 	memset(out, 0, sizeof(*out));
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open_target_file(path);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	dw = dwarf_begin(fd, DWARF_C_READ);
 	if (!dw) {
 		close(fd);

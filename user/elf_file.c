@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "elf_file.h"
 
@@ -23,15 +24,36 @@ static int elf_setup(struct elf_file *ef)
 	return 0;
 }
 
+/*
+ * A target names these paths (its maps, its root, its debug links), so one
+ * may be a FIFO or a device: opening a FIFO for reading would wait for a
+ * writer forever, and reading a device may never end. O_NONBLOCK makes the
+ * open return at once (it changes nothing for a regular file), and only a
+ * regular file is kept.
+ */
+int open_target_file(const char *path)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return -EINVAL;
+	}
+	return fd;
+}
+
 int elf_file_open(struct elf_file *ef, const char *path)
 {
 	int err;
 
 	memset(ef, 0, sizeof(*ef));
 	elf_version(EV_CURRENT);
-	ef->fd = open(path, O_RDONLY | O_CLOEXEC);
+	ef->fd = open_target_file(path);
 	if (ef->fd < 0)
-		return -errno;
+		return ef->fd;
 	ef->elf = elf_begin(ef->fd, ELF_C_READ_MMAP, NULL);
 	err = elf_setup(ef);
 	if (err)

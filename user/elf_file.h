@@ -15,6 +15,10 @@ struct elf_file {
 	size_t shstrndx;
 };
 
+/* Opens a file a target may control, read-only: its descriptor, or -errno
+ * (-EINVAL for anything but a regular file, a FIFO included). Never blocks. */
+int open_target_file(const char *path);
+
 /* Returns 0, or -errno (-ENOEXEC when the file is not a 64-bit ELF). */
 int elf_file_open(struct elf_file *ef, const char *path);
 int elf_file_open_mem(struct elf_file *ef, void *buf, size_t len);

@@ -15,6 +15,7 @@
 #include "exitcodes.h"
 #include "heap_layout.h"
 #include "heap_run.h"
+#include "stop.h"
 #include "parse.h"
 #include "present_heap.h"
 
@@ -163,12 +164,17 @@ int heap_run(const struct heap_config *c)
 	}
 	for (i = 0; i < o->npids; i++)
 		hs[i].t.pidfd = -1;
-	for (i = 0; i < o->npids && !rc; i++)
+	for (i = 0; i < o->npids && !rc && !stop_pending(c->ro->stop); i++)
 		rc = discover_pid(o->pids[i], c->ro, &hs[i].t, c->err, c->errlen);
+	/* a signal that came before is handled by main(): nothing was read */
+	if (!rc && stop_take_over(c->ro->stop))
+		rounds = -1;
 	for (round = 0; !rc && (!rounds || round < rounds); round++) {
 		if (round && !wait_interval(c))
 			break;
 		rc = snapshot_all(c, hs, o->npids);
+		if (reader_gone(c->out))
+			break;
 	}
 	for (i = 0; i < o->npids; i++)
 		if (hs[i].t.pidfd >= 0)

@@ -21,6 +21,7 @@
 #include "present.h"
 #include "proctable.h"
 #include "registry.h"
+#include "stop.h"
 
 /* A process can load libpython long after exec (uwsgi's plugin): /proc is
  * scanned again this often. Exec events find everything else at once. */
@@ -175,7 +176,8 @@ static void consider_pid(void *arg, pid_t pid)
 	struct proc_row *row;
 	int i;
 
-	if (proctable_live(&h->procs, pid))
+	/* the rest of a scan can wait for the next mmtrace */
+	if (stop_pending(h->c->ro->stop) || proctable_live(&h->procs, pid))
 		return;
 	for (i = 0; i < SCAN_TRIES && act == SCAN_RETRY; i++) {
 		look(h, pid, &f);
@@ -583,7 +585,7 @@ static void host_loop(struct host *h)
 			continue;
 		next_report += interval;
 		report(h, false);
-		if (h->c->opt->count && ++reports >= h->c->opt->count)
+		if (reader_gone(h->c->out) || (h->c->opt->count && ++reports >= h->c->opt->count))
 			break;
 	}
 }
@@ -624,8 +626,11 @@ static int start(struct host *h)
 static void plan_pid(void *arg, pid_t pid)
 {
 	struct host *h = arg;
-	int bin = discover_host_pid(&h->disc, pid);
+	int bin;
 
+	if (stop_pending(h->c->ro->stop))
+		return;
+	bin = discover_host_pid(&h->disc, pid);
 	/* a file without a probe point still gets a plan: its metrics say why */
 	if (bin >= 0 && !interp(h, bin)->planned) {
 		plan_file(&interp(h, bin)->bin, h->c->po, &interp(h, bin)->plan);
@@ -640,6 +645,8 @@ static int print_host_probes(struct host *h)
 	int i;
 
 	discover_host_each(plan_pid, h);
+	if (stop_pending(h->c->ro->stop))
+		return MMX_OK;	/* main() says how it ended */
 	v = calloc((size_t)h->reg.nbins + 1, sizeof(*v));
 	if (!v)
 		return MMX_INTERNAL;
@@ -670,7 +677,8 @@ int host_run(const struct host_config *c)
 		goto cleanup;
 	}
 	rc = start(h);
-	if (rc)
+	/* a signal that came before is handled by main(): no report */
+	if (rc || stop_take_over(c->ro->stop))
 		goto cleanup;
 	host_loop(h);
 	report(h, true);

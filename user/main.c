@@ -26,10 +26,13 @@
 #include "parse.h"
 #include "present.h"
 #include "stacks.h"
+#include "stop.h"
 #include "symbolize.h"
 
 /* per-type rows kept per target for the table and JSON */
 #define TYPES_KEPT 50
+/* how long CMD has to end once the signal that stopped mmtrace is passed on */
+#define CMD_GRACE_S 3
 
 /* The one-process mode (-p, -- CMD); the system-wide mode lives in host.c. */
 struct mmtrace {
@@ -64,10 +67,36 @@ struct mmtrace {
 	struct held_child child;	/* pid 0 unless -- CMD */
 	char exe[PATH_MAX];
 	int sigfd;
+	int stop_sig;		/* the SIGINT or SIGTERM that ended the loop, or 0 */
+	bool stop_from_tty;	/* sent by a terminal to the whole process group (^C) */
 	FILE *out;
 	bool tty;
 	char err[512];
 };
+
+/* The signal that asked to stop before a loop took SIGINT/SIGTERM over:
+ * the one state a signal handler may write. */
+static stop_flag stop_signal;
+
+static void on_stop_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+/* No SA_RESTART: a stage blocked in a slow open or read returns EINTR.
+ * A scraper or a reader of stdout that hangs up must not kill mmtrace
+ * (the --trace array would stay unclosed): writes fail with EPIPE instead. */
+static int catch_stop_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_stop_signal };
+
+	sigemptyset(&sa.sa_mask);
+	sigaddset(&sa.sa_mask, SIGINT);
+	sigaddset(&sa.sa_mask, SIGTERM);
+	if (sigaction(SIGINT, &sa, NULL) || sigaction(SIGTERM, &sa, NULL))
+		return -1;
+	return signal(SIGPIPE, SIG_IGN) == SIG_ERR ? -1 : 0;
+}
 
 static void fail(const struct mmtrace *m)
 {
@@ -83,7 +112,7 @@ static int prepare_targets(struct mmtrace *m)
 		return discover_command(m->opt.cmd[0], &m->ro, &m->targets[0], m->exe, sizeof(m->exe),
 					m->err, sizeof(m->err));
 	}
-	for (i = 0; i < m->opt.npids; i++) {
+	for (i = 0; i < m->opt.npids && !stop_pending(m->ro.stop); i++) {
 		rc = discover_pid(m->opt.pids[i], &m->ro, &m->targets[i], m->err, sizeof(m->err));
 		m->ntargets = i + (rc == MMX_OK);
 		if (rc)
@@ -108,17 +137,18 @@ static int plan_targets(struct mmtrace *m)
 	return rc;
 }
 
-/* SIGINT, SIGTERM and SIGCHLD arrive on a descriptor the loop polls. */
+/* SIGINT, SIGTERM and SIGCHLD arrive on a descriptor the loop polls:
+ * SIGCHLD from now on, SIGINT and SIGTERM once stop_take_over() blocks them. */
 static int signals_fd(void)
 {
 	sigset_t set;
 
 	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGCHLD);
 	if (sigprocmask(SIG_BLOCK, &set, NULL))
 		return -1;
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
 	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
@@ -221,7 +251,7 @@ static int attach_all(struct mmtrace *m)
 		snprintf(m->err, sizeof(m->err), "cannot read the samples ring buffer: %s", strerror(errno));
 		rc = MMX_INTERNAL;
 	}
-	for (i = 0; !rc && i < m->ntargets; i++) {
+	for (i = 0; !rc && i < m->ntargets && !stop_pending(m->ro.stop); i++) {
 		t = &m->targets[i];
 		rc = attacher_attach(&m->att, &t->bin, &t->plan, t->pid, (__u32)i, m->err, sizeof(m->err));
 		t->start_ns = monotonic_ns();
@@ -331,9 +361,13 @@ static bool drain_signals(struct mmtrace *m)
 	struct signalfd_siginfo si;
 	bool stop = false;
 
-	while (read(m->sigfd, &si, sizeof(si)) == sizeof(si))
-		if (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM)
-			stop = true;
+	while (read(m->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo != SIGINT && si.ssi_signo != SIGTERM)
+			continue;
+		stop = true;
+		m->stop_sig = (int)si.ssi_signo;
+		m->stop_from_tty = si.ssi_code == SI_KERNEL;
+	}
 	return stop;
 }
 
@@ -378,8 +412,77 @@ static void trace_loop(struct mmtrace *m)
 			continue;
 		next += interval;
 		report(m, false);
-		if (m->opt.count && ++reports >= m->opt.count)
+		if (reader_gone(m->out) || (m->opt.count && ++reports >= m->opt.count))
 			break;
+	}
+}
+
+/* Reaps CMD if it ended: true then. */
+static bool reap_child(struct mmtrace *m)
+{
+	struct target *t = &m->targets[0];
+
+	if (waitpid(m->child.pid, &t->wait_status, WNOHANG) != m->child.pid)
+		return false;
+	m->child.pid = 0;
+	t->exited = true;
+	t->end_ns = monotonic_ns();
+	return true;
+}
+
+static void kill_child(struct mmtrace *m)
+{
+	struct target *t = &m->targets[0];
+
+	fprintf(stderr, "mmtrace: %s (PID %d) still running %d s after SIG%s: killed\n", t->comm, t->pid,
+		CMD_GRACE_S, sigabbrev_np(m->stop_sig));
+	kill(m->child.pid, SIGKILL);
+	if (waitpid(m->child.pid, &t->wait_status, 0) == m->child.pid) {
+		m->child.pid = 0;
+		t->exited = true;
+	}
+}
+
+/* Probes cost CMD time, and a stopped mmtrace reads no more events. */
+static void detach(struct mmtrace *m)
+{
+	if (m->collecting)
+		collector_close(&m->col);
+	m->collecting = false;
+	if (m->loaded)
+		attacher_close(&m->att);
+	m->loaded = false;
+}
+
+/*
+ * Tracing ended while CMD runs. As timeout(1) does, mmtrace detaches, passes
+ * the signal that stopped it on to CMD (a terminal's ^C reached CMD's process
+ * group already), and kills CMD if it has not ended CMD_GRACE_S later (at
+ * once on a second signal). Ended otherwise (COUNT, the reader gone), it waits
+ * for CMD, passing on a signal that comes meanwhile.
+ */
+static void finish_child(struct mmtrace *m)
+{
+	struct pollfd p = { .fd = m->sigfd, .events = POLLIN };
+	uint64_t deadline = 0, now;
+
+	detach(m);
+	while (!reap_child(m)) {
+		now = monotonic_ns();
+		if (m->stop_sig && !deadline) {
+			if (!m->stop_from_tty)
+				kill(m->child.pid, m->stop_sig);
+			deadline = now + CMD_GRACE_S * 1000000000ull;
+			continue;
+		}
+		if (deadline && now >= deadline) {
+			kill_child(m);
+			return;
+		}
+		/* SIGCHLD, queued on the signalfd, says when CMD ends */
+		if (poll(&p, 1, deadline ? (int)((deadline - now + 999999) / 1000000) : -1) > 0 &&
+		    drain_signals(m) && deadline)
+			deadline = now;
 	}
 }
 
@@ -413,7 +516,8 @@ static int open_exporters(struct mmtrace *m)
 }
 
 /* Fault injection for the tests: MMTRACE_TEST_ATTACH_DELAY_MS widens the
- * window between discovery and attach, where a target may exit. */
+ * window between discovery and attach, where a target may exit (or a
+ * signal come: it ends the sleep). */
 static void test_delay_before_attach(void)
 {
 	const char *v = getenv("MMTRACE_TEST_ATTACH_DELAY_MS");
@@ -437,7 +541,7 @@ static int run_single(struct mmtrace *m)
 	int rc;
 
 	rc = prepare_targets(m);
-	if (rc)
+	if (rc || stop_pending(m->ro.stop))
 		return rc;
 	rc = plan_targets(m);
 	/* growth stacks weigh pools where the build shows refills, else arenas */
@@ -456,7 +560,8 @@ static int run_single(struct mmtrace *m)
 	test_delay_before_attach();
 	warn_exact_cost(m);
 	rc = attach_all(m);
-	if (rc)
+	/* a signal that came before is handled by main(): nothing was traced */
+	if (rc || stop_take_over(m->ro.stop))
 		return rc;
 	if (m->child.pid) {
 		m->targets[0].pidfd = (int)syscall(SYS_pidfd_open, m->child.pid, 0);
@@ -464,6 +569,8 @@ static int run_single(struct mmtrace *m)
 	}
 	trace_loop(m);
 	report(m, true);
+	if (m->child.pid)
+		finish_child(m);
 	if (m->opt.folded && stacks_write_files(&m->stacks, m->opt.folded, m->opt.folded_metric, m->err,
 						sizeof(m->err)))
 		return MMX_INTERNAL;
@@ -502,6 +609,12 @@ int main(int argc, char **argv)
 	rc = options_parse(argc, argv, &m.opt);
 	if (rc)
 		goto cleanup;
+	if (catch_stop_signals()) {
+		snprintf(m.err, sizeof(m.err), "cannot set up signals: %s", strerror(errno));
+		rc = MMX_INTERNAL;
+		goto cleanup;
+	}
+	m.ro.stop = &stop_signal;
 	m.ro.debug_dirs[0] = "/usr/lib/debug";
 	m.ro.ndebug_dirs = 1;
 	if (m.opt.ndebug_dirs) {
@@ -523,10 +636,14 @@ int main(int argc, char **argv)
 	m.tty = isatty(fileno(m.out));
 	rc = run(&m);
 cleanup:
-	if (rc && m.err[0] && !(m.opt.cmd_argc && m.targets[0].exited))
+	/* a signal before a loop took over: whatever stage it cut short, mmtrace
+	 * ends quietly as if killed by it, and a held CMD dies of it too */
+	if (stop_signal)
+		rc = 128 + stop_signal;
+	if (rc && m.err[0] && !stop_signal && !(m.opt.cmd_argc && m.targets[0].exited))
 		fail(&m);
 	if (m.child.pid)
-		held_child_abort(&m.child);
+		held_child_abort(&m.child, stop_signal);
 	if (m.collecting)
 		collector_close(&m.col);
 	if (m.exporting)

@@ -99,6 +99,17 @@ static int parse_pid(const char *s, pid_t *out)
 	return 0;
 }
 
+/* The same process twice would be attached, counted and reported twice. */
+static bool pid_given(const struct options *o, pid_t pid)
+{
+	int i;
+
+	for (i = 0; i < o->npids; i++)
+		if (o->pids[i] == pid)
+			return true;
+	return false;
+}
+
 static int parse_sort(const char *s, enum sort_key *out)
 {
 	static const char *const names[] = { [SORT_TIME] = "time", [SORT_PAUSE] = "pause",
@@ -145,13 +156,15 @@ static int split_words(struct options *o, const char *s)
 {
 	char *w, *save = NULL;
 
-	free(o->cmd_buf);
+	options_free(o);
 	o->cmd_buf = strdup(s);
-	if (!o->cmd_buf)
+	/* a word takes at least two characters of s, its last one one */
+	o->cmd_words = calloc(strlen(s) / 2 + 2, sizeof(*o->cmd_words));
+	if (!o->cmd_buf || !o->cmd_words)
 		return -ENOMEM;
+	o->cmd = o->cmd_words;
 	o->cmd_argc = 0;
-	for (w = strtok_r(o->cmd_buf, " \t", &save); w && o->cmd_argc < OPT_MAX_CMD_ARGS;
-	     w = strtok_r(NULL, " \t", &save))
+	for (w = strtok_r(o->cmd_buf, " \t", &save); w; w = strtok_r(NULL, " \t", &save))
 		o->cmd[o->cmd_argc++] = w;
 	o->cmd[o->cmd_argc] = NULL;
 	return o->cmd_argc ? 0 : -EINVAL;
@@ -182,10 +195,14 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 			argp_error(st, "at most %d -p options", OPT_MAX_PIDS);
 		if (parse_pid(arg, &o->pids[o->npids]))
 			argp_error(st, "invalid PID '%s': a positive whole number", arg);
+		if (pid_given(o, o->pids[o->npids]))
+			argp_error(st, "PID %d given twice", o->pids[o->npids]);
 		o->npids++;
 		break;
 	case 'c':
-		if (split_words(o, arg))
+		if (split_words(o, arg) == -ENOMEM)
+			argp_failure(st, MMX_INTERNAL, ENOMEM, "-c");
+		else if (!o->cmd_argc)
 			argp_error(st, "empty -c command");
 		break;
 	case 'a': o->all = true; break;
@@ -340,16 +357,18 @@ int options_parse(int argc, char **argv, struct options *o)
 			break;
 		}
 	}
-	for (i = own_argc + 1; i < argc && o->cmd_argc < OPT_MAX_CMD_ARGS; i++)
-		o->cmd[o->cmd_argc++] = argv[i];
-	o->cmd[o->cmd_argc] = NULL;
+	/* argv[argc] is NULL: the words after "--" are CMD's argv as they are */
+	if (own_argc < argc) {
+		o->cmd = argv + own_argc + 1;
+		o->cmd_argc = argc - own_argc - 1;
+	}
 	if (own_argc < argc && !o->cmd_argc) {
 		fprintf(stderr, "mmtrace: '--' must be followed by a command\n");
 		return MMX_USAGE;
 	}
 	if (argp_parse(&argp, own_argc, argv, 0, NULL, o))
 		return MMX_USAGE;
-	if (o->cmd_argc && o->cmd_buf && own_argc < argc) {
+	if (o->cmd_buf && own_argc < argc) {
 		fprintf(stderr, "mmtrace: give the command once, with -c or after --\n");
 		return MMX_USAGE;
 	}
@@ -359,5 +378,7 @@ int options_parse(int argc, char **argv, struct options *o)
 void options_free(struct options *o)
 {
 	free(o->cmd_buf);
+	free(o->cmd_words);
 	o->cmd_buf = NULL;
+	o->cmd_words = NULL;
 }

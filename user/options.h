@@ -8,7 +8,6 @@
 #include "resolve.h"
 
 #define OPT_MAX_PIDS 64
-#define OPT_MAX_CMD_ARGS 256
 
 struct options {
 	pid_t pids[OPT_MAX_PIDS];
@@ -44,9 +43,10 @@ struct options {
 	const char *output;	/* -o FILE, default stdout */
 	const char *debug_dirs[RESOLVE_MAX_DEBUG_DIRS];
 	int ndebug_dirs;
-	char *cmd[OPT_MAX_CMD_ARGS + 1];	/* NULL-terminated, from "-- CMD ..." or -c */
+	char **cmd;		/* NULL-terminated, from "-- CMD ..." (in argv) or -c */
 	int cmd_argc;
 	char *cmd_buf;		/* owns the words of -c */
+	char **cmd_words;	/* owns -c's array of them */
 };
 
 /* Returns MMX_OK or MMX_USAGE (message printed). --help exits 0. */

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "pyoffsets.h"
+#include "stop.h"
 
 #define RESOLVE_MAX_COLLECTORS 8
 #define RESOLVE_MAX_DEBUG_DIRS 4
@@ -93,6 +94,8 @@ struct resolve_opts {
 	int ndebug_dirs;
 	/* prefix for paths inside the target's mount namespace, e.g. /proc/PID/root */
 	const char *root;
+	/* set by SIGINT/SIGTERM: work over many files stops early (NULL: never) */
+	const stop_flag *stop;
 };
 
 /*

@@ -37,11 +37,30 @@ def sleeper():
     (["--bogus"], "unrecognized option"),
     (["-p", "1", "--"], "must be followed"),
     (["-p", "1", "--", "true"], "exclude each other"),
+    (["-p", "1", "-p", "1"], "PID 1 given twice"),
+    (["-p", "7", "-p", "8", "-p", "07"], "PID 7 given twice"),
 ])
 def test_usage_errors_exit_2(args, msg):
     r = run_mmtrace(args)
     assert r.returncode == 2
     assert msg in r.stderr
+
+
+def test_command_keeps_every_argument():
+    """CMD gets all its arguments, however many (none dropped at 256)."""
+    args = ["a%d" % i for i in range(300)]
+    r = run_mmtrace(["--json", "-o", os.devnull, "--", PY, "-c", "import sys; print(len(sys.argv))"] + args)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "301\n"        # "-c" and the 300
+
+
+def test_command_words_of_c_all_kept(tmp_path):
+    script = tmp_path / "argc.py"
+    script.write_text("import sys\nprint(len(sys.argv))\n")
+    words = " ".join("w%d" % i for i in range(300))
+    r = run_mmtrace(["--json", "-o", os.devnull, "-c", "%s %s %s" % (PY, script, words)])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "301\n"
 
 
 def test_help_has_usage_and_examples():
@@ -221,3 +240,23 @@ def test_malformed_elf_exit_4(tmp_path, name, content):
     r = run_mmtrace(["--probes", "--", str(path)])
     assert r.returncode == 4, (r.returncode, r.stderr)
     assert "is not a CPython interpreter" in r.stderr
+
+
+def test_pid_still_in_dynamic_loader_is_waited_for():
+    """mmtrace -p right after the spawn of an interpreter that links libpython
+    (pyenv 3.13): while ld.so runs only the executable and the loader are
+    mapped. That is not "not CPython". A long LD_LIBRARY_PATH of missing
+    directories keeps the loader busy for tens of ms, so that every spawn is
+    caught there."""
+    from conftest import interpreter_or_skip
+    py = interpreter_or_skip("3.13")
+    env = dict(os.environ, LD_LIBRARY_PATH=":".join("/nonexistent/d%d" % i for i in range(6000)))
+    for _ in range(20):
+        p = subprocess.Popen([py, "-c", "import sys; sys.stdin.readline()"], stdin=subprocess.PIPE, env=env)
+        try:
+            r = run_mmtrace(["-p", str(p.pid), "--probes"])
+            assert r.returncode == 0, r.stderr
+            assert "python3.13" in r.stdout or "libpython3.13" in r.stdout
+        finally:
+            p.kill()
+            p.wait()
