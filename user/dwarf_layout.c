@@ -198,9 +198,9 @@ int dwarf_query_file(const char *path, struct dwarf_query *q, size_t n)
 
 	for (i = 0; i < n; i++)
 		q[i].found = false;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open_target_file(path);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	dw = dwarf_begin(fd, DWARF_C_READ);
 	if (!dw) {
 		close(fd);
