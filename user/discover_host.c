@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "discover_host.h"
+#include "elf_file.h"
 #include "parse.h"
 
 static uint64_t mnt_ns_of(const char *ns_link)
@@ -78,9 +79,9 @@ static int id_of_path(const char *root, const char *path, struct file_id *id)
 	int fd, rc;
 
 	snprintf(full, sizeof(full), "%s%s", root ? root : "", path);
-	fd = open(full, O_RDONLY | O_CLOEXEC);
+	fd = open_target_file(full);	/* a path the target controls: no FIFO, no device */
 	if (fd < 0)
-		return -errno;
+		return fd;
 	if (fstat(fd, &st) || st.st_size <= 0) {
 		close(fd);
 		return -ENOEXEC;
