@@ -103,7 +103,8 @@ static void visit_struct(Dwarf_Die *die, struct dwarf_offsets *out)
 			resolve_field(die, f, out);
 }
 
-int dwarf_heap_offsets(const char *path, struct dwarf_offsets *out)
+/* Calls visit on each top-level DIE of every compile unit of path's DWARF. */
+static int for_each_top_die(const char *path, void (*visit)(Dwarf_Die *die, void *arg), void *arg)
 {
 	Dwarf_Off off = 0, next;
 	Dwarf_Die cu, die;
@@ -111,7 +112,6 @@ int dwarf_heap_offsets(const char *path, struct dwarf_offsets *out)
 	Dwarf *dw;
 	int fd, units = 0;
 
-	memset(out, 0, sizeof(*out));
 	fd = open_target_file(path);
 	if (fd < 0)
 		return fd;
@@ -123,16 +123,27 @@ int dwarf_heap_offsets(const char *path, struct dwarf_offsets *out)
 	/* a hostile file may claim any number of units: bounded */
 	while (units++ < 100000 && !dwarf_nextcu(dw, off, &next, &hsize, NULL, NULL, NULL)) {
 		if (dwarf_offdie(dw, off + hsize, &cu) && !dwarf_child(&cu, &die)) {
-			do {
-				if (dwarf_tag(&die) == DW_TAG_structure_type)
-					visit_struct(&die, out);
-			} while (!dwarf_siblingof(&die, &die));
+			do
+				visit(&die, arg);
+			while (!dwarf_siblingof(&die, &die));
 		}
 		off = next;
 	}
 	dwarf_end(dw);
 	close(fd);
 	return 0;
+}
+
+static void visit_heap_die(Dwarf_Die *die, void *arg)
+{
+	if (dwarf_tag(die) == DW_TAG_structure_type)
+		visit_struct(die, arg);
+}
+
+int dwarf_heap_offsets(const char *path, struct dwarf_offsets *out)
+{
+	memset(out, 0, sizeof(*out));
+	return for_each_top_die(path, visit_heap_die, out);
 }
 
 /* The struct a top-level DIE names, by tag or through a typedef, when it is
@@ -188,34 +199,24 @@ static void answer_all(Dwarf_Die *die, struct dwarf_query *q, size_t n)
 			answer(&st, &q[i]);
 }
 
+struct query_batch {
+	struct dwarf_query *q;
+	size_t n;
+};
+
+static void visit_query_die(Dwarf_Die *die, void *arg)
+{
+	struct query_batch *b = arg;
+
+	answer_all(die, b->q, b->n);
+}
+
 int dwarf_query_file(const char *path, struct dwarf_query *q, size_t n)
 {
-	Dwarf_Off off = 0, next;
-	Dwarf_Die cu, die;
-	size_t hsize, i;
-	Dwarf *dw;
-	int fd, units = 0;
+	struct query_batch b = { q, n };
+	size_t i;
 
 	for (i = 0; i < n; i++)
 		q[i].found = false;
-	fd = open_target_file(path);
-	if (fd < 0)
-		return fd;
-	dw = dwarf_begin(fd, DWARF_C_READ);
-	if (!dw) {
-		close(fd);
-		return -ENOENT;
-	}
-	/* bounded, as in dwarf_heap_offsets */
-	while (units++ < 100000 && !dwarf_nextcu(dw, off, &next, &hsize, NULL, NULL, NULL)) {
-		if (dwarf_offdie(dw, off + hsize, &cu) && !dwarf_child(&cu, &die)) {
-			do
-				answer_all(&die, q, n);
-			while (!dwarf_siblingof(&die, &die));
-		}
-		off = next;
-	}
-	dwarf_end(dw);
-	close(fd);
-	return 0;
+	return for_each_top_die(path, visit_query_die, &b);
 }
