@@ -143,6 +143,17 @@ def stop(proc, sig=signal.SIGINT, timeout=20):
         proc.wait()
 
 
+@pytest.fixture
+def sleeper():
+    """A CPython process that waits on its stdin, for tests that attach to one."""
+    exe = pyenv_interpreter("3.12") or DEBIAN_PY
+    p = subprocess.Popen([exe, "-c", "import sys; sys.stdin.readline()"], stdin=subprocess.PIPE)
+    time.sleep(0.3)
+    yield p
+    p.kill()
+    p.wait()
+
+
 def interpreter_or_skip(minor):
     """The pyenv build of minor, under the matrix's skip/fail rule."""
     cell = next(c for c in MATRIX if c.name == "pyenv-" + minor)

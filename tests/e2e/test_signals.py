@@ -66,15 +66,6 @@ def deb_sleeper():
 
 
 @pytest.fixture
-def sleeper():
-    p = subprocess.Popen([PY, "-c", "import sys; sys.stdin.readline()"], stdin=subprocess.PIPE)
-    time.sleep(0.3)
-    yield p
-    p.kill()
-    p.wait()
-
-
-@pytest.fixture
 def fifo_debug_dir(tmp_path):
     """A debug root whose build-id file for Debian's python3.11 is a FIFO, as
     a container could plant where mmtrace looks (nobody ever writes to it)."""
