@@ -213,16 +213,20 @@ static bool find_by_build_id(struct elf_file *ef, const struct resolve_opts *o, 
 	uint8_t id[BUILD_ID_MAX];
 	char hex[2 * BUILD_ID_MAX + 1];
 	size_t len = 0, i;
-	int d;
+	const char *root;
+	int d, r;
 
 	if (elf_build_id(ef, id, sizeof(id), &len) || len < 2)
 		return false;
 	for (i = 0; i < len; i++)
 		snprintf(hex + 2 * i, 3, "%02x", id[i]);
-	for (d = 0; d < o->ndebug_dirs; d++) {
-		snprintf(out, cap, "%s/.build-id/%.2s/%s.debug", o->debug_dirs[d], hex, hex + 2);
-		if (usable_debug_file(ef, out))
-			return true;
+	for (r = 0; r < 2; r++) {
+		root = r ? "" : o->debug_root;
+		for (d = 0; root && d < o->ndebug_dirs; d++) {
+			snprintf(out, cap, "%s%s/.build-id/%.2s/%s.debug", root, o->debug_dirs[d], hex, hex + 2);
+			if (usable_debug_file(ef, out))
+				return true;
+		}
 	}
 	return false;
 }
@@ -231,8 +235,9 @@ static bool find_by_debuglink(struct elf_file *ef, const char *path, const struc
 			      char *out, size_t cap)
 {
 	char link[256], dir[PATH_MAX];
+	const char *root;
 	uint32_t crc;
-	int d;
+	int d, r;
 
 	if (elf_debuglink(ef, link, sizeof(link), &crc) || strchr(link, '/'))
 		return false;
@@ -244,10 +249,13 @@ static bool find_by_debuglink(struct elf_file *ef, const char *path, const struc
 	snprintf(out, cap, "%s/.debug/%s", dir, link);
 	if (usable_debug_file(ef, out))
 		return true;
-	for (d = 0; d < o->ndebug_dirs; d++) {
-		snprintf(out, cap, "%s%s/%s", o->debug_dirs[d], dir, link);
-		if (usable_debug_file(ef, out))
-			return true;
+	for (r = 0; r < 2; r++) {
+		root = r ? "" : o->debug_root;
+		for (d = 0; root && d < o->ndebug_dirs; d++) {
+			snprintf(out, cap, "%s%s%s/%s", root, o->debug_dirs[d], dir, link);
+			if (usable_debug_file(ef, out))
+				return true;
+		}
 	}
 	return false;
 }

@@ -93,6 +93,9 @@ struct resolve_opts {
 	int ndebug_dirs;
 	/* prefix for paths inside the target's mount namespace, e.g. /proc/PID/root */
 	const char *root;
+	/* the target's own root when it is not mmtrace's (/proc/PID/root): the
+	 * debug directories are searched under it first, then on the host */
+	const char *debug_root;
 };
 
 /*

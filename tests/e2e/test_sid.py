@@ -1,0 +1,165 @@
+"""Debian sid's interpreters, run as a container would: chroot into the sid
+root (tools/make-sid-root.sh), so that the process's root is not mmtrace's
+and its files and debug files are reached through that root.
+
+Counts over the START..END window of tests/workloads/gc_workload.py must
+equal the workload's own gc.get_stats() deltas exactly, under -p and in the
+system-wide mode. Versions are read from the interpreters, never assumed.
+"""
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+
+import pytest
+
+from conftest import (MMTRACE, WORKLOADS, HostTrace, Interp, LineReader, barrier_stats, deltas,
+                      mm_triplets, require, row, stop)
+
+SID = os.environ.get("MMTRACE_SID_ROOT", "/var/lib/mmtrace/sid")
+SID_MINORS = ["3.13"]
+ROUNDS = "150"
+
+
+def sid_version(exe):
+    """The interpreter's own version, run in its root; None when it cannot run."""
+    try:
+        r = subprocess.run(["chroot", SID, exe, "-c", "import sys; print(sys.version.split()[0])"],
+                           capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return r.stdout.strip() if r.returncode == 0 else None
+
+
+def sid_matrix():
+    cells = []
+    for minor in SID_MINORS:
+        exe = "/usr/bin/python" + minor
+        missing = None
+        if not os.access(SID + exe, os.X_OK):
+            missing = "no %s in the sid root %s (tools/make-sid-root.sh makes it)" % (exe, SID)
+        cell = Interp("sid-" + minor, exe, [], "usdt", missing)
+        cell.version = None if missing else sid_version(exe)
+        if not missing and not cell.version:
+            cell.missing = "%s does not run in %s" % (exe, SID)
+        cells.append(cell)
+    return cells
+
+
+SID_MATRIX = sid_matrix()
+
+
+@pytest.fixture(params=SID_MATRIX, ids=[c.name for c in SID_MATRIX])
+def sid(request):
+    require(request.param)
+    return request.param
+
+
+class SidWorkload:
+    """gc_workload.py copied into the root's /tmp and run there by chroot;
+    the go files are in the same directory, named by their in-root path."""
+
+    def __init__(self, cell):
+        self.dir = tempfile.mkdtemp(prefix="mmtrace-test-", dir=os.path.join(SID, "tmp"))
+        inroot = self.dir[len(SID):]
+        shutil.copy(os.path.join(WORKLOADS, "gc_workload.py"), self.dir)
+        self.go_file = os.path.join(self.dir, "go")
+        env = dict(os.environ, MMTRACE_GO_FILE=os.path.join(inroot, "go"))
+        # chroot execs the interpreter: the child's pid is the interpreter's
+        self.p = subprocess.Popen(["chroot", SID, cell.exe, os.path.join(inroot, "gc_workload.py"), ROUNDS],
+                                  stderr=subprocess.PIPE, env=env)
+        self.pid = self.p.pid
+        self.err = LineReader(self.p.stderr)
+
+    def barrier(self, name, timeout=60):
+        return barrier_stats(self.err.line(match=name, timeout=timeout))
+
+    def go(self, name):
+        open(self.go_file + "." + name, "w").close()
+
+    def finish(self):
+        self.go("START")
+        self.go("END")
+        try:
+            self.p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def test_sid_pid_in_its_root_equals_gc_get_stats(sid):
+    """mmtrace -p PID of an interpreter whose root is the sid root: found
+    through its maps (whose paths are mmtrace's own, the root being in
+    mmtrace's mount namespace), probed by USDT, counts equal to its own."""
+    wl, mm = SidWorkload(sid), None
+    try:
+        start, _ = wl.barrier("START")
+        mm = subprocess.Popen([MMTRACE, "--json", "-p", str(wl.pid), "0.2"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        mm_out = LineReader(mm.stdout)
+        first = json.loads(mm_out.line())
+        p = first["processes"][0]
+        assert p["probe_method"] == sid.method
+        assert p["python"] == sid.version
+        wl.go("START")
+        end, _ = wl.barrier("END")
+        mm_out.line()
+        stop(mm)
+        final = json.loads(mm_out.line())
+        assert final["final"] is True
+        p = final["processes"][0]
+        assert p["pid"] == wl.pid and p["exited"] is False
+        window = deltas(start, end)
+        assert mm_triplets(p) == window
+        assert window[2][2] > 0, "the workload makes uncollectable objects"
+        assert p["gc"]["read_errors"] == 0
+        assert mm.returncode == 0
+    finally:
+        if mm:
+            stop(mm)
+        wl.finish()
+
+
+def test_sid_probe_plan_finds_debug_file_in_its_root(sid):
+    """The build-id debug file is in the process's root only, as in a
+    container image with -dbg installed: the plan finds it there."""
+    wl = SidWorkload(sid)
+    try:
+        wl.barrier("START")
+        r = subprocess.run([MMTRACE, "--probes", "--json", "-p", str(wl.pid)],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        plan = json.loads(r.stdout)
+        t = plan["targets"][0] if "targets" in plan else plan
+        assert t["python"] == sid.version
+        assert t["binary"] == SID + sid.exe
+        if t["stripped"] and os.path.isdir(os.path.join(SID, "usr/lib/debug/.build-id")):
+            assert t["symbol_source"] == "build-id debug file", t
+            assert t["debug_file"].startswith("/proc/%d/root/" % wl.pid), t
+    finally:
+        wl.finish()
+
+
+def test_sid_system_wide_row_equals_gc_get_stats(sid):
+    """The system-wide mode finds the interpreter in its root; its row over
+    the window equals the workload's own gc.get_stats() deltas."""
+    wl, mm = SidWorkload(sid), None
+    try:
+        start, _ = wl.barrier("START")
+        mm = HostTrace()
+        r = mm.live([wl.pid])
+        assert row(r, wl.pid)["python"] == sid.version
+        assert row(r, wl.pid)["probe_method"] == sid.method
+        wl.go("START")
+        end, _ = wl.barrier("END")
+        window = deltas(start, end)
+        r = mm.report(lambda r: row(r, wl.pid) and mm_triplets(row(r, wl.pid)) == window,
+                      what="a row for %d equal to %s" % (wl.pid, window))
+        assert row(r, wl.pid)["gc"]["read_errors"] == 0
+        assert window[2][2] > 0
+    finally:
+        wl.finish()
+        if mm:
+            mm.finish()
