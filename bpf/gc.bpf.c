@@ -248,6 +248,30 @@ static int stats_address(struct pt_regs *ctx, const struct gc_site *site, __u64 
 	return 0;
 }
 
+/* The three generations' {collections, collected, uncollectable}: in a row
+ * (3.8-3.14), or each from its ring's newest record (3.15), which the
+ * collector has already written when gc__done fires. */
+static int read_counts(const struct gc_site *site, __u64 addr, struct gc_gen_counts *out)
+{
+	__u64 buf;
+	__s8 idx;
+	__u32 g;
+
+	if (!site->ring)
+		return bpf_probe_read_user(out, sizeof(*out) * MMTRACE_GENERATIONS, (void *)addr);
+	for (g = 0; g < MMTRACE_GENERATIONS; g++) {
+		buf = addr + site->ring_buf[g];
+		if (bpf_probe_read_user(&idx, sizeof(idx), (void *)(buf + site->ring_index[g])))
+			return -1;
+		if (idx < 0 || (__u32)idx >= site->ring_len[g])
+			return -1;
+		if (bpf_probe_read_user(&out[g], sizeof(out[g]),
+					(void *)(buf + (__u64)idx * site->ring_rec + site->ring_counts)))
+			return -1;
+	}
+	return 0;
+}
+
 /* At a begin site the IP is the probe address, so _PyRuntime is found from it
  * (a return probe's IP is the caller's, which is why the end sites do not). */
 static __u32 is_subinterp(struct pt_regs *ctx, const struct gc_site *site, __u64 stats_addr)
@@ -303,8 +327,7 @@ int gc_begin(struct pt_regs *ctx)
 	site = site_of(ctx);
 	if (!site)
 		return 0;
-	if (stats_address(ctx, site, &f.stats_addr) ||
-	    bpf_probe_read_user(f.before, sizeof(f.before), (void *)f.stats_addr)) {
+	if (stats_address(ctx, site, &f.stats_addr) || read_counts(site, f.stats_addr, f.before)) {
 		/* counted once, here; the mark tells the end not to count it again */
 		drop(DROP_READ_ERROR);
 		s = try_stats_of(id >> 32, site->bin_id, &cause);
@@ -386,7 +409,7 @@ int gc_end(struct pt_regs *ctx)
 		__sync_fetch_and_add(&s->unmatched_ends, 1);
 		return 0;
 	}
-	if (bpf_probe_read_user(after, sizeof(after), (void *)f->stats_addr)) {
+	if (read_counts(site, f->stats_addr, after)) {
 		drop(DROP_READ_ERROR);
 		__sync_fetch_and_add(&s->read_errors, 1);
 		goto out;

@@ -9,6 +9,7 @@
 #include "elf_file.h"
 #include "layout.h"
 #include "resolve.h"
+#include "dwarf_layout.h"
 
 #define BUILD_ID_MAX 64
 
@@ -481,6 +482,26 @@ static void find_anchor(struct elf_file *ef, Elf64_Word symtype, struct python_b
 		pb->code_type_vaddr = sym.st_value;
 }
 
+/* struct _gc_runtime_state.generation_stats of 3.14.5+ (3.14.10's DWARF) */
+#define GC_STATS_OFF_314 120
+
+/* 3.14's _Py_DebugOffsets has no offset for generation_stats: the debug
+ * file's DWARF has it, else the value of the 3.14.5+ builds read here. */
+static void find_gc_stats_314(struct python_binary *pb)
+{
+	struct dwarf_query q = { .type = "_gc_runtime_state", .members = { "generation_stats" } };
+	const char *dwarf = pb->debug_path[0] ? pb->debug_path : !pb->stripped ? pb->open_path : NULL;
+
+	if (pb->major != 3 || pb->minor != 14)
+		return;
+	pb->gc_stats_off = GC_STATS_OFF_314;
+	pb->gc_stats_source = "built-in";
+	if (dwarf && !dwarf_query_file(dwarf, &q, 1) && q.found) {
+		pb->gc_stats_off = q.value;
+		pb->gc_stats_source = "DWARF";
+	}
+}
+
 int resolve_python(const char *path, const struct resolve_opts *o, struct python_binary *pb)
 {
 	struct elf_file ef;
@@ -503,6 +524,7 @@ int resolve_python(const char *path, const struct resolve_opts *o, struct python
 		find_api(&ef, symtype, pb);
 		read_debug_offsets(&ef, pb);
 		find_usdt(&ef, pb);
+		find_gc_stats_314(pb);
 	}
 	elf_file_close(&ef);
 	return err;

@@ -82,6 +82,11 @@ struct python_binary {
 	bool has_debug_offsets;
 	struct py_offsets pyoff;
 	char pyoff_why[192];
+	/* 3.14: generation_stats inside interp->gc, which _Py_DebugOffsets
+	 * leaves out; gc_stats_source says where it came from ("DWARF" or
+	 * "built-in"), NULL before 3.14 */
+	uint64_t gc_stats_off;
+	const char *gc_stats_source;
 	struct code_site usdt_gc_start, usdt_gc_done;
 	bool has_gc_usdt;
 	char debug_hint[160];	  /* why no debug file was found, when stripped */

@@ -18,7 +18,7 @@ from conftest import (MMTRACE, WORKLOADS, HostTrace, Interp, LineReader, barrier
                       mm_triplets, require, row, stop)
 
 SID = os.environ.get("MMTRACE_SID_ROOT", "/var/lib/mmtrace/sid")
-SID_MINORS = ["3.13"]
+SID_MINORS = ["3.13", "3.14", "3.15"]
 ROUNDS = "150"
 
 
