@@ -21,6 +21,18 @@ SID = os.environ.get("MMTRACE_SID_ROOT", "/var/lib/mmtrace/sid")
 SID_MINORS = ["3.13", "3.14", "3.15"]
 ROUNDS = "150"
 
+# 3.15 keeps each generation's total collection time (gc.get_stats()[g]
+# ["duration"], seconds, from its own ts_start..ts_stop reads of
+# CLOCK_MONOTONIC). mmtrace's pause is gc__start..gc__done on the same
+# clock: the two spans bracket almost the same work but not exactly (what
+# runs between gc__start and ts_start and between ts_stop and gc__done:
+# the heap-size snapshot, the stats update; plus the USDT trap, ~1 us here,
+# before mmtrace reads its clock), so neither is always the larger one.
+# Measured: within ~1 us per collection on average. 50 us per collection
+# leaves room for a preemption at either edge; a pause paired with the
+# wrong collection or generation is off by whole collections (~0.3-7 ms).
+PER_COLLECTION_SLACK_NS = 50_000
+
 
 def sid_version(exe):
     """The interpreter's own version, run in its root; None when it cannot run."""
@@ -71,9 +83,16 @@ class SidWorkload:
                                   stderr=subprocess.PIPE, env=env)
         self.pid = self.p.pid
         self.err = LineReader(self.p.stderr)
+        self.version_minor = int(cell.version.split(".")[1])
 
     def barrier(self, name, timeout=60):
         return barrier_stats(self.err.line(match=name, timeout=timeout))
+
+    def full(self, name):
+        """The barrier's whole gc.get_stats() dicts, None before 3.15."""
+        if self.version_minor < 15:
+            return None
+        return json.loads(self.err.line(match="FULLSTATS " + name).split(" ", 2)[2])
 
     def go(self, name):
         open(self.go_file + "." + name, "w").close()
@@ -103,8 +122,10 @@ def test_sid_pid_in_its_root_equals_gc_get_stats(sid):
         p = first["processes"][0]
         assert p["probe_method"] == sid.method
         assert p["python"] == sid.version
+        full_start = wl.full("START")
         wl.go("START")
         end, _ = wl.barrier("END")
+        full_end = wl.full("END")
         mm_out.line()
         stop(mm)
         final = json.loads(mm_out.line())
@@ -116,10 +137,24 @@ def test_sid_pid_in_its_root_equals_gc_get_stats(sid):
         assert window[2][2] > 0, "the workload makes uncollectable objects"
         assert p["gc"]["read_errors"] == 0
         assert mm.returncode == 0
+        if full_start:
+            check_durations(p, full_start, full_end)
     finally:
         if mm:
             stop(mm)
         wl.finish()
+
+
+def check_durations(p, full_start, full_end):
+    """Per generation, mmtrace's pause total against the interpreter's own
+    duration over the window (3.15+)."""
+    for g in range(3):
+        n = full_end[g]["collections"] - full_start[g]["collections"]
+        dur_ns = (full_end[g]["duration"] - full_start[g]["duration"]) * 1e9
+        mm_ns = p["gc"]["pause_ns_total"][g]
+        assert abs(mm_ns - dur_ns) <= PER_COLLECTION_SLACK_NS * n, (g, n, mm_ns, dur_ns)
+        if n:
+            assert mm_ns > 0
 
 
 def test_sid_probe_plan_finds_debug_file_in_its_root(sid):
@@ -152,13 +187,19 @@ def test_sid_system_wide_row_equals_gc_get_stats(sid):
         r = mm.live([wl.pid])
         assert row(r, wl.pid)["python"] == sid.version
         assert row(r, wl.pid)["probe_method"] == sid.method
+        full_start = wl.full("START")
         wl.go("START")
         end, _ = wl.barrier("END")
+        full_end = wl.full("END")
         window = deltas(start, end)
         r = mm.report(lambda r: row(r, wl.pid) and mm_triplets(row(r, wl.pid)) == window,
                       what="a row for %d equal to %s" % (wl.pid, window))
         assert row(r, wl.pid)["gc"]["read_errors"] == 0
         assert window[2][2] > 0
+        if full_start:
+            # the row counts since attach, and nothing collected between
+            # attach and START (the counts equal the window's)
+            check_durations(row(r, wl.pid), full_start, full_end)
     finally:
         wl.finish()
         if mm:
