@@ -126,7 +126,7 @@ struct gc_site {
 	__u64 ring_buf[MMTRACE_GENERATIONS];	/* buffer offsets in struct gc_stats */
 	__u64 ring_index[MMTRACE_GENERATIONS];	/* int8_t index, within its buffer */
 	__u64 ring_rec;				/* sizeof(struct gc_generation_stats) */
-	__u64 ring_counts;			/* its collections, collected, uncollectable */
+	__u64 ring_counts;			/* its collections, collected, uncollectable, candidates */
 };
 
 /* pymalloc's growth, per process */
@@ -169,6 +169,9 @@ struct gc_proc_stats {
 	__u64 sub_collected[MMTRACE_GENERATIONS];
 	__u64 sub_uncollectable[MMTRACE_GENERATIONS];
 	__u64 sub_pause_ns_total;
+	/* 3.15+: the objects the collections examined (gc.get_stats()'s
+	 * "candidates"), from the ring records; 0 before 3.15 */
+	__u64 candidates[MMTRACE_GENERATIONS];
 	struct alloc_growth growth;
 };
 

@@ -138,17 +138,20 @@ def test_sid_pid_in_its_root_equals_gc_get_stats(sid):
         assert p["gc"]["read_errors"] == 0
         assert mm.returncode == 0
         if full_start:
-            check_durations(p, full_start, full_end)
+            check_ring_stats(p, full_start, full_end)
+        else:
+            assert p["gc"]["candidates"] is None, "the interpreter counts no candidates"
     finally:
         if mm:
             stop(mm)
         wl.finish()
 
 
-def check_durations(p, full_start, full_end):
-    """Per generation, mmtrace's pause total against the interpreter's own
-    duration over the window (3.15+)."""
+def check_ring_stats(p, full_start, full_end):
+    """3.15+: per generation, mmtrace's candidates equal the interpreter's
+    own over the window, and its pause total agrees with their duration."""
     for g in range(3):
+        assert p["gc"]["candidates"][g] == full_end[g]["candidates"] - full_start[g]["candidates"], g
         n = full_end[g]["collections"] - full_start[g]["collections"]
         dur_ns = (full_end[g]["duration"] - full_start[g]["duration"]) * 1e9
         mm_ns = p["gc"]["pause_ns_total"][g]
@@ -199,7 +202,7 @@ def test_sid_system_wide_row_equals_gc_get_stats(sid):
         if full_start:
             # the row counts since attach, and nothing collected between
             # attach and START (the counts equal the window's)
-            check_durations(row(r, wl.pid), full_start, full_end)
+            check_ring_stats(row(r, wl.pid), full_start, full_end)
     finally:
         wl.finish()
         if mm:
