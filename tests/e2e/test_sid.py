@@ -72,15 +72,26 @@ class SidWorkload:
     """gc_workload.py copied into the root's /tmp and run there by chroot;
     the go files are in the same directory, named by their in-root path."""
 
-    def __init__(self, cell):
+    def __init__(self, cell, own_mount_ns=False):
         self.dir = tempfile.mkdtemp(prefix="mmtrace-test-", dir=os.path.join(SID, "tmp"))
         inroot = self.dir[len(SID):]
         shutil.copy(os.path.join(WORKLOADS, "gc_workload.py"), self.dir)
         self.go_file = os.path.join(self.dir, "go")
         env = dict(os.environ, MMTRACE_GO_FILE=os.path.join(inroot, "go"))
-        # chroot execs the interpreter: the child's pid is the interpreter's
-        self.p = subprocess.Popen(["chroot", SID, cell.exe, os.path.join(inroot, "gc_workload.py"), ROUNDS],
-                                  stderr=subprocess.PIPE, env=env)
+        argv = ["chroot", SID, cell.exe, os.path.join(inroot, "gc_workload.py"), ROUNDS]
+        if own_mount_ns:
+            # a copy of the interpreter on a tmpfs of the process's own mount
+            # namespace, then chroot: neither the maps' path (relative to
+            # that namespace's root) nor /proc/PID/root + it exists for
+            # mmtrace; only /proc/PID/map_files reaches the file
+            ns_dir = os.path.join(self.dir, "ns")
+            os.mkdir(ns_dir)
+            self.exe_copy = os.path.join(inroot, "ns", "py")
+            argv = ["unshare", "--mount", "sh", "-c",
+                    'mount -t tmpfs mmtrace-test "$1" && cp "$2" "$1/py" && shift 2 && exec "$@"',
+                    "sh", ns_dir, SID + cell.exe] + argv[:2] + [self.exe_copy] + argv[3:]
+        # unshare, sh and chroot exec: the child's pid is the interpreter's
+        self.p = subprocess.Popen(argv, stderr=subprocess.PIPE, env=env)
         self.pid = self.p.pid
         self.err = LineReader(self.p.stderr)
         self.version_minor = int(cell.version.split(".")[1])
@@ -203,6 +214,54 @@ def test_sid_system_wide_row_equals_gc_get_stats(sid):
             # the row counts since attach, and nothing collected between
             # attach and START (the counts equal the window's)
             check_ring_stats(row(r, wl.pid), full_start, full_end)
+    finally:
+        wl.finish()
+        if mm:
+            mm.finish()
+
+
+def test_sid_chroot_in_own_mount_namespace(sid):
+    """An interpreter file that exists only in the process's own mount
+    namespace, run chrooted there: found through /proc/PID/map_files, its
+    debug file in its root by build-id; -p and system-wide counts equal its
+    own gc.get_stats() deltas."""
+    wl, mm = SidWorkload(sid, own_mount_ns=True), None
+    try:
+        start, _ = wl.barrier("START")
+        assert not os.path.exists(SID + wl.exe_copy), "the copy exists only in its namespace"
+        with open("/proc/%d/maps" % wl.pid) as f:
+            assert any(l.rstrip().endswith(wl.exe_copy) for l in f), "the copy is what runs"
+        r = subprocess.run([MMTRACE, "--probes", "--json", "-p", str(wl.pid)],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        t = json.loads(r.stdout)
+        t = t["targets"][0] if "targets" in t else t
+        assert t["python"] == sid.version and t["method"] == sid.method, t
+        assert t["binary"].endswith(wl.exe_copy), t["binary"]
+        if t["stripped"] and os.path.isdir(os.path.join(SID, "usr/lib/debug/.build-id")):
+            assert t["symbol_source"] == "build-id debug file", t
+        mm = HostTrace()
+        r = mm.live([wl.pid])
+        assert row(r, wl.pid)["python"] == sid.version
+        pm = subprocess.Popen([MMTRACE, "--json", "-p", str(wl.pid), "0.2"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            pm_out = LineReader(pm.stdout)
+            assert json.loads(pm_out.line())["processes"][0]["probe_method"] == sid.method
+            wl.full("START")
+            wl.go("START")
+            end, _ = wl.barrier("END")
+            window = deltas(start, end)
+            pm_out.line()
+            stop(pm)
+            final = json.loads(pm_out.line())
+            assert mm_triplets(final["processes"][0]) == window
+            assert pm.returncode == 0
+        finally:
+            stop(pm)
+        mm.report(lambda r: row(r, wl.pid) and mm_triplets(row(r, wl.pid)) == window,
+                  what="a row for %d equal to %s" % (wl.pid, window))
+        assert window[2][2] > 0
     finally:
         wl.finish()
         if mm:
