@@ -223,15 +223,16 @@ void locate_mapped(pid_t pid, const struct mapped_file *f, char *root, size_t ro
 {
 	char full[PATH_MAX + 64];
 
-	snprintf(root, rootlen, "/proc/%d/root", pid);
+	/* mmtrace's own name for it first: it outlives the process, and the
+	 * system-wide mode keeps one interpreter file for many processes */
+	root[0] = '\0';
 	snprintf(open, openlen, "%s", f->path);
+	if (is_file(f->path, f->id))
+		return;
+	snprintf(root, rootlen, "/proc/%d/root", pid);
 	snprintf(full, sizeof(full), "%s%s", root, f->path);
 	if (is_file(full, f->id))
 		return;
-	if (is_file(f->path, f->id)) {
-		root[0] = '\0';
-		return;
-	}
 	snprintf(full, sizeof(full), "/proc/%d/map_files/%llx-%llx", pid, (unsigned long long)f->start,
 		 (unsigned long long)f->end);
 	if (is_file(full, f->id)) {

@@ -98,8 +98,9 @@ void free_mapped_files(struct mapped_files *m);
  * relative to the reader's root when the file is reachable from it (a
  * chroot in mmtrace's own mount namespace: the full host path) and relative
  * to the mount namespace's root otherwise (a container), so neither
- * /proc/PID/root + path nor path alone is right everywhere: the one that is
- * the mapped file (device and inode) wins, else the mapping itself,
+ * /proc/PID/root + path nor path alone is right everywhere: the first that
+ * is the mapped file (device and inode) wins, path before /proc/PID/root +
+ * path (it outlives the process), else the mapping itself,
  * /proc/PID/map_files/START-END (root only; valid while pid maps it). Fills
  * root (the prefix, "" for none) and open (the path to put after it).
  */

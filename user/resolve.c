@@ -209,6 +209,17 @@ static bool usable_debug_file(struct elf_file *bin, const char *path)
 	return ok;
 }
 
+/* A file found through /proc/PID/root under mmtrace's own name for it,
+ * when it has one (a chroot in mmtrace's mount namespace), so that the name
+ * outlives the process; kept as it is otherwise. */
+static void own_name(struct elf_file *bin, char *path, size_t cap)
+{
+	char real[PATH_MAX];
+
+	if (realpath(path, real) && strncmp(real, "/proc/", 6) && usable_debug_file(bin, real))
+		snprintf(path, cap, "%s", real);
+}
+
 static bool find_by_build_id(struct elf_file *ef, const struct resolve_opts *o, char *out, size_t cap)
 {
 	uint8_t id[BUILD_ID_MAX];
@@ -225,8 +236,11 @@ static bool find_by_build_id(struct elf_file *ef, const struct resolve_opts *o, 
 		root = r ? "" : o->debug_root;
 		for (d = 0; root && d < o->ndebug_dirs; d++) {
 			snprintf(out, cap, "%s%s/.build-id/%.2s/%s.debug", root, o->debug_dirs[d], hex, hex + 2);
-			if (usable_debug_file(ef, out))
+			if (usable_debug_file(ef, out)) {
+				if (!r)
+					own_name(ef, out, cap);
 				return true;
+			}
 		}
 	}
 	return false;
