@@ -40,6 +40,7 @@ struct gc_inflight {
 	__u32 subinterp;	/* collecting a subinterpreter's GC state */
 	__u32 unreadable;	/* the begin's read failed and was counted: the end counts nothing */
 	struct gc_gen_counts before[MMTRACE_GENERATIONS];
+	__s64 cand_before[MMTRACE_GENERATIONS];	/* 3.15 rings only */
 };
 
 struct {
@@ -248,6 +249,37 @@ static int stats_address(struct pt_regs *ctx, const struct gc_site *site, __u64 
 	return 0;
 }
 
+/* The three generations' {collections, collected, uncollectable}: in a row
+ * (3.8-3.14), or each from its ring's newest record (3.15), which the
+ * collector has already written when gc__done fires; there cand gets the
+ * records' candidates too. */
+static int read_counts(const struct gc_site *site, __u64 addr, struct gc_gen_counts *out, __s64 *cand)
+{
+	struct {
+		struct gc_gen_counts c;
+		__s64 candidates;
+	} rec;
+	__u64 buf;
+	__s8 idx;
+	__u32 g;
+
+	if (!site->ring)
+		return bpf_probe_read_user(out, sizeof(*out) * MMTRACE_GENERATIONS, (void *)addr);
+	for (g = 0; g < MMTRACE_GENERATIONS; g++) {
+		buf = addr + site->ring_buf[g];
+		if (bpf_probe_read_user(&idx, sizeof(idx), (void *)(buf + site->ring_index[g])))
+			return -1;
+		if (idx < 0 || (__u32)idx >= site->ring_len[g])
+			return -1;
+		if (bpf_probe_read_user(&rec, sizeof(rec),
+					(void *)(buf + (__u64)idx * site->ring_rec + site->ring_counts)))
+			return -1;
+		out[g] = rec.c;
+		cand[g] = rec.candidates;
+	}
+	return 0;
+}
+
 /* At a begin site the IP is the probe address, so _PyRuntime is found from it
  * (a return probe's IP is the caller's, which is why the end sites do not). */
 static __u32 is_subinterp(struct pt_regs *ctx, const struct gc_site *site, __u64 stats_addr)
@@ -303,8 +335,7 @@ int gc_begin(struct pt_regs *ctx)
 	site = site_of(ctx);
 	if (!site)
 		return 0;
-	if (stats_address(ctx, site, &f.stats_addr) ||
-	    bpf_probe_read_user(f.before, sizeof(f.before), (void *)f.stats_addr)) {
+	if (stats_address(ctx, site, &f.stats_addr) || read_counts(site, f.stats_addr, f.before, f.cand_before)) {
 		/* counted once, here; the mark tells the end not to count it again */
 		drop(DROP_READ_ERROR);
 		s = try_stats_of(id >> 32, site->bin_id, &cause);
@@ -341,7 +372,7 @@ static void report_pause(__u64 id, __u32 gen, const struct gc_gen_counts *before
 }
 
 static void account(struct gc_proc_stats *s, __u32 gen, const struct gc_gen_counts *before,
-		    const struct gc_gen_counts *after, __u64 pause_ns)
+		    const struct gc_gen_counts *after, __u64 pause_ns, __s64 candidates)
 {
 	__u32 slot = log2_u64(pause_ns);
 
@@ -352,6 +383,8 @@ static void account(struct gc_proc_stats *s, __u32 gen, const struct gc_gen_coun
 	__sync_fetch_and_add(&s->uncollectable[gen], after->uncollectable - before->uncollectable);
 	__sync_fetch_and_add(&s->pause_ns_total[gen], pause_ns);
 	__sync_fetch_and_add(&s->pause_hist[gen][slot], 1);
+	if (candidates > 0)
+		__sync_fetch_and_add(&s->candidates[gen], candidates);
 	/* racy max is fine: one GC runs at a time per interpreter */
 	if (pause_ns > s->pause_ns_max[gen])
 		s->pause_ns_max[gen] = pause_ns;
@@ -363,6 +396,7 @@ int gc_end(struct pt_regs *ctx)
 	__u64 id = bpf_get_current_pid_tgid(), now = bpf_ktime_get_ns();
 	__u32 tid = (__u32)id, gen, ran = 0;
 	struct gc_gen_counts after[MMTRACE_GENERATIONS];
+	__s64 cand[MMTRACE_GENERATIONS] = {};
 	struct gc_inflight *f;
 	struct gc_proc_stats *s;
 	struct gc_site *site;
@@ -386,7 +420,7 @@ int gc_end(struct pt_regs *ctx)
 		__sync_fetch_and_add(&s->unmatched_ends, 1);
 		return 0;
 	}
-	if (bpf_probe_read_user(after, sizeof(after), (void *)f->stats_addr)) {
+	if (read_counts(site, f->stats_addr, after, cand)) {
 		drop(DROP_READ_ERROR);
 		__sync_fetch_and_add(&s->read_errors, 1);
 		goto out;
@@ -397,7 +431,8 @@ int gc_end(struct pt_regs *ctx)
 		if (f->subinterp)
 			account_subinterp(s, gen, &f->before[gen], &after[gen], now - f->start_ns);
 		else
-			account(s, gen, &f->before[gen], &after[gen], now - f->start_ns);
+			account(s, gen, &f->before[gen], &after[gen], now - f->start_ns,
+				cand[gen] - f->cand_before[gen]);
 		if (min_pause_ns && now - f->start_ns >= min_pause_ns)
 			report_pause(id, gen, &f->before[gen], &after[gen], now - f->start_ns, now);
 		if (stack_depth && !f->subinterp)

@@ -118,6 +118,15 @@ struct gc_site {
 	__s64 stack_runtime_delta;
 	__u64 pool_size;
 	struct py_stack_layout stack;
+	/* 3.15: the address is a struct gc_stats, one ring of cumulative
+	 * records per generation; the newest is items[index] (ring = 0: three
+	 * struct gc_gen_counts in a row, 3.8-3.14) */
+	__u32 ring;
+	__u32 ring_len[MMTRACE_GENERATIONS];	/* items per buffer */
+	__u64 ring_buf[MMTRACE_GENERATIONS];	/* buffer offsets in struct gc_stats */
+	__u64 ring_index[MMTRACE_GENERATIONS];	/* int8_t index, within its buffer */
+	__u64 ring_rec;				/* sizeof(struct gc_generation_stats) */
+	__u64 ring_counts;			/* its collections, collected, uncollectable, candidates */
 };
 
 /* pymalloc's growth, per process */
@@ -160,6 +169,9 @@ struct gc_proc_stats {
 	__u64 sub_collected[MMTRACE_GENERATIONS];
 	__u64 sub_uncollectable[MMTRACE_GENERATIONS];
 	__u64 sub_pause_ns_total;
+	/* 3.15+: the objects the collections examined (gc.get_stats()'s
+	 * "candidates"), from the ring records; 0 before 3.15 */
+	__u64 candidates[MMTRACE_GENERATIONS];
 	struct alloc_growth growth;
 };
 

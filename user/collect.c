@@ -106,6 +106,7 @@ void gc_stats_delta(struct gc_proc_stats *out, const struct gc_proc_stats *now, 
 	sub_each(out->sub_collected, now->sub_collected, before->sub_collected, MMTRACE_GENERATIONS);
 	sub_each(out->sub_uncollectable, now->sub_uncollectable, before->sub_uncollectable, MMTRACE_GENERATIONS);
 	sub_each(&out->sub_pause_ns_total, &now->sub_pause_ns_total, &before->sub_pause_ns_total, 1);
+	sub_each(out->candidates, now->candidates, before->candidates, MMTRACE_GENERATIONS);
 	sub_each(&out->read_errors, &now->read_errors, &before->read_errors, 1);
 	sub_each(&out->empty_calls, &now->empty_calls, &before->empty_calls, 1);
 	sub_each(&out->unmatched_ends, &now->unmatched_ends, &before->unmatched_ends, 1);

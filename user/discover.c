@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -119,8 +121,9 @@ static bool is_kernel_thread(pid_t pid)
 	return readlink(path, target, sizeof(target)) < 0 && errno == ENOENT;
 }
 
-static void remember_path(struct mapped_files *m, const char *path, struct file_id id)
+static void remember_path(struct mapped_files *m, const struct maps_line *ml)
 {
+	const char *path = ml->path;
 	int i;
 
 	for (i = 0; i < m->n; i++)
@@ -129,23 +132,27 @@ static void remember_path(struct mapped_files *m, const char *path, struct file_
 	if (m->n >= MAX_MAPPED_FILES)
 		return;
 	m->files[m->n].path = strdup(path);
-	m->files[m->n].id = id;
+	m->files[m->n].id = ml->id;
+	m->files[m->n].start = ml->start;
+	m->files[m->n].end = ml->end;
 	if (m->files[m->n].path)
 		m->n++;
 }
 
 int parse_maps_line(char *line, struct maps_line *out)
 {
+	unsigned long long ino, start, end;
 	unsigned int major, minor;
-	unsigned long long ino;
 	char perms[8];
 	size_t n;
 	int off = 0;
 
 	line[strcspn(line, "\n")] = '\0';
-	if (sscanf(line, "%*s %7s %*s %x:%x %llu %n", perms, &major, &minor, &ino, &off) != 4 || !off ||
-	    !strchr(perms, 'x'))
+	if (sscanf(line, "%llx-%llx %7s %*s %x:%x %llu %n", &start, &end, perms, &major, &minor, &ino,
+		   &off) != 6 || !off || !strchr(perms, 'x'))
 		return 0;
+	out->start = start;
+	out->end = end;
 	out->path = line + off;
 	while (*out->path == ' ')
 		out->path++;
@@ -178,7 +185,7 @@ int read_mapped_files(pid_t pid, struct mapped_files *m)
 			snprintf(m->deleted, sizeof(m->deleted), "%s", ml.path);
 			continue;
 		}
-		remember_path(m, ml.path, ml.id);
+		remember_path(m, &ml);
 	}
 	fclose(f);
 	return 0;
@@ -188,6 +195,51 @@ void free_mapped_files(struct mapped_files *m)
 {
 	while (m->n > 0)
 		free(m->files[--m->n].path);
+}
+
+static bool is_file(const char *path, struct file_id id)
+{
+	struct stat st;
+
+	return !stat(path, &st) && st.st_ino == id.ino &&
+	       kernel_dev(major(st.st_dev), minor(st.st_dev)) == id.dev;
+}
+
+void process_root(pid_t pid, char *buf, size_t len)
+{
+	struct stat mine, theirs;
+	char link[64];
+
+	snprintf(link, sizeof(link), "/proc/%d/root", pid);
+	if (!stat("/proc/self/root", &mine) && !stat(link, &theirs) && mine.st_dev == theirs.st_dev &&
+	    mine.st_ino == theirs.st_ino)
+		buf[0] = '\0';
+	else
+		snprintf(buf, len, "%s", link);
+}
+
+void locate_mapped(pid_t pid, const struct mapped_file *f, char *root, size_t rootlen,
+		   char *open, size_t openlen)
+{
+	char full[PATH_MAX + 64];
+
+	/* mmtrace's own name for it first: it outlives the process, and the
+	 * system-wide mode keeps one interpreter file for many processes */
+	root[0] = '\0';
+	snprintf(open, openlen, "%s", f->path);
+	if (is_file(f->path, f->id))
+		return;
+	snprintf(root, rootlen, "/proc/%d/root", pid);
+	snprintf(full, sizeof(full), "%s%s", root, f->path);
+	if (is_file(full, f->id))
+		return;
+	snprintf(full, sizeof(full), "/proc/%d/map_files/%llx-%llx", pid, (unsigned long long)f->start,
+		 (unsigned long long)f->end);
+	if (is_file(full, f->id)) {
+		root[0] = '\0';
+		snprintf(open, openlen, "%s", full);
+	}
+	/* else (st_dev is not s_dev on btrfs): the namespace's root, as before */
 }
 
 static int open_pidfd(pid_t pid)
@@ -230,9 +282,18 @@ static int resolve_mappings(pid_t pid, const struct resolve_opts *ro, struct tar
 		snprintf(err, errlen, "cannot read /proc/%d/maps: %s", pid, strerror(errno));
 		return errno == ENOENT || errno == ESRCH ? MMX_NO_PROCESS : MMX_NO_PERMISSION;
 	}
-	for (i = 0; i < m->n && !stop_pending(ro->stop); i++)
-		if (!resolve_python(m->files[i].path, ro, &t->bin))
+	for (i = 0; i < m->n && !stop_pending(ro->stop); i++) {
+		struct resolve_opts fo = *ro;
+		char root[64], open[PATH_MAX];
+
+		locate_mapped(pid, &m->files[i], root, sizeof(root), open, sizeof(open));
+		fo.root = root[0] ? root : NULL;
+		if (!resolve_python(open, &fo, &t->bin)) {
+			/* the maps' name, which procmem matches against the process's maps */
+			snprintf(t->bin.path, sizeof(t->bin.path), "%s", m->files[i].path);
 			return MMX_OK;
+		}
+	}
 	return MMX_NOT_PYTHON;
 }
 
@@ -295,9 +356,9 @@ int discover_pid(pid_t pid, const struct resolve_opts *ro_in, struct target *t, 
 		snprintf(err, errlen, "PID %d (%s) is a kernel thread, not a CPython process", pid, t->comm);
 		return MMX_NOT_PYTHON;
 	}
-	/* paths in /proc/PID/maps are relative to the target's mount namespace */
-	snprintf(root, sizeof(root), "/proc/%d/root", pid);
-	ro.root = root;
+	/* its own debug files (a container image with -dbg) are under its root */
+	process_root(pid, root, sizeof(root));
+	ro.debug_root = root[0] ? root : NULL;
 	rc = find_interpreter(pid, &ro, t, err, errlen);
 	if (rc)
 		return rc;

@@ -64,8 +64,9 @@ static inline uint32_t kernel_dev(unsigned int major, unsigned int minor)
 #define MAX_MAPPED_FILES 256
 
 struct mapped_file {
-	char *path;		/* in the process's mount namespace */
+	char *path;		/* as /proc/PID/maps prints it */
 	struct file_id id;
+	uint64_t start, end;	/* its first mapping: names it in /proc/PID/map_files */
 };
 
 struct mapped_files {
@@ -77,6 +78,7 @@ struct mapped_files {
 
 struct maps_line {
 	char *path;		/* inside the line buffer */
+	uint64_t start, end;
 	struct file_id id;
 	bool deleted;		/* " (deleted)" was cut off path */
 };
@@ -92,6 +94,22 @@ const char *parse_shebang(char *line, bool *via_env);
 /* The executable file mappings of pid. 0 or -errno; free_mapped_files after. */
 int read_mapped_files(pid_t pid, struct mapped_files *m);
 void free_mapped_files(struct mapped_files *m);
+
+/*
+ * Where mmtrace can open a file that pid maps. /proc/PID/maps prints a path
+ * relative to the reader's root when the file is reachable from it (a
+ * chroot in mmtrace's own mount namespace: the full host path) and relative
+ * to the mount namespace's root otherwise (a container), so neither
+ * /proc/PID/root + path nor path alone is right everywhere: the first that
+ * is the mapped file (device and inode) wins, path before /proc/PID/root +
+ * path (it outlives the process), else the mapping itself,
+ * /proc/PID/map_files/START-END (root only; valid while pid maps it). Fills
+ * root (the prefix, "" for none) and open (the path to put after it).
+ */
+void locate_mapped(pid_t pid, const struct mapped_file *f, char *root, size_t rootlen,
+		   char *open, size_t openlen);
+/* "/proc/PID/root" when pid's root is not mmtrace's own, else "" */
+void process_root(pid_t pid, char *buf, size_t len);
 
 /* Finds a libpython among exe's DT_NEEDED entries, searched like ld.so does
  * (minus ld.so.cache), under ro->root when set. 0 or -ENOEXEC. */

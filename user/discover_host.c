@@ -94,10 +94,11 @@ static int id_of_path(const char *root, const char *path, struct file_id *id)
 	return rc;
 }
 
-/* Resolves path as an interpreter and registers it under id, after checking
- * that the path still names that file. An interpreter id or -errno. */
+/* Resolves path (under ro->root) as an interpreter and registers it under
+ * id, named shown (the process's own name for it), after checking that the
+ * path still names that file. An interpreter id or -errno. */
 static int register_interp(struct host_discovery *d, const struct resolve_opts *ro, const char *path,
-			   struct file_id id)
+			   const char *shown, struct file_id id)
 {
 	struct python_binary *pb = malloc(sizeof(*pb));
 	struct file_id now;
@@ -108,22 +109,29 @@ static int register_interp(struct host_discovery *d, const struct resolve_opts *
 	rc = resolve_python(path, ro, pb);
 	if (!rc && (id_of_path(ro->root, path, &now) || !file_id_eq(now, id)))
 		rc = -ESTALE;	/* replaced under us: classify it when next seen */
-	if (!rc)
+	if (!rc) {
+		snprintf(pb->path, sizeof(pb->path), "%s", shown);
 		rc = registry_add_interp(d->reg, id, pb);
-	else if (rc == -ENOEXEC)
+	} else if (rc == -ENOEXEC) {
 		registry_remember(d->reg, id, FILE_NOT_PYTHON, -1);
+	}
 	free(pb);
 	return rc;
 }
 
-static int classify_mapped(struct host_discovery *d, const struct resolve_opts *ro, const struct mapped_file *f)
+static int classify_mapped(struct host_discovery *d, pid_t pid, const struct resolve_opts *ro_in,
+			   const struct mapped_file *f)
 {
+	struct resolve_opts ro = *ro_in;
+	char root[64], open[PATH_MAX];
 	enum file_kind kind;
 	int bin;
 
 	if (registry_lookup(d->reg, f->id, &kind, &bin))
 		return kind == FILE_PYTHON ? bin : -ENOEXEC;	/* an executable is no interpreter */
-	return register_interp(d, ro, f->path, f->id);
+	locate_mapped(pid, f, root, sizeof(root), open, sizeof(open));
+	ro.root = root[0] ? root : NULL;
+	return register_interp(d, &ro, open, f->path, f->id);
 }
 
 /* Whether the executable alone makes a process CPython: true when it is the
@@ -171,19 +179,21 @@ int discover_host_pid(struct host_discovery *d, pid_t pid)
 {
 	struct resolve_opts ro = *d->ro;
 	struct mapped_files *m = calloc(1, sizeof(*m));
-	char root[64];
+	char root[64], debug_root[64];
 	int i, bin = -ENOEXEC;
 
 	if (!m)
 		return -ENOMEM;
 	ro.root = root_of(d, pid, root, sizeof(root));
+	process_root(pid, debug_root, sizeof(debug_root));
+	ro.debug_root = debug_root[0] ? debug_root : NULL;
 	if (read_mapped_files(pid, m)) {
 		bin = errno == ENOENT || errno == ESRCH ? -ESRCH : -errno;
 		free(m);
 		return bin;
 	}
 	for (i = 0; i < m->n && bin < 0; i++) {
-		bin = classify_mapped(d, &ro, &m->files[i]);
+		bin = classify_mapped(d, pid, &ro, &m->files[i]);
 		if (bin < 0 && bin != -ENOEXEC)
 			bin = -ENOEXEC;	/* unreadable file: try the others */
 	}
@@ -194,23 +204,43 @@ int discover_host_pid(struct host_discovery *d, pid_t pid)
 	return bin;
 }
 
-/* Where the just-exec'd file can be read: through /proc while the process
- * lives, else by the name it was exec'd by, when that name is ours. */
-static int locate_exec(struct host_discovery *d, const struct mm_exec_event *e, char *path, size_t len,
-		       const char **root, char *rootbuf, size_t rootlen)
+/*
+ * Where the just-exec'd file (id) can be read: through /proc while the
+ * process lives, else by the name it was exec'd by, when that name is ours.
+ * /proc/PID/exe names it relative to mmtrace's root when reachable from it
+ * (a chroot in our mount namespace) and to the namespace's root otherwise,
+ * so the candidate that is the file wins; /proc/PID/exe itself is the last
+ * one. shown is the process's name for it.
+ */
+static int locate_exec(struct host_discovery *d, const struct mm_exec_event *e, struct file_id id,
+		       char *path, size_t len, char *shown, size_t shownlen, const char **root,
+		       char *rootbuf, size_t rootlen)
 {
+	struct file_id now;
 	char link[64];
 	ssize_t n;
 
 	snprintf(link, sizeof(link), "/proc/%u/exe", e->pid);
-	n = readlink(link, path, len - 1);
+	n = readlink(link, shown, shownlen - 1);
 	if (n > 0) {
-		path[n] = '\0';
+		shown[n] = '\0';
+		snprintf(path, len, "%s", shown);
 		*root = root_of(d, (pid_t)e->pid, rootbuf, rootlen);
+		if (!id_of_path(*root, path, &now) && file_id_eq(now, id))
+			return 0;
+		snprintf(rootbuf, rootlen, "/proc/%u/root", e->pid);
+		*root = rootbuf;
+		if (!id_of_path(*root, path, &now) && file_id_eq(now, id))
+			return 0;
+		*root = NULL;
+		if (!id_of_path(NULL, path, &now) && file_id_eq(now, id))
+			return 0;
+		snprintf(path, len, "%s", link);
 		return 0;
 	}
 	if (e->mnt_ns == (uint32_t)d->own_mnt_ns && e->filename[0] == '/') {
 		snprintf(path, len, "%.*s", (int)sizeof(e->filename), e->filename);
+		snprintf(shown, shownlen, "%s", path);
 		*root = NULL;
 		return 0;
 	}
@@ -221,19 +251,22 @@ int discover_host_exec(struct host_discovery *d, const struct mm_exec_event *e)
 {
 	struct file_id id = { e->dev, e->ino }, now;
 	struct resolve_opts ro = *d->ro;
-	char path[PATH_MAX], rootbuf[64];
+	char path[PATH_MAX], shown[PATH_MAX], rootbuf[64], debug_root[64];
 	enum file_kind kind = 0;
 	int bin = 0, rc;
 
 	/* FILE_NOT_PYTHON came from a mapping: what it links is still unknown */
 	if (registry_lookup(d->reg, id, &kind, &bin) && kind != FILE_NOT_PYTHON)
 		return kind == FILE_EXE_NOT_PYTHON ? -ENOEXEC : bin;
-	if (locate_exec(d, e, path, sizeof(path), &ro.root, rootbuf, sizeof(rootbuf)) ||
+	if (locate_exec(d, e, id, path, sizeof(path), shown, sizeof(shown), &ro.root, rootbuf,
+			sizeof(rootbuf)) ||
 	    id_of_path(ro.root, path, &now) || !file_id_eq(now, id)) {
 		d->missed++;
 		return -ESRCH;
 	}
-	rc = kind == FILE_NOT_PYTHON ? -ENOEXEC : register_interp(d, &ro, path, id);
+	process_root((pid_t)e->pid, debug_root, sizeof(debug_root));
+	ro.debug_root = debug_root[0] ? debug_root : NULL;
+	rc = kind == FILE_NOT_PYTHON ? -ENOEXEC : register_interp(d, &ro, path, shown, id);
 	if (rc != -ENOEXEC)
 		return rc;
 	/* not an interpreter itself: one that links libpython is one too */

@@ -175,6 +175,105 @@ static void explain_missing(const struct python_binary *pb, const struct cpython
 	set_all(p, COV_UNAVAILABLE, why);
 }
 
+/* 3.15's struct gc_stats on x86-64 GIL builds (3.15.2's DWARF): a young
+ * ring of 11 records, then two old rings of 3, each {items[], int8_t index} */
+#define GC_STATS_SIZE_315 1120
+#define GC_RECORD_SIZE 64	/* struct gc_generation_stats */
+#define GC_RECORD_COUNTS 16	/* its collections, collected, uncollectable */
+
+static const struct {
+	__u32 len;
+	__u64 buf, index;
+} ring_315[MMTRACE_GENERATIONS] = {
+	{ 11, 0, 11 * GC_RECORD_SIZE },		/* young: generation 0 */
+	{ 3, 712, 3 * GC_RECORD_SIZE },		/* old[0]: generation 1 */
+	{ 3, 912, 3 * GC_RECORD_SIZE },		/* old[1]: generation 2 */
+};
+
+/*
+ * 3.14.5+ and 3.15 (generational GC again): USDT only, the chain from the
+ * interpreter's own _Py_DebugOffsets. 3.14.0-3.14.4 ran an incremental
+ * collector whose mark-phase increments fire gc__start/gc__done without
+ * touching the stats: not supported (no such build to verify on).
+ */
+static int plan_gc_debug_offsets(const struct python_binary *pb, const struct plan_opts *o, struct probe_plan *p)
+{
+	uint64_t head, interp_gc, gs = 0, gs_size = 0;
+	char why[384], where[192];
+	struct gc_site cfg;
+	int64_t delta;
+	int g;
+
+	if (pb->minor > 15) {
+		snprintf(why, sizeof(why), "CPython %d.%d has no verified layout in mmtrace (3.8 to 3.15 have)",
+			 pb->major, pb->minor);
+		goto refuse;
+	}
+	if (pb->minor == 14 && pb->micro < 5) {
+		snprintf(why, sizeof(why), "CPython %s runs the incremental GC of 3.14.0-3.14.4, whose mark-phase "
+			 "increments fire gc__start/gc__done without a collection: not supported (3.14.5+ is)",
+			 pb->version);
+		goto refuse;
+	}
+	if (!pyoff_get(&pb->pyoff, PYOFF_RUNTIME_INTERPRETERS_HEAD, &head) ||
+	    !pyoff_get(&pb->pyoff, PYOFF_INTERP_GC, &interp_gc) ||
+	    (pb->minor == 15 && (!pyoff_get(&pb->pyoff, PYOFF_GC_GENERATION_STATS, &gs) ||
+				 !pyoff_get(&pb->pyoff, PYOFF_GC_GENERATION_STATS_SIZE, &gs_size)))) {
+		snprintf(why, sizeof(why), "no usable _Py_DebugOffsets in the file: %s", pb->pyoff_why);
+		goto refuse;
+	}
+	if (pb->minor == 15 && gs_size != GC_STATS_SIZE_315) {
+		snprintf(why, sizeof(why), "its struct gc_stats is %llu bytes, not the %d of the verified 3.15 "
+			 "(free-threaded or another layout)", (unsigned long long)gs_size, GC_STATS_SIZE_315);
+		goto refuse;
+	}
+	if (!pb->has_gc_usdt || o->no_usdt) {
+		snprintf(why, sizeof(why), "CPython %d.%d is traced through USDT python:gc__start/gc__done only%s",
+			 pb->major, pb->minor, pb->has_gc_usdt ? " (--no-usdt given)" : ", which this build lacks");
+		goto refuse;
+	}
+	memset(&cfg, 0, sizeof(cfg));
+	delta = (int64_t)(pb->runtime_vaddr - pb->usdt_gc_start.vaddr);
+	cfg.base = GC_BASE_RUNTIME;
+	cfg.runtime_delta = delta;
+	/* struct pyinterpreters {PyMutex mutex; head; main; next_id}: main
+	 * follows head (3.13-3.15 DWARF); the debug offsets name only head,
+	 * the newest interpreter, and gc.get_stats() is the main one's */
+	cfg.deref_off[cfg.nderef++] = head + 8;
+	if (pb->minor == 14) {
+		cfg.stats_off = interp_gc + pb->gc_stats_off;
+		snprintf(where, sizeof(where), "interp->gc +%llu (_Py_DebugOffsets), generation_stats +%llu (%s)",
+			 (unsigned long long)interp_gc, (unsigned long long)pb->gc_stats_off, pb->gc_stats_source);
+	} else {
+		cfg.deref_off[cfg.nderef++] = interp_gc + gs;
+		cfg.stats_off = 0;
+		cfg.ring = 1;
+		cfg.ring_rec = GC_RECORD_SIZE;
+		cfg.ring_counts = GC_RECORD_COUNTS;
+		for (g = 0; g < MMTRACE_GENERATIONS; g++) {
+			cfg.ring_len[g] = ring_315[g].len;
+			cfg.ring_buf[g] = ring_315[g].buf;
+			cfg.ring_index[g] = ring_315[g].index;
+		}
+		snprintf(where, sizeof(where), "interp->gc +%llu, ->generation_stats +%llu (_Py_DebugOffsets): "
+			 "the newest record of each generation's ring (built-in ring layout)",
+			 (unsigned long long)interp_gc, (unsigned long long)gs);
+	}
+	p->method = "usdt";
+	plan_add_site(p, SITE_USDT, GC_ROLE_BEGIN, &pb->usdt_gc_start, &cfg);
+	plan_add_site(p, SITE_USDT, GC_ROLE_END, &pb->usdt_gc_done, &cfg);
+	for (g = M_COLLECTIONS; g <= M_UNCOLLECTABLE; g++) {
+		p->metrics[g].cov = COV_PARTIAL;
+		snprintf(p->metrics[g].reason, sizeof(p->metrics[g].reason),
+			 "the main interpreter's stats, %s: collections in subinterpreters are missed", where);
+	}
+	plan_set_metric(p, M_PAUSE, COV_EXACT, "gc__start to gc__done, inside the collector; excludes gc.callbacks");
+	return 0;
+refuse:
+	set_all(p, COV_UNAVAILABLE, why);
+	return -ENOENT;
+}
+
 int plan_gc(const struct python_binary *pb, const struct plan_opts *o, struct probe_plan *p)
 {
 	const struct cpython_layout *l = layout_for(pb->major, pb->minor);
@@ -182,6 +281,8 @@ int plan_gc(const struct python_binary *pb, const struct plan_opts *o, struct pr
 
 	memset(p, 0, sizeof(*p));
 	p->method = "none";
+	if (!l && pb->major == 3 && pb->minor >= 14)
+		return plan_gc_debug_offsets(pb, o, p);
 	if (!l) {
 		snprintf(why, sizeof(why), "CPython %d.%d has no verified layout in mmtrace (3.8 to 3.13 have)",
 			 pb->major, pb->minor);

@@ -26,11 +26,17 @@ static void json_subinterp(FILE *f, const struct gc_proc_stats *s)
 	fputc('}', f);
 }
 
-static void json_gc(FILE *f, const struct gc_proc_stats *s)
+/* candidates: null where the interpreter does not count them (before 3.15) */
+static void json_gc(FILE *f, const struct gc_proc_stats *s, bool has_candidates)
 {
 	int first = 1, g;
 
 	json_open_counts(f, s->collections, s->collected, s->uncollectable, &first);
+	json_key(f, "candidates", &first);
+	if (has_candidates)
+		json_u64_array(f, s->candidates, MMTRACE_GENERATIONS);
+	else
+		fputs("null", f);
 	json_key(f, "pause_ns_total", &first), json_u64_array(f, s->pause_ns_total, MMTRACE_GENERATIONS);
 	json_key(f, "pause_ns_max", &first), json_u64_array(f, s->pause_ns_max, MMTRACE_GENERATIONS);
 	json_key(f, "pause_hist_log2_ns", &first);
@@ -91,7 +97,7 @@ static void json_process(FILE *f, const struct report_row *row)
 	json_key(f, "probe_method", &first), json_string(f, row->plan->method);
 	json_u64(f, "traced_ns", row->traced_ns, &first);
 	json_key(f, "gc_time_pct", &first), fprintf(f, "%.6f", pct(gc_sum(row->gc.pause_ns_total), row->traced_ns));
-	json_key(f, "gc", &first), json_gc(f, &row->gc);
+	json_key(f, "gc", &first), json_gc(f, &row->gc, row->plan->nsites && row->plan->sites[0].cfg.ring);
 	json_key(f, "alloc", &first), json_alloc(f, &row->gc.growth);
 	if (row->exact) {
 		json_key(f, "alloc_exact", &first);

@@ -9,6 +9,7 @@
 #include "elf_file.h"
 #include "layout.h"
 #include "resolve.h"
+#include "dwarf_layout.h"
 
 #define BUILD_ID_MAX 64
 
@@ -208,21 +209,39 @@ static bool usable_debug_file(struct elf_file *bin, const char *path)
 	return ok;
 }
 
+/* A file found through /proc/PID/root under mmtrace's own name for it,
+ * when it has one (a chroot in mmtrace's mount namespace), so that the name
+ * outlives the process; kept as it is otherwise. */
+static void own_name(struct elf_file *bin, char *path, size_t cap)
+{
+	char real[PATH_MAX];
+
+	if (realpath(path, real) && strncmp(real, "/proc/", 6) && usable_debug_file(bin, real))
+		snprintf(path, cap, "%s", real);
+}
+
 static bool find_by_build_id(struct elf_file *ef, const struct resolve_opts *o, char *out, size_t cap)
 {
 	uint8_t id[BUILD_ID_MAX];
 	char hex[2 * BUILD_ID_MAX + 1];
 	size_t len = 0, i;
-	int d;
+	const char *root;
+	int d, r;
 
 	if (elf_build_id(ef, id, sizeof(id), &len) || len < 2)
 		return false;
 	for (i = 0; i < len; i++)
 		snprintf(hex + 2 * i, 3, "%02x", id[i]);
-	for (d = 0; d < o->ndebug_dirs; d++) {
-		snprintf(out, cap, "%s/.build-id/%.2s/%s.debug", o->debug_dirs[d], hex, hex + 2);
-		if (usable_debug_file(ef, out))
-			return true;
+	for (r = 0; r < 2; r++) {
+		root = r ? "" : o->debug_root;
+		for (d = 0; root && d < o->ndebug_dirs; d++) {
+			snprintf(out, cap, "%s%s/.build-id/%.2s/%s.debug", root, o->debug_dirs[d], hex, hex + 2);
+			if (usable_debug_file(ef, out)) {
+				if (!r)
+					own_name(ef, out, cap);
+				return true;
+			}
+		}
 	}
 	return false;
 }
@@ -231,8 +250,9 @@ static bool find_by_debuglink(struct elf_file *ef, const char *path, const struc
 			      char *out, size_t cap)
 {
 	char link[256], dir[PATH_MAX];
+	const char *root;
 	uint32_t crc;
-	int d;
+	int d, r;
 
 	if (elf_debuglink(ef, link, sizeof(link), &crc) || strchr(link, '/'))
 		return false;
@@ -244,10 +264,13 @@ static bool find_by_debuglink(struct elf_file *ef, const char *path, const struc
 	snprintf(out, cap, "%s/.debug/%s", dir, link);
 	if (usable_debug_file(ef, out))
 		return true;
-	for (d = 0; d < o->ndebug_dirs; d++) {
-		snprintf(out, cap, "%s%s/%s", o->debug_dirs[d], dir, link);
-		if (usable_debug_file(ef, out))
-			return true;
+	for (r = 0; r < 2; r++) {
+		root = r ? "" : o->debug_root;
+		for (d = 0; root && d < o->ndebug_dirs; d++) {
+			snprintf(out, cap, "%s%s%s/%s", root, o->debug_dirs[d], dir, link);
+			if (usable_debug_file(ef, out))
+				return true;
+		}
 	}
 	return false;
 }
@@ -473,6 +496,26 @@ static void find_anchor(struct elf_file *ef, Elf64_Word symtype, struct python_b
 		pb->code_type_vaddr = sym.st_value;
 }
 
+/* struct _gc_runtime_state.generation_stats of 3.14.5+ (3.14.10's DWARF) */
+#define GC_STATS_OFF_314 120
+
+/* 3.14's _Py_DebugOffsets has no offset for generation_stats: the debug
+ * file's DWARF has it, else the value of the 3.14.5+ builds read here. */
+static void find_gc_stats_314(struct python_binary *pb)
+{
+	struct dwarf_query q = { .type = "_gc_runtime_state", .members = { "generation_stats" } };
+	const char *dwarf = pb->debug_path[0] ? pb->debug_path : !pb->stripped ? pb->open_path : NULL;
+
+	if (pb->major != 3 || pb->minor != 14)
+		return;
+	pb->gc_stats_off = GC_STATS_OFF_314;
+	pb->gc_stats_source = "built-in";
+	if (dwarf && !dwarf_query_file(dwarf, &q, 1) && q.found) {
+		pb->gc_stats_off = q.value;
+		pb->gc_stats_source = "DWARF";
+	}
+}
+
 int resolve_python(const char *path, const struct resolve_opts *o, struct python_binary *pb)
 {
 	struct elf_file ef;
@@ -495,6 +538,7 @@ int resolve_python(const char *path, const struct resolve_opts *o, struct python
 		find_api(&ef, symtype, pb);
 		read_debug_offsets(&ef, pb);
 		find_usdt(&ef, pb);
+		find_gc_stats_314(pb);
 	}
 	elf_file_close(&ef);
 	return err;

@@ -83,6 +83,11 @@ struct python_binary {
 	bool has_debug_offsets;
 	struct py_offsets pyoff;
 	char pyoff_why[192];
+	/* 3.14: generation_stats inside interp->gc, which _Py_DebugOffsets
+	 * leaves out; gc_stats_source says where it came from ("DWARF" or
+	 * "built-in"), NULL before 3.14 */
+	uint64_t gc_stats_off;
+	const char *gc_stats_source;
 	struct code_site usdt_gc_start, usdt_gc_done;
 	bool has_gc_usdt;
 	char debug_hint[160];	  /* why no debug file was found, when stripped */
@@ -96,6 +101,9 @@ struct resolve_opts {
 	const char *root;
 	/* set by SIGINT/SIGTERM: work over many files stops early (NULL: never) */
 	const stop_flag *stop;
+	/* the target's own root when it is not mmtrace's (/proc/PID/root): the
+	 * debug directories are searched under it first, then on the host */
+	const char *debug_root;
 };
 
 /*

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include "dwarf_layout.h"
+#include "plan.h"
 #include "pyoffsets.h"
 #include "resolve.h"
 
@@ -492,6 +493,103 @@ static void test_real_sid_315_ring(void **state)
 	assert_int_equal(q[0].value, pb.pyoff.f[PYOFF_GC_GENERATION_STATS_SIZE].value);
 }
 
+/* The GC plan of a sid build: every offset its sites carry, checked against
+ * the build's DWARF (the _Py_DebugOffsets values are checked above). */
+static void sid_plan(const char *exe, struct python_binary *pb, struct probe_plan *plan)
+{
+	struct resolve_opts ro = { .debug_dirs = { SID "/usr/lib/debug" }, .ndebug_dirs = 1 };
+	struct plan_opts po = { 0 };
+
+	if (access(exe, R_OK) || resolve_python(exe, &ro, pb) || !pb->debug_path[0]) {
+		print_message("SKIP %s: no such build with its debug file under " SID "\n", exe);
+		missing_cell();
+	}
+	assert_true(pb->has_gc_usdt);
+	assert_int_equal(plan_gc(pb, &po, plan), 0);
+	assert_string_equal(plan->method, "usdt");
+	assert_int_equal(plan->nsites, 2);
+}
+
+static void test_real_sid_314_plan(void **state)
+{
+	struct dwarf_query q[] = {
+		Q("_PyRuntimeState", "interpreters", "main"), Q("_is", "gc"),
+		Q("_gc_runtime_state", "generation_stats"),
+	};
+	struct python_binary *pb = malloc(sizeof(*pb));
+	struct probe_plan *plan = malloc(sizeof(*plan));
+	const struct gc_site *c;
+
+	(void)state;
+	assert_non_null(pb);
+	assert_non_null(plan);
+	sid_plan(SID "/usr/bin/python3.14", pb, plan);
+	assert_int_equal(dwarf_query_file(pb->debug_path, q, 3), 0);
+	assert_true(q[0].found && q[1].found && q[2].found);
+	c = &plan->sites[0].cfg;
+	assert_string_equal(pb->gc_stats_source, "DWARF");
+	assert_int_equal(c->ring, 0);
+	assert_int_equal(c->nderef, 1);
+	assert_int_equal(c->deref_off[0], q[0].value);
+	assert_int_equal(c->stats_off, q[1].value + q[2].value);
+	/* the incremental collector of 3.14.0-3.14.4 is refused, with why */
+	pb->micro = 4;
+	assert_int_equal(plan_gc(pb, &(struct plan_opts){ 0 }, plan), -ENOENT);
+	assert_non_null(strstr(plan->metrics[M_COLLECTIONS].reason, "incremental"));
+	free(pb);
+	free(plan);
+}
+
+static void test_real_sid_315_plan(void **state)
+{
+	struct dwarf_query q[] = {
+		Q("_PyRuntimeState", "interpreters", "main"), Q("_is", "gc"),
+		Q("_gc_runtime_state", "generation_stats"),
+		Q("gc_stats", "young"), Q("gc_stats", "young", "index"), Q("gc_stats", "old"),
+		Q("gc_old_stats_buffer", NULL), Q("gc_old_stats_buffer", "index"),
+		Q("gc_generation_stats", NULL), Q("gc_generation_stats", "collections"),
+		Q("gc_generation_stats", "collected"), Q("gc_generation_stats", "uncollectable"),
+		Q("gc_generation_stats", "candidates"),
+	};
+	struct python_binary *pb = malloc(sizeof(*pb));
+	struct probe_plan *plan = malloc(sizeof(*plan));
+	const struct gc_site *c;
+	uint64_t rec;
+	size_t i;
+
+	(void)state;
+	assert_non_null(pb);
+	assert_non_null(plan);
+	sid_plan(SID "/usr/bin/python3.15", pb, plan);
+	assert_int_equal(dwarf_query_file(pb->debug_path, q, sizeof(q) / sizeof(q[0])), 0);
+	for (i = 0; i < sizeof(q) / sizeof(q[0]); i++)
+		assert_true(q[i].found);
+	c = &plan->sites[0].cfg;
+	rec = q[8].value;
+	assert_int_equal(c->ring, 1);
+	assert_int_equal(c->nderef, 2);
+	assert_int_equal(c->deref_off[0], q[0].value);
+	assert_int_equal(c->deref_off[1], q[1].value + q[2].value);
+	assert_int_equal(c->stats_off, 0);
+	assert_int_equal(c->ring_rec, rec);
+	/* the reader takes collections, collected, uncollectable, candidates in a row */
+	assert_int_equal(c->ring_counts, q[9].value);
+	assert_int_equal(q[10].value, q[9].value + 8);
+	assert_int_equal(q[11].value, q[9].value + 16);
+	assert_int_equal(q[12].value, q[9].value + 24);
+	/* generation 0 is young, 1 and 2 are old[0] and old[1] */
+	assert_int_equal(c->ring_buf[0], q[3].value);
+	assert_int_equal(c->ring_index[0], q[4].value - q[3].value);
+	assert_int_equal(c->ring_len[0], (q[4].value - q[3].value) / rec);
+	for (i = 1; i < 3; i++) {
+		assert_int_equal(c->ring_buf[i], q[5].value + (i - 1) * q[6].value);
+		assert_int_equal(c->ring_index[i], q[7].value);
+		assert_int_equal(c->ring_len[i], q[7].value / rec);
+	}
+	free(pb);
+	free(plan);
+}
+
 static void test_real_pyenv_313(void **state)
 {
 	(void)state;
@@ -514,6 +612,8 @@ int main(void)
 		cmocka_unit_test(test_real_sid_314),
 		cmocka_unit_test(test_real_sid_315),
 		cmocka_unit_test(test_real_sid_315_ring),
+		cmocka_unit_test(test_real_sid_314_plan),
+		cmocka_unit_test(test_real_sid_315_plan),
 		cmocka_unit_test(test_real_pyenv_313),
 	};
 
