@@ -4,6 +4,7 @@ Each workload prints gc.get_stats() at a START and an END barrier and waits
 at each, so the window mmtrace counts is the window the interpreter reports.
 """
 import json
+import time
 import os
 import subprocess
 
@@ -247,7 +248,15 @@ def test_alloc_growth_equals_debugmallocstats(interp, tmp_path):
         out.line()                                  # attached
         go(go_file, "READY")
         _, grown = barrier_stats(err.line(match="GROWN"))
-        at_grown = json.loads(out.line())["processes"][0]
+        # reports written before the barrier may still sit in the pipe (a slow,
+        # sanitized mmtrace on a busy machine): take the first one made after
+        # the workload stopped at GROWN, by its own wall-clock time
+        barrier_seen = time.time()
+        while True:
+            report = json.loads(out.line())
+            if report["time"] > barrier_seen:
+                break
+        at_grown = report["processes"][0]
         go(go_file, "GROWN")
         _, end = barrier_stats(err.line(match="END"))
         stop(mm)
