@@ -216,7 +216,10 @@ static bool usable_debug_file(struct elf_file *bin, const char *path, struct deb
 	const char *why = NULL;
 	int err;
 
-	err = elf_file_open(&dbg, path);
+	/* open and ELF setup apart: "empty" is a better reason than "no ELF" */
+	err = open_target_file(path);
+	if (err >= 0)
+		err = elf_file_open_fd(&dbg, err);
 	if (err) {
 		if (err != -ENOENT && err != -ENOTDIR)
 			snprintf(ds->why, sizeof(ds->why), "%s: %s", path, target_file_error(err));
