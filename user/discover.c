@@ -197,12 +197,37 @@ void free_mapped_files(struct mapped_files *m)
 		free(m->files[--m->n].path);
 }
 
+static bool same_id(const struct stat *st, struct file_id id)
+{
+	return st->st_ino == id.ino && kernel_dev(major(st->st_dev), minor(st->st_dev)) == id.dev;
+}
+
+/*
+ * Is path the mapped file? A path under /proc/PID/root must be that file
+ * twice: opened inside the root (what mmtrace reads: the target's symlinks
+ * stay in its root), and looked up as the kernel will look it up when
+ * libbpf attaches a uprobe by this path (after the magic link an absolute
+ * symlink restarts at mmtrace's root). A uprobe attach resolves the path
+ * once, to an inode, so a path just checked to be the mapped inode probes
+ * that inode; a root where the two lookups differ (a symlink planted to
+ * leave it) falls through to /proc/PID/map_files, the kernel's own link.
+ */
 static bool is_file(const char *path, struct file_id id)
 {
 	struct stat st;
+	bool ok;
+	int fd;
 
-	return !stat(path, &st) && st.st_ino == id.ino &&
-	       kernel_dev(major(st.st_dev), minor(st.st_dev)) == id.dev;
+	if (stat(path, &st) || !same_id(&st, id))
+		return false;
+	if (strncmp(path, "/proc/", 6))
+		return true;
+	fd = open_target_file(path);
+	if (fd < 0)
+		return false;
+	ok = !fstat(fd, &st) && same_id(&st, id);
+	close(fd);
+	return ok;
 }
 
 void process_root(pid_t pid, char *buf, size_t len)
@@ -437,8 +462,7 @@ struct lib_search {
 
 static int try_lib_dirs(const char *dirs, const char *lib, struct lib_search *s)
 {
-	char buf[PATH_MAX], path[PATH_MAX], rooted[PATH_MAX], *dir, *save = NULL;
-	const char *root = s->ro->root ? s->ro->root : "";
+	char buf[PATH_MAX], path[PATH_MAX], *dir, *save = NULL;
 
 	snprintf(buf, sizeof(buf), "%s", dirs);
 	for (dir = strtok_r(buf, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
@@ -446,8 +470,9 @@ static int try_lib_dirs(const char *dirs, const char *lib, struct lib_search *s)
 			snprintf(path, sizeof(path), "%s%s/%s", s->origin, dir + 7, lib);
 		else
 			snprintf(path, sizeof(path), "%s/%s", dir, lib);
-		snprintf(rooted, sizeof(rooted), "%s%s", root, path);
-		if (!access(rooted, R_OK) && !resolve_python(path, s->ro, s->pb))
+		/* no access() first: it would follow the target's symlinks on
+		 * the host; resolve_python opens inside the root, or fails */
+		if (!resolve_python(path, s->ro, s->pb))
 			return 1;
 	}
 	return 0;

@@ -8,6 +8,8 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <linux/openat2.h>
 #include <unistd.h>
 #include "elf_file.h"
 
@@ -29,12 +31,12 @@ static int elf_setup(struct elf_file *ef)
  * may be a FIFO or a device: opening a FIFO for reading would wait for a
  * writer forever, and reading a device may never end. O_NONBLOCK makes the
  * open return at once (it changes nothing for a regular file), and only a
- * regular file is kept.
+ * regular file of a sane size is kept: libelf and libdw map the whole file,
+ * and a sparse 100 GiB "debug file" would be read, or faulted in, for ever.
  */
-int open_target_file(const char *path)
+static int checked_fd(int fd)
 {
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 
 	if (fd < 0)
 		return -errno;
@@ -42,23 +44,121 @@ int open_target_file(const char *path)
 		close(fd);
 		return -EINVAL;
 	}
+	if (st.st_size <= 0 || (uint64_t)st.st_size > TARGET_FILE_MAX) {
+		close(fd);
+		return st.st_size <= 0 ? -ENODATA : -EFBIG;
+	}
 	return fd;
 }
 
-int elf_file_open(struct elf_file *ef, const char *path)
+int open_target_file_in(int root_fd, const char *path)
+{
+	/*
+	 * RESOLVE_IN_ROOT makes "/" and ".." of the path, and of every
+	 * symlink met on the way, the target's root: an absolute symlink
+	 * planted in a container lands in the container, not on the host as
+	 * it would after the /proc/PID/root magic link (which only moves the
+	 * start; what follows restarts at mmtrace's root). Magic links
+	 * (/proc/self/fd/N inside the target's /proc) lead anywhere: refused.
+	 */
+	struct open_how how = {
+		.flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY,
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+
+	if (root_fd < 0)
+		return checked_fd(open(path, (int)how.flags));
+	return checked_fd((int)syscall(SYS_openat2, root_fd, path, &how, sizeof(how)));
+}
+
+/* The length of a leading "/proc/PID/root" in path, 0 when there is none. */
+static size_t proc_root_prefix(const char *path)
+{
+	const char *p = path;
+
+	if (strncmp(p, "/proc/", 6))
+		return 0;
+	p += 6;
+	if (*p < '1' || *p > '9')
+		return 0;
+	while (*p >= '0' && *p <= '9')
+		p++;
+	if (strncmp(p, "/root", 5) || (p[5] && p[5] != '/'))
+		return 0;
+	return (size_t)(p + 5 - path);
+}
+
+int open_target_root(const char *path)
+{
+	char root[64];
+	size_t n = proc_root_prefix(path);
+	int fd;
+
+	if (!n || n >= sizeof(root))
+		return -EINVAL;
+	memcpy(root, path, n);
+	root[n] = '\0';
+	/* O_PATH: a handle on the root for openat2, nothing read through it */
+	fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+int open_target_file(const char *path)
+{
+	size_t n = proc_root_prefix(path);
+	int root_fd, fd;
+
+	if (!n)
+		return open_target_file_in(-1, path);
+	root_fd = open_target_root(path);
+	if (root_fd < 0)
+		return root_fd;
+	fd = open_target_file_in(root_fd, path[n] ? path + n : "/");
+	close(root_fd);
+	return fd;
+}
+
+const char *target_file_error(int err)
+{
+	switch (err) {
+	case -EINVAL:
+		return "not a regular file";
+	case -ENODATA:
+		return "empty";
+	case -EFBIG:
+		return "larger than 2 GiB";
+	case -ENOEXEC:
+		return "not a 64-bit ELF file";
+	default:
+		return strerror(-err);
+	}
+}
+
+int elf_file_open_fd(struct elf_file *ef, int fd)
 {
 	int err;
 
 	memset(ef, 0, sizeof(*ef));
 	elf_version(EV_CURRENT);
-	ef->fd = open_target_file(path);
-	if (ef->fd < 0)
-		return ef->fd;
+	ef->fd = fd;
 	ef->elf = elf_begin(ef->fd, ELF_C_READ_MMAP, NULL);
 	err = elf_setup(ef);
 	if (err)
 		elf_file_close(ef);
 	return err;
+}
+
+int elf_file_open(struct elf_file *ef, const char *path)
+{
+	int fd = open_target_file(path);
+
+	if (fd < 0) {
+		memset(ef, 0, sizeof(*ef));
+		ef->fd = -1;
+		/* an empty file is no ELF file: callers tell "not CPython" by it */
+		return fd == -ENODATA ? -ENOEXEC : fd;
+	}
+	return elf_file_open_fd(ef, fd);
 }
 
 int elf_file_open_mem(struct elf_file *ef, void *buf, size_t len)

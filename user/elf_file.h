@@ -15,12 +15,28 @@ struct elf_file {
 	size_t shstrndx;
 };
 
+/* Larger ELF and debug files are refused (libelf/libdw map them whole). */
+#define TARGET_FILE_MAX (2ull << 30)
+
 /* Opens a file a target may control, read-only: its descriptor, or -errno
- * (-EINVAL for anything but a regular file, a FIFO included). Never blocks. */
+ * (-EINVAL for anything but a regular file, a FIFO included; -ENODATA when
+ * empty; -EFBIG above TARGET_FILE_MAX). Never blocks. With root_fd >= 0 (a
+ * directory, e.g. /proc/PID/root opened O_PATH), path is resolved inside it:
+ * its symlinks and ".." never leave it; with -1, as open(2) does. */
+int open_target_file_in(int root_fd, const char *path);
+/* The same, path resolved inside the target's root when it starts with
+ * /proc/PID/root (the one way mmtrace names a file in another root). */
 int open_target_file(const char *path);
+/* An O_PATH descriptor of the /proc/PID/root that path starts with. */
+int open_target_root(const char *path);
+/* Why an open_target_file* or elf_file_open* error, in words. */
+const char *target_file_error(int err);
 
 /* Returns 0, or -errno (-ENOEXEC when the file is not a 64-bit ELF). */
 int elf_file_open(struct elf_file *ef, const char *path);
+/* The same from a descriptor of open_target_file*, which ef then owns
+ * (closed by elf_file_close, or here on error). */
+int elf_file_open_fd(struct elf_file *ef, int fd);
 int elf_file_open_mem(struct elf_file *ef, void *buf, size_t len);
 void elf_file_close(struct elf_file *ef);
 

@@ -255,6 +255,7 @@ static void probes_json_target(FILE *f, const struct probe_view *t)
 	json_key(f, "stripped", &first), fputs(t->bin->stripped ? "true" : "false", f);
 	json_key(f, "symbol_source", &first), json_string(f, sym_source_name(t->bin->sym_source));
 	json_key(f, "debug_file", &first), json_string(f, t->bin->debug_path);
+	json_key(f, "debug_hint", &first), json_string(f, t->bin->debug_hint);
 	json_key(f, "usdt", &first), fputs(t->bin->has_gc_usdt ? "true" : "false", f);
 	json_key(f, "method", &first), json_string(f, t->plan->method);
 	json_key(f, "sites", &first), fputc('[', f);

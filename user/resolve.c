@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: MIT
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/openat2.h>
 #include "elf_file.h"
 #include "layout.h"
 #include "resolve.h"
@@ -196,31 +200,78 @@ static bool same_build_id(struct elf_file *a, struct elf_file *b)
 	return !elf_build_id(b, ib, sizeof(ib), &lb) && la == lb && !memcmp(ia, ib, la);
 }
 
-/* A debug file is only useful if it has a symbol table and matches. */
-static bool usable_debug_file(struct elf_file *bin, const char *path)
+/* Why the last debug file that existed was not taken, for the hint. */
+struct debug_search {
+	char why[PATH_MAX + 64];
+};
+
+/*
+ * A debug file is only useful if it has a symbol table and matches. It is
+ * opened as anything a target names: inside the target's root when path is
+ * under /proc/PID/root, a regular file of bounded size, never blocking.
+ */
+static bool usable_debug_file(struct elf_file *bin, const char *path, struct debug_search *ds)
 {
 	struct elf_file dbg;
-	bool ok;
+	const char *why = NULL;
+	int err;
 
-	if (access(path, R_OK) || elf_file_open(&dbg, path))
+	/* open and ELF setup apart: "empty" is a better reason than "no ELF" */
+	err = open_target_file(path);
+	if (err >= 0)
+		err = elf_file_open_fd(&dbg, err);
+	if (err) {
+		if (err != -ENOENT && err != -ENOTDIR)
+			snprintf(ds->why, sizeof(ds->why), "%s: %s", path, target_file_error(err));
 		return false;
-	ok = elf_has_section_type(&dbg, SHT_SYMTAB) && same_build_id(bin, &dbg);
+	}
+	if (!elf_has_section_type(&dbg, SHT_SYMTAB))
+		why = "no symbol table";
+	else if (!same_build_id(bin, &dbg))
+		why = "another build";
 	elf_file_close(&dbg);
-	return ok;
+	if (why)
+		snprintf(ds->why, sizeof(ds->why), "%s: %s", path, why);
+	return !why;
 }
 
-/* A file found through /proc/PID/root under mmtrace's own name for it,
+/*
+ * A file found through /proc/PID/root under mmtrace's own name for it,
  * when it has one (a chroot in mmtrace's mount namespace), so that the name
- * outlives the process; kept as it is otherwise. */
-static void own_name(struct elf_file *bin, char *path, size_t cap)
+ * outlives the process; kept as it is otherwise. The name is the kernel's
+ * for the file opened inside the root, taken only when it has no symlink
+ * from mmtrace's root on (RESOLVE_NO_SYMLINKS) and leads to that same
+ * file: realpath() would follow the target's absolute symlinks on the host.
+ */
+static void own_name(char *path, size_t cap)
 {
-	char real[PATH_MAX];
+	struct open_how how = { .flags = O_PATH | O_CLOEXEC,
+				.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
+	char link[64], real[PATH_MAX];
+	struct stat in_root, own;
+	int fd, ofd = -1;
+	ssize_t n;
 
-	if (realpath(path, real) && strncmp(real, "/proc/", 6) && usable_debug_file(bin, real))
-		snprintf(path, cap, "%s", real);
+	fd = open_target_file(path);
+	if (fd < 0)
+		return;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, real, sizeof(real) - 1);
+	if (n > 0 && !fstat(fd, &in_root)) {
+		real[n] = '\0';
+		if (real[0] == '/' && strncmp(real, "/proc/", 6))
+			ofd = (int)syscall(SYS_openat2, AT_FDCWD, real, &how, sizeof(how));
+		if (ofd >= 0 && !fstat(ofd, &own) && own.st_dev == in_root.st_dev &&
+		    own.st_ino == in_root.st_ino)
+			snprintf(path, cap, "%s", real);
+	}
+	if (ofd >= 0)
+		close(ofd);
+	close(fd);
 }
 
-static bool find_by_build_id(struct elf_file *ef, const struct resolve_opts *o, char *out, size_t cap)
+static bool find_by_build_id(struct elf_file *ef, const struct resolve_opts *o, char *out, size_t cap,
+			     struct debug_search *ds)
 {
 	uint8_t id[BUILD_ID_MAX];
 	char hex[2 * BUILD_ID_MAX + 1];
@@ -236,9 +287,9 @@ static bool find_by_build_id(struct elf_file *ef, const struct resolve_opts *o, 
 		root = r ? "" : o->debug_root;
 		for (d = 0; root && d < o->ndebug_dirs; d++) {
 			snprintf(out, cap, "%s%s/.build-id/%.2s/%s.debug", root, o->debug_dirs[d], hex, hex + 2);
-			if (usable_debug_file(ef, out)) {
+			if (usable_debug_file(ef, out, ds)) {
 				if (!r)
-					own_name(ef, out, cap);
+					own_name(out, cap);
 				return true;
 			}
 		}
@@ -247,28 +298,30 @@ static bool find_by_build_id(struct elf_file *ef, const struct resolve_opts *o, 
 }
 
 static bool find_by_debuglink(struct elf_file *ef, const char *path, const struct resolve_opts *o,
-			      char *out, size_t cap)
+			      char *out, size_t cap, struct debug_search *ds)
 {
 	char link[256], dir[PATH_MAX];
 	const char *root;
 	uint32_t crc;
 	int d, r;
 
-	if (elf_debuglink(ef, link, sizeof(link), &crc) || strchr(link, '/'))
+	/* a name, never a path: "../../etc/x" would be one */
+	if (elf_debuglink(ef, link, sizeof(link), &crc) || strchr(link, '/') || !strcmp(link, "..") ||
+	    !strcmp(link, "."))
 		return false;
 	snprintf(dir, sizeof(dir), "%s", path);
 	dirname(dir);
 	snprintf(out, cap, "%s/%s", dir, link);
-	if (strcmp(out, path) && usable_debug_file(ef, out))
+	if (strcmp(out, path) && usable_debug_file(ef, out, ds))
 		return true;
 	snprintf(out, cap, "%s/.debug/%s", dir, link);
-	if (usable_debug_file(ef, out))
+	if (usable_debug_file(ef, out, ds))
 		return true;
 	for (r = 0; r < 2; r++) {
 		root = r ? "" : o->debug_root;
 		for (d = 0; root && d < o->ndebug_dirs; d++) {
 			snprintf(out, cap, "%s%s%s/%s", root, o->debug_dirs[d], dir, link);
-			if (usable_debug_file(ef, out))
+			if (usable_debug_file(ef, out, ds))
 				return true;
 		}
 	}
@@ -371,6 +424,7 @@ static bool built_with_lto(struct elf_file *symfile)
 
 static void find_symbols(struct elf_file *ef, const struct resolve_opts *o, struct python_binary *pb)
 {
+	struct debug_search ds = { { 0 } };
 	struct elf_file dbg;
 
 	pb->stripped = !elf_has_section_type(ef, SHT_SYMTAB);
@@ -380,15 +434,19 @@ static void find_symbols(struct elf_file *ef, const struct resolve_opts *o, stru
 		pb->lto = built_with_lto(ef);
 		return;
 	}
-	if (find_by_build_id(ef, o, pb->debug_path, sizeof(pb->debug_path)))
+	if (find_by_build_id(ef, o, pb->debug_path, sizeof(pb->debug_path), &ds))
 		pb->sym_source = SYM_BUILD_ID;
-	else if (find_by_debuglink(ef, pb->open_path, o, pb->debug_path, sizeof(pb->debug_path)))
+	else if (find_by_debuglink(ef, pb->open_path, o, pb->debug_path, sizeof(pb->debug_path), &ds))
 		pb->sym_source = SYM_DEBUGLINK;
 	else {
 		pb->sym_source = SYM_DYNSYM;
 		pb->debug_path[0] = '\0';
-		snprintf(pb->debug_hint, sizeof(pb->debug_hint),
-			 "stripped binary and no debug file under %s", o->debug_dirs[0]);
+		if (ds.why[0])
+			snprintf(pb->debug_hint, sizeof(pb->debug_hint),
+				 "stripped binary and no usable debug file (%s)", ds.why);
+		else
+			snprintf(pb->debug_hint, sizeof(pb->debug_hint),
+				 "stripped binary and no debug file under %s", o->debug_dirs[0]);
 		return;
 	}
 	if (!elf_file_open(&dbg, pb->debug_path)) {
