@@ -28,7 +28,7 @@ enum py_stack_kind {
 	STACK_NONE = 0,
 	STACK_FRAME_OBJECTS = 1,	/* 3.8-3.10: tstate->frame, PyFrameObject.f_back */
 	STACK_CFRAME = 2,		/* 3.11-3.12: tstate->cframe->current_frame */
-	STACK_CURRENT_FRAME = 3,	/* 3.13: tstate->current_frame */
+	STACK_CURRENT_FRAME = 3,	/* 3.13+: tstate->current_frame */
 };
 
 struct py_stack_layout {
@@ -45,6 +45,9 @@ struct py_stack_layout {
 	__u64 frame_instr;	/* f_lasti (int, 3.8-3.10), prev_instr or instr_ptr */
 	__u64 frame_owner;	/* owner (char), 0 when the version has none */
 	__u64 code_adaptive;	/* PyCodeObject.co_code_adaptive (3.11+) */
+	/* 3.14+: f_executable is a _PyStackRef whose low bits are tags (3 in
+	 * GIL builds); 0 when it is a plain PyObject * */
+	__u64 code_tag_bits;
 };
 
 struct py_frame {

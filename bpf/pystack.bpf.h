@@ -4,12 +4,17 @@
  * thread state that holds the GIL (the thread that allocates or collects
  * holds it), then its frames, innermost first. Each frame gives its code
  * object and instruction offset; user space turns them into names and lines.
- * C-stack shim frames (3.12+, owner == FRAME_OWNED_BY_CSTACK) are skipped.
+ * Frames that run no Python code are skipped: owner 3 is the C-stack shim
+ * of 3.12-3.13 and the interpreter's entry frame of 3.14+, owner 4 the
+ * (unused) C-stack owner of 3.14 and the thread state's base frame of 3.15.
  */
 #ifndef MMTRACE_PYSTACK_BPF_H
 #define MMTRACE_PYSTACK_BPF_H
 
-#define FRAME_OWNED_BY_CSTACK 3
+#define FRAME_OWNER_NOT_CODE 3	/* this owner and above hold no code object */
+/* _PyStackRef (3.14+, GIL build): {.bits = 1} is NULL; tag 3 is a tagged int */
+#define STACKREF_NULL 1
+#define STACKREF_INT_TAG 3
 
 static __always_inline int read_ptr(__u64 addr, __u64 *out)
 {
@@ -45,10 +50,17 @@ static __always_inline int read_frame(__u64 frame, const struct py_stack_layout 
 	__u8 owner = 0;
 
 	if (l->frame_owner && !bpf_probe_read_user(&owner, 1, (void *)(frame + l->frame_owner)) &&
-	    owner == FRAME_OWNED_BY_CSTACK)
+	    owner >= FRAME_OWNER_NOT_CODE)
 		return 1;
 	if (read_ptr(frame + l->frame_code, &out->code))
 		return -1;
+	if (l->code_tag_bits) {
+		/* a NULL or an int where the executable should be: no code to
+		 * name, but the chain goes on through previous */
+		if (out->code == STACKREF_NULL || (out->code & STACKREF_INT_TAG) == STACKREF_INT_TAG)
+			return 1;
+		out->code &= ~l->code_tag_bits;
+	}
 	if (l->kind == STACK_FRAME_OBJECTS) {
 		if (bpf_probe_read_user(&lasti, sizeof(lasti), (void *)(frame + l->frame_instr)))
 			return -1;

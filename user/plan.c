@@ -396,28 +396,33 @@ void plan_alloc(const struct python_binary *pb, const struct plan_opts *o, struc
  * sites whose probe address is the function's (or the USDT note's). */
 static void plan_stacks(const struct python_binary *pb, const struct plan_opts *o, struct probe_plan *p)
 {
-	const struct py_stack_layout *sl = stack_layout_for(pb->major, pb->minor);
 	const struct cpython_layout *l = layout_for(pb->major, pb->minor);
+	struct py_stack_layout sl;
+	enum pyoff_source src = stack_layouts_of(pb, &sl, NULL);
 	struct plan_site *s;
+	char why[256];
 	int i, n = 0;
 
-	if (!o->stacks || !sl || !l) {
+	if (!o->stacks || src == OFF_NONE) {
 		plan_set_metric(p, M_STACKS, COV_UNAVAILABLE,
 				o->stacks ? "no verified frame layout for this version" : "not requested (--stacks, --folded)");
 		return;
 	}
 	for (i = 0; i < p->nsites; i++) {
 		s = &p->sites[i];
-		if (s->role != GC_ROLE_BEGIN && s->role != ROLE_ARENA_ALLOC && s->role != ROLE_POOL_NEW)
+		/* growth sites need the allocator's layout (POOL_SIZE) */
+		if (s->role != GC_ROLE_BEGIN && (!l || (s->role != ROLE_ARENA_ALLOC && s->role != ROLE_POOL_NEW)))
 			continue;
-		s->cfg.stack = *sl;
+		s->cfg.stack = sl;
 		s->cfg.stack_runtime_delta = (int64_t)(pb->runtime_vaddr - s->at.vaddr);
-		s->cfg.pool_size = l->pool_size;
+		s->cfg.pool_size = l ? l->pool_size : 0;
 		n++;
 	}
+	snprintf(why, sizeof(why), "the GIL holder's frames at each collection's start%s; a stack cut short is "
+		 "marked as such; frame offsets from %s", l ? " and each pool or arena taken" : "",
+		 src == OFF_DEBUG_OFFSETS ? "the interpreter's _Py_DebugOffsets" : "mmtrace's tables");
 	plan_set_metric(p, M_STACKS, n ? COV_EXACT : COV_UNAVAILABLE,
-			n ? "the GIL holder's frames at each collection's start and each pool or arena taken; "
-			    "a stack cut short is marked as such" : "no collection or growth site to walk stacks at");
+			n ? why : "no collection or growth site to walk stacks at");
 }
 
 int plan_file(const struct python_binary *pb, const struct plan_opts *o, struct probe_plan *p)

@@ -164,15 +164,15 @@ static void plan_type_allocs(const struct python_binary *pb, struct probe_plan *
 /* Sampled stacks (--sample-bytes): walked at the allocators' entries. */
 static void plan_samples(const struct python_binary *pb, const struct plan_opts *o, struct probe_plan *p)
 {
-	const struct py_stack_layout *sl = stack_layout_for(pb->major, pb->minor);
+	struct py_stack_layout sl;
 	int i;
 
-	if (!o->stacks || !o->sample_bytes || !sl)
+	if (!o->stacks || !o->sample_bytes || stack_layouts_of(pb, &sl, NULL) == OFF_NONE)
 		return;
 	for (i = 0; i < p->nsites; i++) {
 		if (p->sites[i].role != ROLE_ALLOC_ENTER)
 			continue;
-		p->sites[i].cfg.stack = *sl;
+		p->sites[i].cfg.stack = sl;
 		p->sites[i].cfg.stack_runtime_delta = (int64_t)(pb->runtime_vaddr - p->sites[i].at.vaddr);
 	}
 }

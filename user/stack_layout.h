@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 #include "gc.h"
+#include "pyoffsets.h"
 
 enum line_table_kind {
 	LINES_LNOTAB = 1,	/* 3.8-3.9: co_lnotab, byte offsets */
@@ -19,8 +20,18 @@ struct code_layout {
 	uint64_t ascii_data;	/* sizeof(PyASCIIObject): where compact ASCII text starts */
 };
 
-/* NULL when the version has no verified layout. */
+/* NULL when the version has no verified layout (mmtrace's tables, 3.8-3.13). */
 const struct py_stack_layout *stack_layout_for(int major, int minor);
 const struct code_layout *code_layout_for(int major, int minor);
+
+struct python_binary;
+
+/*
+ * The layouts for one interpreter file: from its own _Py_DebugOffsets when
+ * it has every field the walk and the symboliser need (3.13+), else from
+ * the tables. Returns where they came from: OFF_DEBUG_OFFSETS, OFF_TABLE,
+ * or OFF_NONE (no layout; stack and code untouched). Either may be NULL.
+ */
+enum pyoff_source stack_layouts_of(const struct python_binary *pb, struct py_stack_layout *stack, struct code_layout *code);
 
 #endif /* MMTRACE_STACK_LAYOUT_H */

@@ -60,8 +60,7 @@ int symbolizer_open(struct symbolizer *s, pid_t pid, const struct python_binary 
 	memset(s, 0, sizeof(*s));
 	s->max_entries = SYM_CACHE_MAX;
 	s->pid = pid;
-	s->layout = code_layout_for(bin->major, bin->minor);
-	if (!s->layout)
+	if (stack_layouts_of(bin, NULL, &s->layout) == OFF_NONE)
 		return -ENOENT;
 	if (reopen_maps(s, true))
 		return -ESRCH;
@@ -75,7 +74,7 @@ void symbolizer_open_reader(struct symbolizer *s, const struct code_layout *layo
 {
 	memset(s, 0, sizeof(*s));
 	s->max_entries = SYM_CACHE_MAX;
-	s->layout = layout;
+	s->layout = *layout;
 	s->code_type = code_type;
 	s->reader = reader;
 }
@@ -114,7 +113,7 @@ static char *read_str(struct symbolizer *s, uint64_t obj, size_t max)
 	if (length >= max)
 		length = max - 1;
 	text = calloc(1, length + 1);
-	if (text && rd(s, obj + s->layout->ascii_data, text, length)) {
+	if (text && rd(s, obj + s->layout.ascii_data, text, length)) {
 		free(text);
 		return NULL;
 	}
@@ -139,7 +138,7 @@ static uint8_t *read_bytes(struct symbolizer *s, uint64_t obj, size_t *len)
 
 static void read_code(struct symbolizer *s, struct code_info *c, bool may_refresh)
 {
-	const struct code_layout *l = s->layout;
+	const struct code_layout *l = &s->layout;
 	uint64_t type = 0, name = 0, file = 0, lines = 0;
 	int32_t first = 0;
 
@@ -188,7 +187,7 @@ static int grow(struct symbolizer *s)
  * the three pointers lie within 32 bytes, read at once. */
 static bool still_same(struct symbolizer *s, const struct code_info *c)
 {
-	const struct code_layout *l = s->layout;
+	const struct code_layout *l = &s->layout;
 	uint64_t lo = l->name < l->filename ? l->name : l->filename, hi, words[4], name, file, lines;
 
 	if (l->linetable < lo)
@@ -289,7 +288,7 @@ void frame_text(struct symbolizer *s, uint64_t code, uint64_t lasti, char *buf, 
 		snprintf(buf, len, "[unreadable code 0x%llx]", (unsigned long long)code);
 		return;
 	}
-	line = code_line(s->layout->lines, c->lines, c->nlines, c->firstlineno, lasti);
+	line = code_line(s->layout.lines, c->lines, c->nlines, c->firstlineno, lasti);
 	if (line < 0)
 		snprintf(buf, len, "%s (%s)", c->name, c->file);
 	else

@@ -35,7 +35,7 @@ struct code_info {
 struct symbolizer {
 	pid_t pid;		/* 0: an image read through reader (fuzzing) */
 	struct mem_reader reader;
-	const struct code_layout *layout;
+	struct code_layout layout;	/* the file's own, or mmtrace's table */
 	uint64_t code_type;	/* &PyCode_Type in the process, 0 when unknown */
 	struct procmem pm;
 	bool pm_open;

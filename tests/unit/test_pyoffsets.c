@@ -16,6 +16,7 @@
 #include "plan.h"
 #include "pyoffsets.h"
 #include "resolve.h"
+#include "stack_layout.h"
 
 #define BUF_SIZE 1024
 
@@ -590,6 +591,114 @@ static void test_real_sid_315_plan(void **state)
 	free(plan);
 }
 
+/* The stack walk's and the symboliser's layouts of a sid build come from its
+ * _Py_DebugOffsets; each one is checked against the build's DWARF, the two
+ * the walk derives (the holder inside the GIL, the tag bits) included. */
+static void check_stack_layouts(const char *exe, int minor)
+{
+	struct resolve_opts ro = { .debug_dirs = { SID "/usr/lib/debug" }, .ndebug_dirs = 1 };
+	struct dwarf_query q[] = {
+		Q("pyruntimestate", "interpreters", "head"), Q("_is", "ceval", "gil"),
+		Q("_gil_runtime_state", "last_holder"), Q("_ts", "current_frame"),
+		Q("_PyInterpreterFrame", "previous"), Q("_PyInterpreterFrame", "f_executable"),
+		Q("_PyInterpreterFrame", "instr_ptr"), Q("_PyInterpreterFrame", "owner"),
+		Q("PyCodeObject", "co_code_adaptive"), Q("PyCodeObject", "co_filename"),
+		Q("PyCodeObject", "co_qualname"), Q("PyCodeObject", "co_linetable"),
+		Q("PyCodeObject", "co_firstlineno"), Q("PyASCIIObject", NULL),
+	};
+	struct python_binary *pb = malloc(sizeof(*pb));
+	struct py_stack_layout st;
+	struct code_layout co;
+	size_t i;
+
+	assert_non_null(pb);
+	if (access(exe, R_OK) || resolve_python(exe, &ro, pb) || !pb->debug_path[0]) {
+		free(pb);
+		print_message("SKIP %s: no such build with its debug file under " SID "\n", exe);
+		missing_cell();
+	}
+	assert_int_equal(pb->minor, minor);
+	assert_int_equal(stack_layouts_of(pb, &st, &co), OFF_DEBUG_OFFSETS);
+	assert_int_equal(dwarf_query_file(pb->debug_path, q, sizeof(q) / sizeof(q[0])), 0);
+	for (i = 0; i < sizeof(q) / sizeof(q[0]); i++)
+		assert_true(q[i].found);
+	assert_int_equal(st.kind, STACK_CURRENT_FRAME);
+	assert_int_equal(st.tstate_via_gil, 1);
+	assert_int_equal(st.interp_main, q[0].value);
+	assert_int_equal(st.interp_gil, q[1].value);
+	assert_int_equal(st.gil_last_holder, q[2].value);
+	assert_int_equal(st.tstate_frame, q[3].value);
+	assert_int_equal(st.frame_back, q[4].value);
+	assert_int_equal(st.frame_code, q[5].value);
+	assert_int_equal(st.frame_instr, q[6].value);
+	assert_int_equal(st.frame_owner, q[7].value);
+	assert_int_equal(st.code_adaptive, q[8].value);
+	/* f_executable: a PyObject * in 3.13, a _PyStackRef from 3.14 */
+	assert_int_equal(st.code_tag_bits, minor >= 14 ? 3 : 0);
+	assert_int_equal(co.filename, q[9].value);
+	assert_int_equal(co.name, q[10].value);
+	assert_int_equal(co.linetable, q[11].value);
+	assert_int_equal(co.firstlineno, q[12].value);
+	assert_int_equal(co.ascii_data, q[13].value);
+	assert_int_equal(co.lines, LINES_LOCATIONS);
+	/* without them, 3.13 falls back to the tables and 3.14+ has none */
+	pb->has_debug_offsets = false;
+	assert_int_equal(stack_layouts_of(pb, &st, &co), minor == 13 ? OFF_TABLE : OFF_NONE);
+	free(pb);
+}
+
+static void test_real_sid_313_stacks(void **state)
+{
+	(void)state;
+	check_stack_layouts(SID "/usr/bin/python3.13", 13);
+}
+
+static void test_real_sid_314_stacks(void **state)
+{
+	(void)state;
+	check_stack_layouts(SID "/usr/bin/python3.14", 14);
+}
+
+static void test_real_sid_315_stacks(void **state)
+{
+	(void)state;
+	check_stack_layouts(SID "/usr/bin/python3.15", 15);
+}
+
+/* 3.13's table (pyenv 3.13.0, from gdb) and the file's own offsets agree,
+ * but for the interpreter: the table names interpreters.main, the debug
+ * offsets only interpreters.head (the same one without subinterpreters). */
+static void test_real_pyenv_313_stacks_match_table(void **state)
+{
+	const char *exe = "/root/.pyenv/versions/3.13.0/lib/libpython3.13.so.1.0";
+	struct resolve_opts ro = { .debug_dirs = { "/nonexistent" }, .ndebug_dirs = 1 };
+	struct python_binary *pb = malloc(sizeof(*pb));
+	struct py_stack_layout st, tab;
+	struct code_layout co;
+	const struct code_layout *ct = code_layout_for(3, 13);
+
+	(void)state;
+	assert_non_null(pb);
+	if (access(exe, R_OK)) {
+		free(pb);
+		print_message("SKIP: %s is not on this machine\n", exe);
+		missing_cell();
+	}
+	assert_int_equal(resolve_python(exe, &ro, pb), 0);
+	assert_int_equal(stack_layouts_of(pb, &st, &co), OFF_DEBUG_OFFSETS);
+	tab = *stack_layout_for(3, 13);
+	tab.interp_main = st.interp_main;
+	assert_memory_equal(&st, &tab, sizeof(st));	/* u32, u32, then u64s: no padding */
+	/* field by field: the struct has padding */
+	assert_int_equal(co.filename, ct->filename);
+	assert_int_equal(co.name, ct->name);
+	assert_int_equal(co.firstlineno, ct->firstlineno);
+	assert_int_equal(co.linetable, ct->linetable);
+	assert_int_equal(co.lines, ct->lines);
+	assert_int_equal(co.ascii_data, ct->ascii_data);
+	free(pb);
+}
+
 static void test_real_pyenv_313(void **state)
 {
 	(void)state;
@@ -615,6 +724,10 @@ int main(void)
 		cmocka_unit_test(test_real_sid_314_plan),
 		cmocka_unit_test(test_real_sid_315_plan),
 		cmocka_unit_test(test_real_pyenv_313),
+		cmocka_unit_test(test_real_sid_313_stacks),
+		cmocka_unit_test(test_real_sid_314_stacks),
+		cmocka_unit_test(test_real_sid_315_stacks),
+		cmocka_unit_test(test_real_pyenv_313_stacks_match_table),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
