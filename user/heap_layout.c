@@ -126,7 +126,7 @@ static void gc_ring(const struct python_binary *pb, struct heap_layout *hl)
 }
 
 static void gc_chain(const struct python_binary *pb, const struct cpython_layout *l, uint64_t runtime,
-		     struct heap_layout *hl)
+		     bool from_head, struct heap_layout *hl)
 {
 	struct heap_chain *c = &hl->gcstate;
 	uint64_t gc;
@@ -147,7 +147,8 @@ static void gc_chain(const struct python_binary *pb, const struct cpython_layout
 	hl->gc_source = "interpreters.main -> gc";
 	if (pyoff_get(&pb->pyoff, PYOFF_INTERP_GC, &gc)) {
 		c->last = gc;
-		hl->gc_source = "interpreters.main -> gc, gc's offset from _Py_DebugOffsets";
+		hl->gc_source = from_head ? "interpreters.head -> gc, both offsets from _Py_DebugOffsets" :
+			"interpreters.main -> gc, gc's offset from _Py_DebugOffsets";
 	}
 	gc_ring(pb, hl);
 }
@@ -184,8 +185,8 @@ static void pymalloc_statics(const struct python_binary *pb, uint64_t bias, stru
 }
 
 /* 3.12+: the state moved into the interpreter (3.13: behind a pointer). */
-static void pymalloc_in_interp(const struct cpython_layout *l, uint64_t runtime, const char *from,
-			       struct heap_layout *hl)
+static void pymalloc_in_interp(const struct cpython_layout *l, uint64_t runtime, bool from_head,
+			       const char *from, struct heap_layout *hl)
 {
 	struct heap_chain *c = &hl->mgmt;
 
@@ -200,8 +201,8 @@ static void pymalloc_in_interp(const struct cpython_layout *l, uint64_t runtime,
 	}
 	hl->pymalloc = true;
 	hl->fields_are_offsets = true;
-	snprintf(hl->pymalloc_source, sizeof(hl->pymalloc_source), "interpreters.main -> %sobmalloc.mgmt%s%s",
-		 l->obmalloc_is_ptr ? "*" : "", from ? ", obmalloc's offset from " : "", from ? from : "");
+	snprintf(hl->pymalloc_source, sizeof(hl->pymalloc_source), "interpreters.%s -> %sobmalloc.mgmt%s%s",
+		 from_head ? "head" : "main", l->obmalloc_is_ptr ? "*" : "", from ? ", obmalloc's offset from " : "", from ? from : "");
 }
 
 /* Where the DWARF is: the binary's own, or its debug file. */
@@ -281,7 +282,7 @@ int heap_layout_for(const struct python_binary *pb, const struct procmem *pm, st
 	const struct cpython_layout *table = layout_for(pb->major, pb->minor);
 	const struct heap_micro *micro = micro_for(pb);
 	struct cpython_layout eff, *l = &eff;
-	bool in_interp = pb->major == 3 && pb->minor >= 12;
+	bool in_interp = pb->major == 3 && pb->minor >= 12, from_head;
 	const char *obm_from = NULL;
 	char builtin[64] = "";
 	uint64_t runtime, bias;
@@ -317,11 +318,13 @@ int heap_layout_for(const struct python_binary *pb, const struct procmem *pm, st
 	hl->highwater = MGMT_HIGHWATER;
 	if (apply_dwarf(pb, dc, &eff, in_interp, table != NULL, hl))
 		obm_from = "DWARF";
+	/* without a table and without DWARF naming interpreters.main */
+	from_head = !table && !(dc->done && !dc->rc && dc->d.found[DW_RUNTIME_INTERP_MAIN]);
 	hl->pool_size = l->pool_size;
 	hl->arena_size = l->arena_size;
-	gc_chain(pb, l, runtime, hl);
+	gc_chain(pb, l, runtime, from_head, hl);
 	if (in_interp && l->interp_obmalloc)
-		pymalloc_in_interp(l, runtime, obm_from, hl);
+		pymalloc_in_interp(l, runtime, from_head, obm_from, hl);
 	else if (in_interp)
 		/* the one offset --heap needs that _Py_DebugOffsets lacks */
 		snprintf(hl->why, sizeof(hl->why), "unavailable: PyInterpreterState.obmalloc is not in "
