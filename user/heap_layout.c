@@ -202,7 +202,8 @@ static void pymalloc_in_interp(const struct cpython_layout *l, uint64_t runtime,
 	hl->pymalloc = true;
 	hl->fields_are_offsets = true;
 	snprintf(hl->pymalloc_source, sizeof(hl->pymalloc_source), "interpreters.%s -> %sobmalloc.mgmt%s%s",
-		 from_head ? "head" : "main", l->obmalloc_is_ptr ? "*" : "", from ? ", obmalloc's offset from " : "", from ? from : "");
+		 from_head ? "head" : "main", l->obmalloc_is_ptr ? "*" : "", from ? ", obmalloc's offset from " : "",
+		 from ? from : "");
 }
 
 /* Where the DWARF is: the binary's own, or its debug file. */
@@ -229,7 +230,7 @@ static bool apply_dwarf(const struct python_binary *pb, struct dwarf_cache *dc, 
 {
 	const char *path = dwarf_file(pb);
 	const struct dwarf_offsets *dp = &dc->d;
-	int taken = 0, differ = 0, head_not_main = 0;
+	int taken = 0, differ = 0, ignored = 0;	/* a count of differences that mean nothing */
 
 	if (!path)
 		return false;
@@ -241,7 +242,7 @@ static bool apply_dwarf(const struct python_binary *pb, struct dwarf_cache *dc, 
 		return false;
 	/* without a table, the built-in is interpreters.head, another field:
 	 * that it differs from interpreters.main says nothing */
-	take(dp, DW_RUNTIME_INTERP_MAIN, &l->runtime_interp_main, &taken, from_table ? &differ : &head_not_main);
+	take(dp, DW_RUNTIME_INTERP_MAIN, &l->runtime_interp_main, &taken, from_table ? &differ : &ignored);
 	if (l->runtime_gc)
 		take(dp, DW_RUNTIME_GC, &l->runtime_gc, &taken, &differ);
 	else
@@ -249,7 +250,9 @@ static bool apply_dwarf(const struct python_binary *pb, struct dwarf_cache *dc, 
 	take(dp, DW_GC_ENABLED, &l->gc_enabled, &taken, &differ);
 	take(dp, DW_GC_GENERATIONS, &l->gc_generations, &taken, &differ);
 	if (in_interp) {
-		take(dp, DW_INTERP_OBMALLOC, &l->interp_obmalloc, &taken, &differ);
+		/* no row for this micro (0) is no disagreement */
+		take(dp, DW_INTERP_OBMALLOC, &l->interp_obmalloc, &taken,
+		     l->interp_obmalloc ? &differ : &ignored);
 		take(dp, DW_OBMALLOC_MGMT, &l->obmalloc_mgmt, &taken, &differ);
 		if (dp->found[DW_INTERP_OBMALLOC])
 			l->obmalloc_is_ptr = dp->obmalloc_is_ptr;
