@@ -5,6 +5,7 @@
  * pool_address, a pool in use when ref.count is not 0.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include "heap.h"
@@ -185,6 +186,106 @@ static int64_t list_length(const struct mem_reader *r, uint64_t head)
 	return n;
 }
 
+/* The young generation's list head must be a list: its first node links
+ * back to it (_gc_prev keeps flags in its low two bits). A layout that puts
+ * the generations at the wrong offset fails here instead of printing
+ * numbers read from some other field. */
+static bool gen0_links_back(const struct mem_reader *r, uint64_t head)
+{
+	uint64_t h[2], prev;
+
+	if (rd(r, head, h, sizeof(h)) || !h[0] || !h[1])
+		return false;
+	if (h[0] == head)
+		return h[1] == head;	/* an empty list points at itself */
+	return !read_u64(r, h[0] + 8, &prev) && (prev & ~3ull) == head;
+}
+
+static int ring_bad(char *why, size_t len, const char *what)
+{
+	if (why && len)
+		snprintf(why, len, "%s", what);
+	return -EINVAL;
+}
+
+/* One record's totals, at rec (64 bytes inside the buffer). */
+static int ring_record(const uint8_t *rec, struct heap_gc_totals *t, char *why, size_t len)
+{
+	memcpy(&t->collections, rec + 16, 8);
+	memcpy(&t->collected, rec + 24, 8);
+	memcpy(&t->uncollectable, rec + 32, 8);
+	memcpy(&t->candidates, rec + 40, 8);
+	memcpy(&t->duration, rec + 48, 8);
+	if (t->collections < 0 || t->collected < 0 || t->uncollectable < 0 || t->candidates < 0)
+		return ring_bad(why, len, "a GC stats record holds a negative total: not CPython's gc_stats");
+	if (!isfinite(t->duration) || t->duration < 0)
+		return ring_bad(why, len, "a GC stats record's duration is not a time: not CPython's gc_stats");
+	return 0;
+}
+
+int heap_parse_gc_ring(const void *buf, size_t len, struct heap_gc_totals out[HEAP_GENERATIONS], char *why,
+		       size_t whylen)
+{
+	const uint8_t *b = buf;
+	size_t base, items, index_at;
+	int8_t idx;
+	int g;
+
+	if (len < HEAP_RING_MIN)
+		return ring_bad(why, whylen, "the GC stats block is smaller than 3.15's rings");
+	for (g = 0; g < HEAP_GENERATIONS; g++) {
+		/* generation 0 is the young ring, 1 and 2 the old ones */
+		base = g ? HEAP_RING_OLD + (size_t)(g - 1) * HEAP_RING_OLD_BUF : 0;
+		items = g ? HEAP_RING_OLD_ITEMS : HEAP_RING_YOUNG_ITEMS;
+		index_at = base + items * HEAP_RING_REC;
+		idx = (int8_t)b[index_at];
+		if (idx < 0 || (size_t)idx >= items)
+			return ring_bad(why, whylen, "a GC stats ring index is outside its buffer: not CPython's gc_stats");
+		if (ring_record(b + base + (size_t)idx * HEAP_RING_REC, &out[g], why, whylen))
+			return -EINVAL;
+	}
+	return 0;
+}
+
+/* 3.15: the ring behind gcstate's pointer, read until two reads agree. */
+static void read_ring(const struct mem_reader *r, const struct heap_layout *l, uint64_t gcstate,
+		      struct heap_snapshot *s)
+{
+	uint8_t a[HEAP_RING_MAX], b[HEAP_RING_MAX];
+	size_t len = (size_t)l->gc_ring_size;
+	uint64_t ptr;
+	int try;
+
+	if (!l->gc_ring) {
+		snprintf(s->ring_why, sizeof(s->ring_why), "%s", l->gc_ring_why);
+		return;
+	}
+	if (len < HEAP_RING_MIN || len > HEAP_RING_MAX) {
+		snprintf(s->ring_why, sizeof(s->ring_why), "gc_stats is %zu bytes: not 3.15's rings", len);
+		return;
+	}
+	if (read_u64(r, gcstate + l->gc_ring_ptr_off, &ptr) || !ptr) {
+		/* NULL before _PyGC_Init and after _PyGC_Fini */
+		snprintf(s->ring_why, sizeof(s->ring_why), "gcstate.generation_stats is not readable or NULL");
+		return;
+	}
+	if (rd(r, ptr, a, len)) {
+		snprintf(s->ring_why, sizeof(s->ring_why), "the GC stats block could not be read");
+		return;
+	}
+	/* a collection that ends between two reads changes the block: a third
+	 * read that equals the second is a block no collection was writing */
+	for (try = 0; try < 3 && !s->ring_consistent; try++) {
+		if (rd(r, ptr, b, len))
+			break;
+		s->ring_consistent = !memcmp(a, b, len);
+		memcpy(a, b, len);
+	}
+	if (heap_parse_gc_ring(a, len, s->ring, s->ring_why, sizeof(s->ring_why)))
+		return;
+	s->ring_ok = true;
+}
+
 static void read_gc(const struct mem_reader *r, const struct heap_layout *l, struct heap_snapshot *s)
 {
 	struct { uint64_t head[2]; int32_t threshold, count; } gen[HEAP_GENERATIONS];
@@ -203,6 +304,11 @@ static void read_gc(const struct mem_reader *r, const struct heap_layout *l, str
 		snprintf(s->why, sizeof(s->why), "gcstate.enabled is %d: not CPython's GC state", enabled);
 		return;
 	}
+	if (!gen0_links_back(r, gcstate + l->gc_generations_off)) {
+		snprintf(s->why, sizeof(s->why), "the youngest generation at gcstate+%llu is not a GC list: "
+			 "not this build's GC layout", (unsigned long long)l->gc_generations_off);
+		return;
+	}
 	s->gc_enabled = enabled;
 	for (g = 0; g < HEAP_GENERATIONS; g++) {
 		s->threshold[g] = gen[g].threshold;
@@ -211,6 +317,7 @@ static void read_gc(const struct mem_reader *r, const struct heap_layout *l, str
 			list_length(r, gcstate + l->gc_generations_off + (uint64_t)g * sizeof(gen[0])) : -1;
 	}
 	s->gc_ok = true;
+	read_ring(r, l, gcstate, s);
 }
 
 static bool same_heap(const struct heap_snapshot *a, const struct heap_snapshot *b)

@@ -20,6 +20,29 @@
 #define HEAP_GC_WALKED 2		/* generations whose object lists are walked */
 #define HEAP_GC_LIST_MAX 65536	/* objects followed per list */
 
+/*
+ * 3.15 (GIL builds): struct gc_stats, the interpreter's own per-generation
+ * statistics, a ring of 64-byte records per generation: young
+ * {items[11]; int8 index} then old[2] {items[3]; int8 index}, each record
+ * holding cumulative totals, the newest at the buffer's index. Its size is
+ * _Py_DebugOffsets.gc.generation_stats_size: at least these buffers (3.15.2
+ * adds a sequence word after them), never more than HEAP_RING_MAX.
+ */
+#define HEAP_RING_REC 64
+#define HEAP_RING_YOUNG_ITEMS 11
+#define HEAP_RING_OLD_ITEMS 3
+#define HEAP_RING_YOUNG_INDEX (HEAP_RING_YOUNG_ITEMS * HEAP_RING_REC)		/* 704 */
+#define HEAP_RING_OLD_BUF (HEAP_RING_OLD_ITEMS * HEAP_RING_REC + 8)		/* 200 */
+#define HEAP_RING_OLD (HEAP_RING_YOUNG_INDEX + 8)				/* 712 */
+#define HEAP_RING_MIN (HEAP_RING_OLD + 2 * HEAP_RING_OLD_BUF)			/* 1112 */
+#define HEAP_RING_MAX 4096
+
+/* gc.get_stats()[g] as 3.15 computes it: the newest record's totals */
+struct heap_gc_totals {
+	int64_t collections, collected, uncollectable, candidates;
+	double duration;	/* seconds, as the interpreter stored it */
+};
+
 /* base + off[0] -> deref -> + off[1] -> deref ... + last */
 struct heap_chain {
 	uint64_t base;
@@ -39,8 +62,12 @@ struct heap_layout {
 	bool gc;
 	struct heap_chain gcstate;	/* &gcstate */
 	uint64_t gc_enabled_off, gc_generations_off;
-	char pymalloc_source[80];
+	/* 3.15: gcstate + gc_ring_ptr_off holds a pointer to gc_ring_size bytes */
+	bool gc_ring;
+	uint64_t gc_ring_ptr_off, gc_ring_size;
+	char pymalloc_source[160];
 	const char *gc_source;
+	char gc_ring_why[160];		/* why there is no ring, when there is none */
 	char offsets_source[PATH_MAX + 80];	/* DWARF of a file, or mmtrace's table */
 	char why[256];
 };
@@ -64,11 +91,21 @@ struct heap_snapshot {
 	/* objects in the young generations' lists (the oldest is not walked:
 	 * one read per object); -1 when not known (unreadable or over the bound) */
 	int64_t objects[HEAP_GENERATIONS];
+	/* 3.15's ring: ring_ok when read and valid; ring_consistent when two
+	 * reads of it agreed (no collection finished between them) */
+	bool ring_ok, ring_consistent;
+	struct heap_gc_totals ring[HEAP_GENERATIONS];
+	char ring_why[160];
 	char why[256];		/* the first failure, when a part is not ok */
 };
 
 /* Fills s; the parts that cannot be read say why. */
 void heap_snapshot(const struct mem_reader *r, const struct heap_layout *l, struct heap_snapshot *s);
+/* Parses a struct gc_stats (len bytes, as read from the target) into
+ * gc.get_stats()'s figures: 0, or -EINVAL with why set when an index is out
+ * of its buffer or a total is negative or not a finite number. */
+int heap_parse_gc_ring(const void *buf, size_t len, struct heap_gc_totals out[HEAP_GENERATIONS], char *why,
+		       size_t whylen);
 /* Block size of a size class (16-byte alignment). */
 static inline uint64_t heap_class_size(int c)
 {

@@ -98,6 +98,19 @@ static void text_gc(FILE *f, const struct heap_view *v)
 	fputc('\n', f);
 	fprintf(f, "  GC-tracked objects: gen0 %lld, gen1 %lld (gen2 not walked: one read per object)\n",
 		(long long)s->objects[0], (long long)s->objects[1]);
+	if (s->ring_ok) {
+		/* 3.15's own gc.get_stats(), read with no probe: cumulative */
+		fprintf(f, "  GC stats (the interpreter's own gc.get_stats(), from its ring; %s):\n",
+			s->ring_consistent ? "consistent" : "approximate: a collection ended while it was read");
+		fprintf(f, "  %4s %12s %12s %14s %12s %12s\n", "GEN", "COLLECTIONS", "COLLECTED", "UNCOLLECTABLE",
+			"CANDIDATES", "DURATION_S");
+		for (g = 0; g < HEAP_GENERATIONS; g++)
+			fprintf(f, "  %4d %12lld %12lld %14lld %12lld %12.6f\n", g, (long long)s->ring[g].collections,
+				(long long)s->ring[g].collected, (long long)s->ring[g].uncollectable,
+				(long long)s->ring[g].candidates, s->ring[g].duration);
+	} else {
+		fprintf(f, "  GC stats ring: n/a (%s)\n", s->ring_why);
+	}
 	if (!s->gc_enabled)
 		fprintf(f, "  warning: gc.disable() is in effect: reference cycles are never collected\n");
 	else if (s->threshold[0] > 0)
@@ -192,6 +205,35 @@ static void json_heap(FILE *f, const struct heap_view *v)
 	fputc('}', f);
 }
 
+/* 3.15's gc.get_stats(), one object per generation; the duration is
+ * printed with 17 significant digits, so that it reads back as the very
+ * double the interpreter stored. */
+static void json_ring(FILE *f, const struct heap_snapshot *s)
+{
+	int first = 1, g, one;
+
+	fputc('{', f);
+	if (!s->ring_ok) {
+		json_key(f, "error", &first), json_string(f, s->ring_why);
+		fputc('}', f);
+		return;
+	}
+	json_key(f, "source", &first), json_string(f, "gcstate.generation_stats, offset and size from _Py_DebugOffsets");
+	json_key(f, "consistent", &first), fputs(s->ring_consistent ? "true" : "false", f);
+	json_key(f, "generations", &first), fputc('[', f);
+	for (g = 0; g < HEAP_GENERATIONS; g++) {
+		one = 1;
+		fputs(g ? ",{" : "{", f);
+		json_key(f, "collections", &one), fprintf(f, "%lld", (long long)s->ring[g].collections);
+		json_key(f, "collected", &one), fprintf(f, "%lld", (long long)s->ring[g].collected);
+		json_key(f, "uncollectable", &one), fprintf(f, "%lld", (long long)s->ring[g].uncollectable);
+		json_key(f, "candidates", &one), fprintf(f, "%lld", (long long)s->ring[g].candidates);
+		json_key(f, "duration", &one), fprintf(f, "%.17g", s->ring[g].duration);
+		fputc('}', f);
+	}
+	fputs("]}", f);
+}
+
 static void json_gc_state(FILE *f, const struct heap_view *v)
 {
 	const struct heap_snapshot *s = v->snap;
@@ -215,6 +257,7 @@ static void json_gc_state(FILE *f, const struct heap_view *v)
 	json_key(f, "threshold", &first), json_u64_array(f, threshold, HEAP_GENERATIONS);
 	json_key(f, "objects", &first);
 	fprintf(f, "[%lld,%lld,null]", (long long)s->objects[0], (long long)s->objects[1]);
+	json_key(f, "stats", &first), json_ring(f, s);
 	fputc('}', f);
 }
 

@@ -3,8 +3,11 @@
  * "process image": its first bytes choose a layout (3.8-3.11 statics or
  * 3.12+ state behind pointers, pool and arena sizes), the rest is memory
  * mapped at IMAGE_BASE. Whatever the bytes say, the walk must end, read only
- * inside the image, and keep its figures consistent. */
+ * inside the image, and keep its figures consistent. The same bytes are
+ * also 3.15's GC stats block (the ring) for its parser, and, through the
+ * layout, the block gcstate's pointer names. */
 #include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +59,10 @@ static void choose_layout(const uint8_t *cfg, struct heap_layout *l)
 	l->gcstate.off[1] = cfg[4];
 	l->gc_enabled_off = 12;
 	l->gc_generations_off = 24;
+	/* 3.15's ring: any pointer offset, a size around the real one */
+	l->gc_ring = cfg[0] & 16;
+	l->gc_ring_ptr_off = cfg[9];
+	l->gc_ring_size = HEAP_RING_MIN - 64 + (uint64_t)cfg[3] * 16;
 	if (cfg[0] & 4) {	/* 3.12+: fields are offsets from a state behind pointers */
 		l->fields_are_offsets = true;
 		l->mgmt.base = IMAGE_BASE + cfg[5];
@@ -76,12 +83,25 @@ static void choose_layout(const uint8_t *cfg, struct heap_layout *l)
 	}
 }
 
+/* what the parser promises of a ring it accepts */
+static void check_ring(const struct heap_gc_totals *t)
+{
+	int g;
+
+	for (g = 0; g < HEAP_GENERATIONS; g++)
+		if (t[g].collections < 0 || t[g].collected < 0 || t[g].uncollectable < 0 || t[g].candidates < 0 ||
+		    !isfinite(t[g].duration) || t[g].duration < 0)
+			abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct image im = { data, size, 0 };
 	struct mem_reader r = { read_image, NULL, &im };
 	struct heap_layout l;
 	struct heap_snapshot s;
+	struct heap_gc_totals ring[HEAP_GENERATIONS];
+	char why[160];
 	uint64_t used = 0, pools = 0;
 	int c;
 
@@ -90,7 +110,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	choose_layout(data, &l);
 	if (data[0] & 8)
 		r.read_batch = read_image_batch;
+	/* the ring parser alone, on the whole input */
+	if (!heap_parse_gc_ring(data, size, ring, why, sizeof(why)))
+		check_ring(ring);
 	heap_snapshot(&r, &l, &s);
+	if (s.ring_ok)
+		check_ring(s.ring);
 	if (!s.pymalloc_ok)
 		return 0;
 	for (c = 0; c < HEAP_CLASSES; c++) {
