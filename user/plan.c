@@ -191,8 +191,9 @@ static const struct {
 };
 
 /*
- * 3.14.5+ and 3.15 (generational GC again): USDT only, the chain from the
- * interpreter's own _Py_DebugOffsets. 3.14.0-3.14.4 ran an incremental
+ * 3.14.5+ and 3.15 (generational GC again): USDT, else uprobes on
+ * gc_collect_main from the symbols; the chain from the interpreter's own
+ * _Py_DebugOffsets. 3.14.0-3.14.4 ran an incremental
  * collector whose mark-phase increments fire gc__start/gc__done without
  * touching the stats: not supported (no such build to verify on).
  */
@@ -201,7 +202,6 @@ static int plan_gc_debug_offsets(const struct python_binary *pb, const struct pl
 	uint64_t head, interp_gc, gs = 0, gs_size = 0;
 	char why[384], where[192];
 	struct gc_site cfg;
-	int64_t delta;
 	int g;
 
 	if (pb->minor > 15) {
@@ -227,15 +227,13 @@ static int plan_gc_debug_offsets(const struct python_binary *pb, const struct pl
 			 "(free-threaded or another layout)", (unsigned long long)gs_size, GC_STATS_SIZE_315);
 		goto refuse;
 	}
-	if (!pb->has_gc_usdt || o->no_usdt) {
-		snprintf(why, sizeof(why), "CPython %d.%d is traced through USDT python:gc__start/gc__done only%s",
-			 pb->major, pb->minor, pb->has_gc_usdt ? " (--no-usdt given)" : ", which this build lacks");
+	if ((!pb->has_gc_usdt || o->no_usdt) && !pb->ncollectors) {
+		snprintf(why, sizeof(why), "no python:gc__start/gc__done USDT notes%s and no symbol gc_collect_main "
+			 "in %s", pb->has_gc_usdt ? " used (--no-usdt)" : "", sym_source_name(pb->sym_source));
 		goto refuse;
 	}
 	memset(&cfg, 0, sizeof(cfg));
-	delta = (int64_t)(pb->runtime_vaddr - pb->usdt_gc_start.vaddr);
 	cfg.base = GC_BASE_RUNTIME;
-	cfg.runtime_delta = delta;
 	/* struct pyinterpreters {PyMutex mutex; head; main; next_id}: main
 	 * follows head (3.13-3.15 DWARF); the debug offsets name only head,
 	 * the newest interpreter, and gc.get_stats() is the main one's */
@@ -259,15 +257,32 @@ static int plan_gc_debug_offsets(const struct python_binary *pb, const struct pl
 			 "the newest record of each generation's ring (built-in ring layout)",
 			 (unsigned long long)interp_gc, (unsigned long long)gs);
 	}
-	p->method = "usdt";
-	plan_add_site(p, SITE_USDT, GC_ROLE_BEGIN, &pb->usdt_gc_start, &cfg);
-	plan_add_site(p, SITE_USDT, GC_ROLE_END, &pb->usdt_gc_done, &cfg);
+	if (pb->has_gc_usdt && !o->no_usdt) {
+		p->method = "usdt";
+		cfg.runtime_delta = (int64_t)(pb->runtime_vaddr - pb->usdt_gc_start.vaddr);
+		plan_add_site(p, SITE_USDT, GC_ROLE_BEGIN, &pb->usdt_gc_start, &cfg);
+		plan_add_site(p, SITE_USDT, GC_ROLE_END, &pb->usdt_gc_done, &cfg);
+	} else {
+		/* gc_collect_main (or its .lto_priv clone) of 3.14.5+/3.15, as
+		 * for 3.13: a call that returns early (the collection already
+		 * running, or no generation due) leaves the stats unchanged and
+		 * counts nothing; the stats are read through _PyRuntime, so a
+		 * clone's arguments do not matter */
+		p->method = "uprobe";
+		for (g = 0; g < pb->ncollectors && p->nsites + 2 <= PLAN_MAX_SITES; g++) {
+			cfg.runtime_delta = (int64_t)(pb->runtime_vaddr - pb->collectors[g].vaddr);
+			plan_add_site(p, SITE_UPROBE, GC_ROLE_BEGIN, &pb->collectors[g], &cfg);
+			plan_add_site(p, SITE_URETPROBE, GC_ROLE_END, &pb->collectors[g], &cfg);
+		}
+	}
 	for (g = M_COLLECTIONS; g <= M_UNCOLLECTABLE; g++) {
 		p->metrics[g].cov = COV_PARTIAL;
 		snprintf(p->metrics[g].reason, sizeof(p->metrics[g].reason),
 			 "the main interpreter's stats, %s: collections in subinterpreters are missed", where);
 	}
-	plan_set_metric(p, M_PAUSE, COV_EXACT, "gc__start to gc__done, inside the collector; excludes gc.callbacks");
+	plan_set_metric(p, M_PAUSE, COV_EXACT, !strcmp(p->method, "usdt") ?
+			"gc__start to gc__done, inside the collector; excludes gc.callbacks" :
+			"collector entry to return; includes gc.callbacks, which 3.13+ runs inside it");
 	return 0;
 refuse:
 	set_all(p, COV_UNAVAILABLE, why);
