@@ -175,6 +175,41 @@ static void explain_missing(const struct python_binary *pb, const struct cpython
 	set_all(p, COV_UNAVAILABLE, why);
 }
 
+/*
+ * Neither USDT nor a collector symbol (slim container images, stripped
+ * standalone builds): the counters the interpreter keeps for gc.get_stats()
+ * are read from its memory by user space, found from _PyRuntime (.dynsym).
+ * Cumulative counters read twice give exact differences; what happened
+ * between two reads is one sum, so nothing per collection is seen.
+ */
+static int plan_polled(const struct python_binary *pb, const struct gc_site *cfg, bool durations,
+		       const char *where, struct probe_plan *p)
+{
+	char why[384];
+	int m;
+
+	p->nsites = 0;
+	p->method = "polled";
+	p->polled = true;
+	p->poll_durations = durations;
+	p->poll_cfg = *cfg;
+	p->poll_cfg.runtime_delta = 0;
+	snprintf(why, sizeof(why), "read from the interpreter's memory at each report (CPython %s has no USDT "
+		 "notes and no collector symbol here): the main interpreter's stats, %s; exact since attach, up to "
+		 "the last report while the process lived; subinterpreters not seen", pb->version, where);
+	for (m = M_COLLECTIONS; m <= M_UNCOLLECTABLE; m++)
+		plan_set_metric(p, m, COV_PARTIAL, why);
+	if (durations)
+		plan_set_metric(p, M_PAUSE, COV_PARTIAL, "totals only: the difference of the interpreter's own "
+				"cumulative duration per generation (its ring records, read at each report); no "
+				"per-collection pauses, maximum or histogram");
+	else
+		plan_set_metric(p, M_PAUSE, COV_UNAVAILABLE, "read from the interpreter's memory: it keeps no "
+				"collection times before 3.15, and without a probe point no collection is seen "
+				"(no pauses, histograms, per-collection events or stacks)");
+	return 0;
+}
+
 /* 3.15's struct gc_stats on x86-64 GIL builds (3.15.2's DWARF): a young
  * ring of 11 records, then two old rings of 3, each {items[], int8_t index} */
 #define GC_STATS_SIZE_315 1120
@@ -227,7 +262,7 @@ static int plan_gc_debug_offsets(const struct python_binary *pb, const struct pl
 			 "(free-threaded or another layout)", (unsigned long long)gs_size, GC_STATS_SIZE_315);
 		goto refuse;
 	}
-	if ((!pb->has_gc_usdt || o->no_usdt) && !pb->ncollectors) {
+	if ((!pb->has_gc_usdt || o->no_usdt) && !pb->ncollectors && !o->allow_poll) {
 		snprintf(why, sizeof(why), "no python:gc__start/gc__done USDT notes%s and no symbol gc_collect_main "
 			 "in %s", pb->has_gc_usdt ? " used (--no-usdt)" : "", sym_source_name(pb->sym_source));
 		goto refuse;
@@ -257,6 +292,8 @@ static int plan_gc_debug_offsets(const struct python_binary *pb, const struct pl
 			 "the newest record of each generation's ring (built-in ring layout)",
 			 (unsigned long long)interp_gc, (unsigned long long)gs);
 	}
+	if ((!pb->has_gc_usdt || o->no_usdt) && !pb->ncollectors)
+		return plan_polled(pb, &cfg, pb->minor >= 15, where, p);
 	if (pb->has_gc_usdt && !o->no_usdt) {
 		p->method = "usdt";
 		cfg.runtime_delta = (int64_t)(pb->runtime_vaddr - pb->usdt_gc_start.vaddr);
@@ -308,6 +345,17 @@ int plan_gc(const struct python_binary *pb, const struct plan_opts *o, struct pr
 		plan_usdt(pb, l, p);
 	else if (pb->ncollectors)
 		plan_uprobes(pb, l, p);
+	if (!p->nsites && o->allow_poll && pb->minor >= 12) {
+		/* the built-in offsets of the builds verified here (3.12, 3.13) */
+		struct gc_site cfg;
+		char where[128];
+
+		chain_from_runtime(l, 0, &cfg);
+		snprintf(where, sizeof(where), "_PyRuntime +%llu -> interp, generation_stats +%llu (built-in layout)",
+			 (unsigned long long)l->runtime_interp_main,
+			 (unsigned long long)(l->interp_gc + l->gc_generation_stats));
+		return plan_polled(pb, &cfg, false, where, p);
+	}
 	if (!p->nsites) {
 		explain_missing(pb, l, o, p);
 		return -ENOENT;
