@@ -4,7 +4,7 @@ builds.
 
 Cells, made here under fixed directories and reused while their source is
 unchanged:
-  sid-3.X-nousdt-dbg   a sid interpreter without .note.stapsdt, in the sid
+  sid-3.X-nousdt-dbg   a sid interpreter (3.13-3.15) without .note.stapsdt, in the sid
                        root; its build-id debug file (the root's) matches:
                        uprobes on gc_collect_main from the debug file.
   sid-3.X-nousdt       the same file run in its own mount namespace with an
@@ -29,7 +29,7 @@ from conftest import (MMTRACE, WORKLOADS, Interp, LineReader, Workload, deltas, 
 from test_sid import ROUNDS, SID, SidWorkload, sid_version
 
 NOUSDT = os.environ.get("MMTRACE_NOUSDT_DIR", "/var/lib/mmtrace/nousdt")
-SID_MINORS = ["3.14", "3.15"]
+SID_MINORS = ["3.13", "3.14", "3.15"]
 PYENV_MINORS = ["3.12", "3.13"]
 POLLED = "polled"
 
