@@ -656,9 +656,10 @@ int main(int argc, char **argv)
 		m.ro.ndebug_dirs = m.opt.ndebug_dirs;
 	}
 	m.po.no_usdt = m.opt.no_usdt;
-	/* a running process (-p) can be read from outside; a command mmtrace
-	 * starts has no interpreter to read yet when it attaches */
-	m.po.allow_poll = m.opt.npids > 0 && !m.opt.cmd_argc;
+	/* a running process (-p, or found system-wide) can be read from
+	 * outside; a command mmtrace starts has no interpreter to read yet when
+	 * it attaches */
+	m.po.allow_poll = !m.opt.cmd_argc;
 	m.po.alloc_growth = m.opt.alloc_growth;
 	m.po.alloc_exact = m.opt.alloc_exact;
 	m.po.stacks = m.opt.stacks || m.opt.folded;

@@ -24,8 +24,8 @@ import tempfile
 
 import pytest
 
-from conftest import (MMTRACE, WORKLOADS, Interp, LineReader, Workload, deltas, mm_triplets,
-                      pyenv_interpreter, require, stop)
+from conftest import (MMTRACE, WORKLOADS, HostTrace, Interp, LineReader, Workload, deltas, mm_triplets,
+                      pyenv_interpreter, require, row, stop)
 from test_sid import ROUNDS, SID, SidWorkload, sid_version
 
 NOUSDT = os.environ.get("MMTRACE_NOUSDT_DIR", "/var/lib/mmtrace/nousdt")
@@ -240,3 +240,32 @@ def test_nousdt_pid_counts_equal_gc_get_stats(cell, tmp_path):
         if mm:
             stop(mm)
         wl.finish()
+
+
+def test_nousdt_system_wide_row_equals_gc_get_stats(cell, tmp_path):
+    """The system-wide mode: a process whose file has no probe point is a
+    polled row (not untraceable) whose counts over the window equal its own
+    gc.get_stats() deltas; its pause fields are null (3.15: totals only)."""
+    if cell.method != POLLED:
+        pytest.skip("the uprobe cells' system-wide rows are test_sid's and test_gc_truth's")
+    wl, mm = start(cell, tmp_path), None
+    try:
+        s, _ = wl.barrier("START")
+        mm = HostTrace()
+        r = mm.live([wl.pid])
+        assert row(r, wl.pid)["probe_method"] == POLLED
+        wl.full("START")
+        wl.go("START")
+        e, _ = wl.barrier("END")
+        wl.full("END")
+        window = deltas(s, e)
+        r = mm.report(lambda r: row(r, wl.pid) and mm_triplets(row(r, wl.pid)) == window,
+                      what="a row for %d equal to %s" % (wl.pid, window))
+        g = row(r, wl.pid)["gc"]
+        assert g["read_errors"] == 0 and g["pause_hist_log2_ns"] is None
+        assert (g["pause_ns_total"] is None) == (wl.version_minor < 15), g
+        assert window[2][2] > 0
+    finally:
+        wl.finish()
+        if mm:
+            mm.finish()
