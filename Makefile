@@ -41,7 +41,7 @@ LIB_SRCS  += $(PYOFF_SRCS)
 LIB_OBJS  := $(LIB_SRCS:user/%.c=$(OUT)/%.o)
 APP       := $(OUT)/mmtrace
 UNIT      := $(OUT)/test_resolve $(OUT)/test_host $(OUT)/test_present
-UNIT      += $(OUT)/test_pyoffsets
+UNIT      += $(OUT)/test_pyoffsets $(OUT)/test_gcpoll
 
 # libFuzzer targets for every parser of untrusted input, with ASan+UBSan
 FUZZ_OUT     := build-fuzz
@@ -106,7 +106,7 @@ TEST_JOBS ?= $(shell nproc)
 test: deps
 	$(MAKE) -j$(TEST_JOBS) all $(UNIT) fixtures
 	$(MAKE) -j$(TEST_JOBS) SANITIZE=1 build-san/test_resolve build-san/test_host build-san/test_present \
-		build-san/test_pyoffsets build-san/mmtrace
+		build-san/test_pyoffsets build-san/test_gcpoll build-san/mmtrace
 	$(MAKE) -j$(TEST_JOBS) fuzz-build
 	tests/run.sh $(OUT)
 

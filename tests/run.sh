@@ -17,7 +17,7 @@ unit() {	# $1: test binary
 	passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
 }
 
-for t in test_resolve test_host test_present test_pyoffsets; do
+for t in test_resolve test_host test_present test_pyoffsets test_gcpoll; do
 	unit "$OUT/$t"
 	[ -x "build-san/$t" ] && unit "build-san/$t"
 done

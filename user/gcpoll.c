@@ -105,13 +105,39 @@ static int read_once(struct mem_reader *r, uint64_t addr, const struct gc_site *
 	return 0;
 }
 
-int gc_poll_read(pid_t pid, const struct python_binary *pb, const struct probe_plan *plan, struct gc_poll_read *out)
+int gc_poll_read_mem(struct mem_reader *r, uint64_t runtime, const struct probe_plan *plan, struct gc_poll_read *out)
 {
 	struct gc_poll_read a, b;
+	uint64_t addr;
+	int err = 0, i;
+
+	if (!plan->polled)
+		return -EINVAL;
+	for (i = 0; i < POLL_TRIES; i++) {
+		/* the chain too: the ring is reached through a pointer */
+		err = stats_addr(r, runtime, &plan->poll_cfg, &addr);
+		if (!err)
+			err = read_once(r, addr, &plan->poll_cfg, &a);
+		if (!err)
+			err = read_once(r, addr, &plan->poll_cfg, &b);
+		if (err == -ERANGE)
+			continue;	/* mid-update: try again */
+		if (err)
+			return err;
+		if (!memcmp(&a, &b, sizeof(a))) {
+			*out = a;
+			return 0;
+		}
+	}
+	return err ? err : -EAGAIN;
+}
+
+int gc_poll_read(pid_t pid, const struct python_binary *pb, const struct probe_plan *plan, struct gc_poll_read *out)
+{
 	struct procmem pm;
 	struct mem_reader r;
-	uint64_t runtime, addr;
-	int err, i;
+	uint64_t runtime;
+	int err;
 
 	if (!plan->polled)
 		return -EINVAL;
@@ -120,24 +146,8 @@ int gc_poll_read(pid_t pid, const struct python_binary *pb, const struct probe_p
 		return err;
 	r = procmem_reader(&pm);
 	err = runtime_addr(&pm, pb, &runtime);
-	for (i = 0; !err && i < POLL_TRIES; i++) {
-		/* the chain too: the ring is reached through a pointer */
-		err = stats_addr(&r, runtime, &plan->poll_cfg, &addr);
-		if (!err)
-			err = read_once(&r, addr, &plan->poll_cfg, &a);
-		if (!err)
-			err = read_once(&r, addr, &plan->poll_cfg, &b);
-		if (err == -ERANGE) {
-			err = 0;	/* mid-update: try again */
-			continue;
-		}
-		if (!err && !memcmp(&a, &b, sizeof(a))) {
-			*out = a;
-			break;
-		}
-	}
-	if (!err && i == POLL_TRIES)
-		err = -EAGAIN;
+	if (!err)
+		err = gc_poll_read_mem(&r, runtime, plan, out);
 	procmem_close(&pm);
 	return err;
 }

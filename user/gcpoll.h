@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 #include "gc.h"
+#include "procmem.h"
 #include "plan.h"
 #include "resolve.h"
 
@@ -18,6 +19,13 @@ struct gc_poll_read {
 	__u64 candidates[MMTRACE_GENERATIONS];	/* 3.15 rings, else 0 */
 	double duration_s[MMTRACE_GENERATIONS];	/* 3.15 rings, else 0 */
 };
+
+/* The same from any memory (tests, fuzzing): runtime is &_PyRuntime there.
+ * 0, or -errno: -EFAULT unreadable, -ENOENT a NULL pointer on the way,
+ * -ERANGE a ring index or duration out of range, -EAGAIN never the same
+ * reading twice in a row. */
+int gc_poll_read_mem(struct mem_reader *r, uint64_t runtime, const struct probe_plan *plan,
+		     struct gc_poll_read *out);
 
 /* Reads the counters of pid through plan->poll_cfg: 0, or -errno. */
 int gc_poll_read(pid_t pid, const struct python_binary *pb, const struct probe_plan *plan,
