@@ -348,12 +348,22 @@ int plan_gc(const struct python_binary *pb, const struct plan_opts *o, struct pr
 	if (!p->nsites && o->allow_poll && pb->minor >= 12) {
 		/* the built-in offsets of the builds verified here (3.12, 3.13) */
 		struct gc_site cfg;
-		char where[128];
+		uint64_t head, interp_gc;
+		const char *src = "built-in layout";
+		char where[160];
 
 		chain_from_runtime(l, 0, &cfg);
-		snprintf(where, sizeof(where), "_PyRuntime +%llu -> interp, generation_stats +%llu (built-in layout)",
-			 (unsigned long long)l->runtime_interp_main,
-			 (unsigned long long)(l->interp_gc + l->gc_generation_stats));
+		/* 3.13: the file's own _Py_DebugOffsets where they can be read
+		 * (interpreters.main follows head, as for 3.14+); the gc state's
+		 * generation_stats offset is the same 3.8-3.13 */
+		if (pyoff_get(&pb->pyoff, PYOFF_RUNTIME_INTERPRETERS_HEAD, &head) &&
+		    pyoff_get(&pb->pyoff, PYOFF_INTERP_GC, &interp_gc)) {
+			cfg.deref_off[0] = head + 8;
+			cfg.stats_off = interp_gc + l->gc_generation_stats;
+			src = "_Py_DebugOffsets; generation_stats built-in";
+		}
+		snprintf(where, sizeof(where), "_PyRuntime +%llu -> interp, generation_stats +%llu (%s)",
+			 (unsigned long long)cfg.deref_off[0], (unsigned long long)cfg.stats_off, src);
 		return plan_polled(pb, &cfg, false, where, p);
 	}
 	if (!p->nsites) {

@@ -232,6 +232,10 @@ void present_probes_text(FILE *f, const struct probe_view *ts, int n)
 			t->bin->debug_path[0] ? " " : "", t->bin->debug_path);
 		fprintf(f, "  usdt:    %s\n", t->bin->has_gc_usdt ? "python:gc__start, python:gc__done" : "none");
 		fprintf(f, "  sites (%s):\n", t->plan->method);
+		if (t->plan->polled)
+			fprintf(f, "  none: the interpreter's own GC counters are read from its memory at each "
+				"report; no collection is seen one by one (pauses%s, events, stacks)\n",
+				t->plan->poll_durations ? " except 3.15's totals" : "");
 		for (j = 0; j < t->plan->nsites; j++)
 			probes_text_site(f, t, &t->plan->sites[j]);
 		fprintf(f, "  %-18s %-12s %s\n", "METRIC", "COVERAGE", "WHY");
