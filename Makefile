@@ -46,14 +46,14 @@ UNIT      += $(OUT)/test_pyoffsets $(OUT)/test_gcpoll
 # libFuzzer targets for every parser of untrusted input, with ASan+UBSan
 FUZZ_OUT     := build-fuzz
 FUZZ_TARGETS := fuzz_elf fuzz_resolve fuzz_procfs fuzz_heap fuzz_stacks
-FUZZ_TARGETS += fuzz_pyoffsets
+FUZZ_TARGETS += fuzz_pyoffsets fuzz_gcpoll
 FUZZ_SRCS    := user/elf_file.c user/resolve.c user/layout.c user/plan.c user/plan_exact.c user/discover.c \
                 user/discover_host.c user/registry.c user/parse.c user/export.c user/present_metrics.c \
                 user/collect.c user/json.c user/present.c user/present_host.c user/present_json.c \
                 user/present_exact.c user/collect_exact.c user/procmem.c user/heap.c user/heap_layout.c \
                 user/present_heap.c user/heap_run.c user/dwarf_layout.c user/stack_layout.c user/linetable.c \
                 user/symbolize.c user/stacks.c user/present_stacks.c
-FUZZ_SRCS    += $(PYOFF_SRCS)
+FUZZ_SRCS    += $(PYOFF_SRCS) user/gcpoll.c
 FUZZ_CFLAGS  := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
                 $(WARN) -D_GNU_SOURCE -Iuser -Ibpf
 FUZZ_SECONDS ?= 60
