@@ -111,8 +111,12 @@ def pyenv_cells():
             missing = (make_copy(src, exe, strip_all) or
                        make_copy(so, os.path.join(lib, os.path.basename(so)), strip_all))
             stdlib = os.path.join(lib, "python" + minor)
-            if not missing and not os.path.islink(stdlib):
-                os.symlink(os.path.join(spre, "lib", "python" + minor), stdlib)
+            target = os.path.join(spre, "lib", "python" + minor)
+            if not missing and (not os.path.islink(stdlib) or os.readlink(stdlib) != target):
+                # replaced by rename: another run sees the old link or the new one
+                tmp = "%s.tmp-%d" % (stdlib, os.getpid())
+                os.symlink(target, tmp)
+                os.rename(tmp, stdlib)
         cell = Interp("pyenv-%s-stripped" % minor, exe, [], POLLED, missing)
         cell.env = {"LD_LIBRARY_PATH": lib}
         cells.append(cell)
