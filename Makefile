@@ -35,24 +35,25 @@ LIB_SRCS  := user/elf_file.c user/resolve.c user/layout.c user/plan.c user/plan_
              user/dwarf_layout.c user/stack_layout.c user/linetable.c user/symbolize.c user/stacks.c \
              user/present_stacks.c user/options.c user/parse.c user/export.c user/present_metrics.c user/registry.c user/proctable.c user/discover_host.c user/host.c
 # _Py_DebugOffsets: the reader and one schema per minor
+LIB_SRCS  += user/gcpoll.c
 PYOFF_SRCS := user/pyoffsets.c user/pyoffsets_313.c user/pyoffsets_314.c user/pyoffsets_315.c
 LIB_SRCS  += $(PYOFF_SRCS)
 LIB_OBJS  := $(LIB_SRCS:user/%.c=$(OUT)/%.o)
 APP       := $(OUT)/mmtrace
 UNIT      := $(OUT)/test_resolve $(OUT)/test_host $(OUT)/test_present
-UNIT      += $(OUT)/test_pyoffsets
+UNIT      += $(OUT)/test_pyoffsets $(OUT)/test_gcpoll
 
 # libFuzzer targets for every parser of untrusted input, with ASan+UBSan
 FUZZ_OUT     := build-fuzz
 FUZZ_TARGETS := fuzz_elf fuzz_resolve fuzz_procfs fuzz_heap fuzz_stacks
-FUZZ_TARGETS += fuzz_pyoffsets
+FUZZ_TARGETS += fuzz_pyoffsets fuzz_gcpoll
 FUZZ_SRCS    := user/elf_file.c user/resolve.c user/layout.c user/plan.c user/plan_exact.c user/discover.c \
                 user/discover_host.c user/registry.c user/parse.c user/export.c user/present_metrics.c \
                 user/collect.c user/json.c user/present.c user/present_host.c user/present_json.c \
                 user/present_exact.c user/collect_exact.c user/procmem.c user/heap.c user/heap_layout.c \
                 user/present_heap.c user/heap_run.c user/dwarf_layout.c user/stack_layout.c user/linetable.c \
                 user/symbolize.c user/stacks.c user/present_stacks.c
-FUZZ_SRCS    += $(PYOFF_SRCS)
+FUZZ_SRCS    += $(PYOFF_SRCS) user/gcpoll.c
 FUZZ_CFLAGS  := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
                 $(WARN) -D_GNU_SOURCE -Iuser -Ibpf
 FUZZ_SECONDS ?= 60
@@ -105,7 +106,7 @@ TEST_JOBS ?= $(shell nproc)
 test: deps
 	$(MAKE) -j$(TEST_JOBS) all $(UNIT) fixtures
 	$(MAKE) -j$(TEST_JOBS) SANITIZE=1 build-san/test_resolve build-san/test_host build-san/test_present \
-		build-san/test_pyoffsets build-san/mmtrace
+		build-san/test_pyoffsets build-san/test_gcpoll build-san/mmtrace
 	$(MAKE) -j$(TEST_JOBS) fuzz-build
 	tests/run.sh $(OUT)
 

@@ -17,14 +17,14 @@ unit() {	# $1: test binary
 	passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
 }
 
-for t in test_resolve test_host test_present test_pyoffsets; do
+for t in test_resolve test_host test_present test_pyoffsets test_gcpoll; do
 	unit "$OUT/$t"
 	[ -x "build-san/$t" ] && unit "build-san/$t"
 done
 
 # The fuzz targets' short run: every seed and every past crash input, then
 # 20000 mutations each. New inputs go to a scratch corpus, never the tree.
-for t in fuzz_elf fuzz_resolve fuzz_procfs fuzz_heap fuzz_stacks fuzz_pyoffsets; do
+for t in fuzz_elf fuzz_resolve fuzz_procfs fuzz_heap fuzz_stacks fuzz_pyoffsets fuzz_gcpoll; do
 	b=build-fuzz/$t
 	[ -x "$b" ] || continue
 	mkdir -p "build-fuzz/smoke/$t" "tests/fuzz/regressions/$t"

@@ -86,3 +86,22 @@ for py in /root/.pyenv/versions/3.1[3-9]*/lib/libpython3.1[3-9].so.1.0 /var/lib/
 	{ printf "$(printf '\\%03o' $((minor - 12)))"; tail -c +$((0x$off + 1)) "$py" | head -c 1024; } \
 		> "$OUT/fuzz_pyoffsets/seed$j"
 done
+
+# fuzz_gcpoll: a 3.12-shaped and a 3.15-shaped memory image (the plan byte,
+# then memory from 0x10000: _PyRuntime -> interp -> stats or a ring block)
+mkdir -p "$OUT/fuzz_gcpoll"
+python3 - "$OUT/fuzz_gcpoll" <<'PY'
+import os, struct, sys
+base = 0x10000
+for name, plan, ring in (("inline", 0, False), ("ring", 0x81, True)):
+    mem = bytearray(0x3000)
+    struct.pack_into("<Q", mem, 40, base + 0x1000)            # _PyRuntime +40 -> interp
+    if ring:
+        struct.pack_into("<Q", mem, 0x1000 + 200, base + 0x2000)  # interp +200 -> gc_stats
+        for buf, n, idx in ((0, 11, 3), (712, 3, 1), (912, 3, 2)):
+            mem[0x2000 + buf + n * 64] = idx
+            struct.pack_into("<qqqqd", mem, 0x2000 + buf + idx * 64 + 16, 5, 6, 7, 8, 0.5)
+    else:
+        struct.pack_into("<9q", mem, 0x1000 + 200, *range(1, 10))
+    open(os.path.join(sys.argv[1], "seed-" + name), "wb").write(bytes([plan]) + mem)
+PY

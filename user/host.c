@@ -65,6 +65,8 @@ static int ensure_attached(struct host *h, int bin_id)
 	if (plan_file(&f->bin, h->c->po, &f->plan))
 		snprintf(f->attach_error, sizeof(f->attach_error), "no GC probe point: %s",
 			 f->plan.metrics[M_COLLECTIONS].reason);
+	else if (f->plan.polled)
+		f->attached = true;	/* nothing to attach: its rows are read at each report */
 	else
 		f->attached = !attacher_attach(&h->att, &f->bin, &f->plan, -1, (__u32)bin_id, f->attach_error,
 					       sizeof(f->attach_error));
@@ -373,6 +375,32 @@ static bool same_process(const struct proc_row *row)
 	return !row->start_ticks || !ticks || ticks == row->start_ticks;
 }
 
+/* A polled row: the interpreter's counters now, less those of its first
+ * read. A process caught at its exec has counted nothing before (its
+ * interpreter starts from zero), so its base is zero and its counts are
+ * absolute; until its interpreter is initialised, there is nothing to read.
+ * Collections between the last read and the end are not seen. */
+static void refresh_polled(struct host *h, struct proc_row *row)
+{
+	const struct interp_file *f = interp(h, row->bin_id);
+	struct gc_poll_read now;
+
+	if (gc_poll_read(row->pid, &f->bin, &f->plan, &now))
+		return;
+	if (!row->poll_based) {
+		memset(&row->poll_base, 0, sizeof(row->poll_base));
+		if (!row->from_exec)
+			row->poll_base = now;
+		/* a fork's parent had no counters in BPF to hand over: its
+		 * inherited share is unknown, so its counts start here */
+		if (row->forked)
+			row->absolute = false;
+		row->poll_based = true;
+	}
+	if (!gc_poll_delta(&f->plan, &now, &row->poll_base, &row->now))
+		row->now.read_errors++;
+}
+
 /* Reads the live rows' counters; rows whose process vanished without an
  * end event (ring buffer full) end here and their map entries go. */
 static void refresh(struct host *h, uint64_t now)
@@ -386,8 +414,10 @@ static void refresh(struct host *h, uint64_t now)
 		row = &h->procs.rows[i];
 		if (row->ended)
 			continue;
-		/* absent: not collected yet, or just ended (its event comes next) */
-		collect_gc_entry(fd, row->pid, &row->now);
+		if (interp(h, row->bin_id)->plan.polled)
+			refresh_polled(h, row);
+		else	/* absent: not collected yet, or just ended (its event comes next) */
+			collect_gc_entry(fd, row->pid, &row->now);
 		if (gone && !same_process(row))
 			gone[n++] = proctable_key(row);
 	}

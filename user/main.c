@@ -20,6 +20,7 @@
 #include "discover_host.h"
 #include "exitcodes.h"
 #include "export.h"
+#include "gcpoll.h"
 #include "heap_run.h"
 #include "host.h"
 #include "options.h"
@@ -53,6 +54,8 @@ struct mmtrace {
 	 * over when the target ended (has_final): kept if an end event is lost */
 	struct gc_proc_stats last[OPT_MAX_PIDS];
 	bool has_final[OPT_MAX_PIDS];
+	/* polled targets: the reading at attach, counts are taken from */
+	struct gc_poll_read poll_base[OPT_MAX_PIDS];
 	/* --alloc=exact: the figures of the latest report */
 	struct alloc_exact_stats exact[OPT_MAX_PIDS];
 	struct type_row types[OPT_MAX_PIDS][TYPES_KEPT];
@@ -232,6 +235,32 @@ static int start_child(struct mmtrace *m)
 	return MMX_OK;
 }
 
+/* Nothing to attach: the first reading is where counting starts. */
+static int attach_polled(struct mmtrace *m, int i)
+{
+	struct target *t = &m->targets[i];
+	int err = gc_poll_read(t->pid, &t->bin, &t->plan, &m->poll_base[i]);
+
+	if (err)
+		snprintf(m->err, sizeof(m->err), "cannot read the GC counters of PID %d (%s, no probe point): %s",
+			 t->pid, t->bin.path, strerror(-err));
+	return err ? MMX_INTERNAL : MMX_OK;
+}
+
+/* A polled target's counters now; the last good reading stays when the
+ * process is gone or the read fails (counted in read_errors). */
+static void read_polled(struct mmtrace *m, int i)
+{
+	struct target *t = &m->targets[i];
+	struct gc_poll_read now;
+
+	if (t->exited || kill(t->pid, 0))
+		return;
+	if (gc_poll_read(t->pid, &t->bin, &t->plan, &now) ||
+	    !gc_poll_delta(&t->plan, &now, &m->poll_base[i], &m->last[i]))
+		m->last[i].read_errors++;
+}
+
 static int attach_all(struct mmtrace *m)
 {
 	struct attach_opts ao = { .verbose = m->opt.verbose, .min_pause_ns = (__u64)(m->opt.min_pause_ms * 1e6),
@@ -253,7 +282,10 @@ static int attach_all(struct mmtrace *m)
 	}
 	for (i = 0; !rc && i < m->ntargets && !stop_pending(m->ro.stop); i++) {
 		t = &m->targets[i];
-		rc = attacher_attach(&m->att, &t->bin, &t->plan, t->pid, (__u32)i, m->err, sizeof(m->err));
+		if (t->plan.polled)
+			rc = attach_polled(m, i);
+		else
+			rc = attacher_attach(&m->att, &t->bin, &t->plan, t->pid, (__u32)i, m->err, sizeof(m->err));
 		t->start_ns = monotonic_ns();
 		read_container_id(t->pid, m->container_id[i], sizeof(m->container_id[i]));
 	}
@@ -294,7 +326,9 @@ static void fill_row(struct mmtrace *m, int i, uint64_t now, bool scrape, struct
 	row->exited = t->exited;
 	row->from_exec = t->spawned;
 	row->absolute = t->spawned;
-	if (!m->has_final[i])
+	if (t->plan.polled)
+		read_polled(m, i);
+	else if (!m->has_final[i])
 		collect_gc_entry(attacher_stats_fd(&m->att), t->pid, &m->last[i]);
 	row->gc = m->last[i];
 	if (m->opt.alloc_exact && !scrape) {
@@ -622,6 +656,10 @@ int main(int argc, char **argv)
 		m.ro.ndebug_dirs = m.opt.ndebug_dirs;
 	}
 	m.po.no_usdt = m.opt.no_usdt;
+	/* a running process (-p, or found system-wide) can be read from
+	 * outside; a command mmtrace starts has no interpreter to read yet when
+	 * it attaches */
+	m.po.allow_poll = !m.opt.cmd_argc;
 	m.po.alloc_growth = m.opt.alloc_growth;
 	m.po.alloc_exact = m.opt.alloc_exact;
 	m.po.stacks = m.opt.stacks || m.opt.folded;

@@ -175,6 +175,41 @@ static void explain_missing(const struct python_binary *pb, const struct cpython
 	set_all(p, COV_UNAVAILABLE, why);
 }
 
+/*
+ * Neither USDT nor a collector symbol (slim container images, stripped
+ * standalone builds): the counters the interpreter keeps for gc.get_stats()
+ * are read from its memory by user space, found from _PyRuntime (.dynsym).
+ * Cumulative counters read twice give exact differences; what happened
+ * between two reads is one sum, so nothing per collection is seen.
+ */
+static int plan_polled(const struct python_binary *pb, const struct gc_site *cfg, bool durations,
+		       const char *where, struct probe_plan *p)
+{
+	char why[384];
+	int m;
+
+	p->nsites = 0;
+	p->method = "polled";
+	p->polled = true;
+	p->poll_durations = durations;
+	p->poll_cfg = *cfg;
+	p->poll_cfg.runtime_delta = 0;
+	snprintf(why, sizeof(why), "read from the interpreter's memory at each report (CPython %s has no USDT "
+		 "notes and no collector symbol here): the main interpreter's stats, %s; exact since attach, up to "
+		 "the last report while the process lived; subinterpreters not seen", pb->version, where);
+	for (m = M_COLLECTIONS; m <= M_UNCOLLECTABLE; m++)
+		plan_set_metric(p, m, COV_PARTIAL, why);
+	if (durations)
+		plan_set_metric(p, M_PAUSE, COV_PARTIAL, "totals only: the difference of the interpreter's own "
+				"cumulative duration per generation (its ring records, read at each report); no "
+				"per-collection pauses, maximum or histogram");
+	else
+		plan_set_metric(p, M_PAUSE, COV_UNAVAILABLE, "read from the interpreter's memory: it keeps no "
+				"collection times before 3.15, and without a probe point no collection is seen "
+				"(no pauses, histograms, per-collection events or stacks)");
+	return 0;
+}
+
 /* 3.15's struct gc_stats on x86-64 GIL builds (3.15.2's DWARF): a young
  * ring of 11 records, then two old rings of 3, each {items[], int8_t index} */
 #define GC_STATS_SIZE_315 1120
@@ -191,8 +226,9 @@ static const struct {
 };
 
 /*
- * 3.14.5+ and 3.15 (generational GC again): USDT only, the chain from the
- * interpreter's own _Py_DebugOffsets. 3.14.0-3.14.4 ran an incremental
+ * 3.14.5+ and 3.15 (generational GC again): USDT, else uprobes on
+ * gc_collect_main from the symbols; the chain from the interpreter's own
+ * _Py_DebugOffsets. 3.14.0-3.14.4 ran an incremental
  * collector whose mark-phase increments fire gc__start/gc__done without
  * touching the stats: not supported (no such build to verify on).
  */
@@ -201,7 +237,6 @@ static int plan_gc_debug_offsets(const struct python_binary *pb, const struct pl
 	uint64_t head, interp_gc, gs = 0, gs_size = 0;
 	char why[384], where[192];
 	struct gc_site cfg;
-	int64_t delta;
 	int g;
 
 	if (pb->minor > 15) {
@@ -227,15 +262,13 @@ static int plan_gc_debug_offsets(const struct python_binary *pb, const struct pl
 			 "(free-threaded or another layout)", (unsigned long long)gs_size, GC_STATS_SIZE_315);
 		goto refuse;
 	}
-	if (!pb->has_gc_usdt || o->no_usdt) {
-		snprintf(why, sizeof(why), "CPython %d.%d is traced through USDT python:gc__start/gc__done only%s",
-			 pb->major, pb->minor, pb->has_gc_usdt ? " (--no-usdt given)" : ", which this build lacks");
+	if ((!pb->has_gc_usdt || o->no_usdt) && !pb->ncollectors && !o->allow_poll) {
+		snprintf(why, sizeof(why), "no python:gc__start/gc__done USDT notes%s and no symbol gc_collect_main "
+			 "in %s", pb->has_gc_usdt ? " used (--no-usdt)" : "", sym_source_name(pb->sym_source));
 		goto refuse;
 	}
 	memset(&cfg, 0, sizeof(cfg));
-	delta = (int64_t)(pb->runtime_vaddr - pb->usdt_gc_start.vaddr);
 	cfg.base = GC_BASE_RUNTIME;
-	cfg.runtime_delta = delta;
 	/* struct pyinterpreters {PyMutex mutex; head; main; next_id}: main
 	 * follows head (3.13-3.15 DWARF); the debug offsets name only head,
 	 * the newest interpreter, and gc.get_stats() is the main one's */
@@ -259,15 +292,34 @@ static int plan_gc_debug_offsets(const struct python_binary *pb, const struct pl
 			 "the newest record of each generation's ring (built-in ring layout)",
 			 (unsigned long long)interp_gc, (unsigned long long)gs);
 	}
-	p->method = "usdt";
-	plan_add_site(p, SITE_USDT, GC_ROLE_BEGIN, &pb->usdt_gc_start, &cfg);
-	plan_add_site(p, SITE_USDT, GC_ROLE_END, &pb->usdt_gc_done, &cfg);
+	if ((!pb->has_gc_usdt || o->no_usdt) && !pb->ncollectors)
+		return plan_polled(pb, &cfg, pb->minor >= 15, where, p);
+	if (pb->has_gc_usdt && !o->no_usdt) {
+		p->method = "usdt";
+		cfg.runtime_delta = (int64_t)(pb->runtime_vaddr - pb->usdt_gc_start.vaddr);
+		plan_add_site(p, SITE_USDT, GC_ROLE_BEGIN, &pb->usdt_gc_start, &cfg);
+		plan_add_site(p, SITE_USDT, GC_ROLE_END, &pb->usdt_gc_done, &cfg);
+	} else {
+		/* gc_collect_main (or its .lto_priv clone) of 3.14.5+/3.15, as
+		 * for 3.13: a call that returns early (the collection already
+		 * running, or no generation due) leaves the stats unchanged and
+		 * counts nothing; the stats are read through _PyRuntime, so a
+		 * clone's arguments do not matter */
+		p->method = "uprobe";
+		for (g = 0; g < pb->ncollectors && p->nsites + 2 <= PLAN_MAX_SITES; g++) {
+			cfg.runtime_delta = (int64_t)(pb->runtime_vaddr - pb->collectors[g].vaddr);
+			plan_add_site(p, SITE_UPROBE, GC_ROLE_BEGIN, &pb->collectors[g], &cfg);
+			plan_add_site(p, SITE_URETPROBE, GC_ROLE_END, &pb->collectors[g], &cfg);
+		}
+	}
 	for (g = M_COLLECTIONS; g <= M_UNCOLLECTABLE; g++) {
 		p->metrics[g].cov = COV_PARTIAL;
 		snprintf(p->metrics[g].reason, sizeof(p->metrics[g].reason),
 			 "the main interpreter's stats, %s: collections in subinterpreters are missed", where);
 	}
-	plan_set_metric(p, M_PAUSE, COV_EXACT, "gc__start to gc__done, inside the collector; excludes gc.callbacks");
+	plan_set_metric(p, M_PAUSE, COV_EXACT, !strcmp(p->method, "usdt") ?
+			"gc__start to gc__done, inside the collector; excludes gc.callbacks" :
+			"collector entry to return; includes gc.callbacks, which 3.13+ runs inside it");
 	return 0;
 refuse:
 	set_all(p, COV_UNAVAILABLE, why);
@@ -293,6 +345,27 @@ int plan_gc(const struct python_binary *pb, const struct plan_opts *o, struct pr
 		plan_usdt(pb, l, p);
 	else if (pb->ncollectors)
 		plan_uprobes(pb, l, p);
+	if (!p->nsites && o->allow_poll && pb->minor >= 12) {
+		/* the built-in offsets of the builds verified here (3.12, 3.13) */
+		struct gc_site cfg;
+		uint64_t head, interp_gc;
+		const char *src = "built-in layout";
+		char where[160];
+
+		chain_from_runtime(l, 0, &cfg);
+		/* 3.13: the file's own _Py_DebugOffsets where they can be read
+		 * (interpreters.main follows head, as for 3.14+); the gc state's
+		 * generation_stats offset is the same 3.8-3.13 */
+		if (pyoff_get(&pb->pyoff, PYOFF_RUNTIME_INTERPRETERS_HEAD, &head) &&
+		    pyoff_get(&pb->pyoff, PYOFF_INTERP_GC, &interp_gc)) {
+			cfg.deref_off[0] = head + 8;
+			cfg.stats_off = interp_gc + l->gc_generation_stats;
+			src = "_Py_DebugOffsets; generation_stats built-in";
+		}
+		snprintf(where, sizeof(where), "_PyRuntime +%llu -> interp, generation_stats +%llu (%s)",
+			 (unsigned long long)cfg.deref_off[0], (unsigned long long)cfg.stats_off, src);
+		return plan_polled(pb, &cfg, false, where, p);
+	}
 	if (!p->nsites) {
 		explain_missing(pb, l, o, p);
 		return -ENOENT;

@@ -34,8 +34,14 @@ struct metric_plan {
 	char reason[384];
 };
 
+/* "polled": no probe point; the interpreter's own counters are read from
+ * its memory at each report (gcpoll.c), by the chain of poll_cfg from
+ * &_PyRuntime (runtime_delta 0) */
 struct probe_plan {
-	const char *method;	/* "usdt", "uprobe" or "none" */
+	const char *method;	/* "usdt", "uprobe", "polled" or "none" */
+	bool polled;
+	bool poll_durations;	/* 3.15: the ring's cumulative duration per generation */
+	struct gc_site poll_cfg;
 	struct plan_site sites[PLAN_MAX_SITES];
 	int nsites;
 	struct metric_plan metrics[M__COUNT];
@@ -43,6 +49,7 @@ struct probe_plan {
 
 struct plan_opts {
 	bool no_usdt;		/* use the collector's symbols even where USDT exists */
+	bool allow_poll;	/* no probe point: read the counters from outside (-p) */
 	bool alloc_growth;	/* --alloc=growth: probe pymalloc's slow paths */
 	bool alloc_exact;	/* --alloc=exact: every allocator call, and deallocations */
 	bool stacks;		/* Python stacks at collections and growth events */

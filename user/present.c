@@ -28,6 +28,16 @@ static void table_row(FILE *f, const struct report_row *row, int gen)
 	char tot[16], mean[16], max[16];
 	__u64 n = s->collections[gen];
 
+	/* polled: no collection is seen, so no pause, except 3.15's totals */
+	if (row->plan->polled) {
+		fprintf(f, "%-3d %12llu %12llu %12llu %10s %10s %10s %7s\n", gen, (unsigned long long)n,
+			(unsigned long long)s->collected[gen], (unsigned long long)s->uncollectable[gen],
+			row->plan->poll_durations ? fmt_ns(tot, sizeof(tot), (double)s->pause_ns_total[gen]) : "n/a",
+			row->plan->poll_durations ? fmt_ns(mean, sizeof(mean),
+							   n ? (double)s->pause_ns_total[gen] / (double)n : 0) : "n/a",
+			"n/a", "n/a");
+		return;
+	}
 	fprintf(f, "%-3d %12llu %12llu %12llu %10s %10s %10s %7.3f\n", gen, (unsigned long long)n,
 		(unsigned long long)s->collected[gen], (unsigned long long)s->uncollectable[gen],
 		fmt_ns(tot, sizeof(tot), (double)s->pause_ns_total[gen]),
@@ -70,9 +80,14 @@ static void table_process(FILE *f, const struct report_row *row)
 		"PAUSE_TOT", "PAUSE_AVG", "PAUSE_MAX", "%TIME");
 	for (g = 0; g < MMTRACE_GENERATIONS; g++)
 		table_row(f, row, g);
-	fprintf(f, "all %12llu %12llu %12llu %10s %10s %10s %7.3f\n", (unsigned long long)gc_sum(s->collections),
-		(unsigned long long)gc_sum(s->collected), (unsigned long long)gc_sum(s->uncollectable), "", "", "",
-		pct(gc_sum(s->pause_ns_total), row->traced_ns));
+	if (row->plan->polled)
+		fprintf(f, "    pauses: %s\n", row->plan->metrics[M_PAUSE].reason);
+	fprintf(f, "all %12llu %12llu %12llu %10s %10s %10s ", (unsigned long long)gc_sum(s->collections),
+		(unsigned long long)gc_sum(s->collected), (unsigned long long)gc_sum(s->uncollectable), "", "", "");
+	if (row->plan->polled && !row->plan->poll_durations)
+		fprintf(f, "%7s\n", "n/a");
+	else
+		fprintf(f, "%7.3f\n", pct(gc_sum(s->pause_ns_total), row->traced_ns));
 	if (row->plan->metrics[M_ARENAS].cov != COV_UNAVAILABLE || row->plan->metrics[M_POOLS].cov != COV_UNAVAILABLE)
 		table_growth(f, row);
 	if (row->exact)
@@ -217,6 +232,10 @@ void present_probes_text(FILE *f, const struct probe_view *ts, int n)
 			t->bin->debug_path[0] ? " " : "", t->bin->debug_path);
 		fprintf(f, "  usdt:    %s\n", t->bin->has_gc_usdt ? "python:gc__start, python:gc__done" : "none");
 		fprintf(f, "  sites (%s):\n", t->plan->method);
+		if (t->plan->polled)
+			fprintf(f, "  none: the interpreter's own GC counters are read from its memory at each "
+				"report; no collection is seen one by one (pauses%s, events, stacks)\n",
+				t->plan->poll_durations ? " except 3.15's totals" : "");
 		for (j = 0; j < t->plan->nsites; j++)
 			probes_text_site(f, t, &t->plan->sites[j]);
 		fprintf(f, "  %-18s %-12s %s\n", "METRIC", "COVERAGE", "WHY");

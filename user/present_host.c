@@ -197,6 +197,17 @@ static void host_row(FILE *f, const struct report_row *r, bool growth)
 	snprintf(ns, sizeof(ns), "%d", r->ns_pid);
 	snprintf(gens, sizeof(gens), "%llu/%llu/%llu", (unsigned long long)d->collections[0],
 		 (unsigned long long)d->collections[1], (unsigned long long)d->collections[2]);
+	if (r->plan->polled) {
+		/* read from its memory: no collection seen, so no pause */
+		fprintf(f, "%-8d %-7s %-15.15s %-7s %7.1f %-14s %8s %8s %8s %8s %8s %6s %10llu %7llu", r->pid,
+			r->ns_pid && r->ns_pid != r->pid ? ns : "-", r->comm, r->bin->version, gc_per_s(r), gens,
+			"polled", "-", "-", "-", "-", "-", (unsigned long long)gc_sum(r->gc.collected),
+			(unsigned long long)gc_sum(r->gc.uncollectable));
+		if (growth)
+			growth_cells(f, r);
+		fprintf(f, "%s\n", r->exited ? "  [ended]" : "");
+		return;
+	}
 	fprintf(f, "%-8d %-7s %-15.15s %-7s %7.1f %-14s %8s %8s %8s %8s %8s %6.2f %10llu %7llu", r->pid,
 		r->ns_pid && r->ns_pid != r->pid ? ns : "-", r->comm, r->bin->version, gc_per_s(r), gens,
 		fmt_bound(p50, sizeof(p50), quantile_slot(d->pause_hist, 0.5)),

@@ -26,27 +26,40 @@ static void json_subinterp(FILE *f, const struct gc_proc_stats *s)
 	fputc('}', f);
 }
 
-/* candidates: null where the interpreter does not count them (before 3.15) */
-static void json_gc(FILE *f, const struct gc_proc_stats *s, bool has_candidates)
+/* candidates: null where the interpreter does not count them (before 3.15);
+ * pauses: null where nothing sees them (a polled process: no collection is
+ * seen, only 3.15's own duration totals), never zeros that look measured */
+static void json_gc(FILE *f, const struct gc_proc_stats *s, const struct probe_plan *plan)
 {
+	const struct gc_site *c = plan->polled ? &plan->poll_cfg : plan->nsites ? &plan->sites[0].cfg : NULL;
 	int first = 1, g;
 
 	json_open_counts(f, s->collections, s->collected, s->uncollectable, &first);
 	json_key(f, "candidates", &first);
-	if (has_candidates)
+	if (c && c->ring)
 		json_u64_array(f, s->candidates, MMTRACE_GENERATIONS);
 	else
 		fputs("null", f);
-	json_key(f, "pause_ns_total", &first), json_u64_array(f, s->pause_ns_total, MMTRACE_GENERATIONS);
-	json_key(f, "pause_ns_max", &first), json_u64_array(f, s->pause_ns_max, MMTRACE_GENERATIONS);
-	json_key(f, "pause_hist_log2_ns", &first);
-	fputc('[', f);
-	for (g = 0; g < MMTRACE_GENERATIONS; g++) {
-		if (g)
-			fputc(',', f);
-		json_u64_array(f, s->pause_hist[g], MMTRACE_HIST_SLOTS);
+	json_key(f, "pause_ns_total", &first);
+	if (plan->polled && !plan->poll_durations)
+		fputs("null", f);
+	else
+		json_u64_array(f, s->pause_ns_total, MMTRACE_GENERATIONS);
+	json_key(f, "pause_ns_max", &first);
+	if (plan->polled) {
+		fputs("null", f);
+		json_key(f, "pause_hist_log2_ns", &first), fputs("null", f);
+	} else {
+		json_u64_array(f, s->pause_ns_max, MMTRACE_GENERATIONS);
+		json_key(f, "pause_hist_log2_ns", &first);
+		fputc('[', f);
+		for (g = 0; g < MMTRACE_GENERATIONS; g++) {
+			if (g)
+				fputc(',', f);
+			json_u64_array(f, s->pause_hist[g], MMTRACE_HIST_SLOTS);
+		}
+		fputc(']', f);
 	}
-	fputc(']', f);
 	json_u64(f, "read_errors", s->read_errors, &first);
 	json_u64(f, "unmatched_ends", s->unmatched_ends, &first);
 	json_u64(f, "empty_calls", s->empty_calls, &first);
@@ -96,8 +109,12 @@ static void json_process(FILE *f, const struct report_row *row)
 	}
 	json_key(f, "probe_method", &first), json_string(f, row->plan->method);
 	json_u64(f, "traced_ns", row->traced_ns, &first);
-	json_key(f, "gc_time_pct", &first), fprintf(f, "%.6f", pct(gc_sum(row->gc.pause_ns_total), row->traced_ns));
-	json_key(f, "gc", &first), json_gc(f, &row->gc, row->plan->nsites && row->plan->sites[0].cfg.ring);
+	json_key(f, "gc_time_pct", &first);
+	if (row->plan->polled && !row->plan->poll_durations)
+		fputs("null", f);
+	else
+		fprintf(f, "%.6f", pct(gc_sum(row->gc.pause_ns_total), row->traced_ns));
+	json_key(f, "gc", &first), json_gc(f, &row->gc, row->plan);
 	json_key(f, "alloc", &first), json_alloc(f, &row->gc.growth);
 	if (row->exact) {
 		json_key(f, "alloc_exact", &first);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "gc.h"
+#include "gcpoll.h"
 
 /* ended rows kept for the final summary; older ones are folded into a count */
 #define PROCTABLE_MAX_ENDED 4096
@@ -54,6 +55,10 @@ struct proc_row {
 	uint64_t end_exec_id;
 	bool reported_end;	/* its last interval report has been printed */
 	bool reported_once;	/* in at least one report: intervals start at the last one */
+	/* a polled interpreter (no probe point): its own counters at the first
+	 * read, which the row's counts are taken from */
+	bool poll_based;
+	struct gc_poll_read poll_base;
 	struct gc_proc_stats now;	/* cumulative at the last read */
 	struct gc_proc_stats prev;	/* cumulative at the previous report */
 };

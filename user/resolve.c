@@ -399,6 +399,13 @@ static void find_collectors(struct elf_file *bin, struct elf_file *symfile, stru
 {
 	const struct cpython_layout *l = layout_for(pb->major, pb->minor);
 
+	/* 3.14.5+ and 3.15 have no built-in layout (their offsets come from
+	 * _Py_DebugOffsets) but the collector of 3.13 again: a build without
+	 * USDT notes is probed there when its .symtab or debug file has it */
+	if (!l && pb->major == 3 && pb->minor >= 14) {
+		find_function(bin, symfile, "gc_collect_main", pb->collectors, &pb->ncollectors);
+		return;
+	}
 	if (!l)
 		return;
 	find_function(bin, symfile, l->collector, pb->collectors, &pb->ncollectors);

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/* gcpoll: the GC counters of a process with no probe point, read from its
+ * memory (a "polled" plan). */
+#ifndef MMTRACE_GCPOLL_H
+#define MMTRACE_GCPOLL_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include "gc.h"
+#include "procmem.h"
+#include "plan.h"
+#include "resolve.h"
+
+/* One reading of the interpreter's cumulative counters. */
+struct gc_poll_read {
+	__u64 collections[MMTRACE_GENERATIONS];
+	__u64 collected[MMTRACE_GENERATIONS];
+	__u64 uncollectable[MMTRACE_GENERATIONS];
+	__u64 candidates[MMTRACE_GENERATIONS];	/* 3.15 rings, else 0 */
+	double duration_s[MMTRACE_GENERATIONS];	/* 3.15 rings, else 0 */
+};
+
+/* The same from any memory (tests, fuzzing): runtime is &_PyRuntime there.
+ * 0, or -errno: -EFAULT unreadable, -ENOENT a NULL pointer on the way,
+ * -ERANGE a ring index or duration out of range, -EAGAIN never the same
+ * reading twice in a row. */
+int gc_poll_read_mem(struct mem_reader *r, uint64_t runtime, const struct probe_plan *plan,
+		     struct gc_poll_read *out);
+
+/* Reads the counters of pid through plan->poll_cfg: 0, or -errno. */
+int gc_poll_read(pid_t pid, const struct python_binary *pb, const struct probe_plan *plan,
+		 struct gc_poll_read *out);
+
+/* out's counters (and pause totals when the plan has durations) = now - base.
+ * False, with out untouched, when a counter went backwards (not the same
+ * interpreter any more, or a torn read): the caller keeps what it had. */
+bool gc_poll_delta(const struct probe_plan *plan, const struct gc_poll_read *now, const struct gc_poll_read *base,
+		   struct gc_proc_stats *out);
+
+#endif /* MMTRACE_GCPOLL_H */
