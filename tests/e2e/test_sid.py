@@ -14,7 +14,7 @@ import tempfile
 
 import pytest
 
-from conftest import (MMTRACE, WORKLOADS, HostTrace, Interp, LineReader, barrier_stats, deltas,
+from conftest import (MMTRACE, WORKLOADS, HostTrace, Interp, LineReader, Workload, deltas,
                       mm_triplets, require, row, stop)
 
 SID = os.environ.get("MMTRACE_SID_ROOT", "/var/lib/mmtrace/sid")
@@ -68,7 +68,7 @@ def sid(request):
     return request.param
 
 
-class SidWorkload:
+class SidWorkload(Workload):
     """gc_workload.py copied into the root's /tmp and run there by chroot;
     the go files are in the same directory, named by their in-root path."""
 
@@ -96,26 +96,14 @@ class SidWorkload:
         self.err = LineReader(self.p.stderr)
         self.version_minor = int(cell.version.split(".")[1])
 
-    def barrier(self, name, timeout=60):
-        return barrier_stats(self.err.line(match=name, timeout=timeout))
-
     def full(self, name):
         """The barrier's whole gc.get_stats() dicts, None before 3.15."""
         if self.version_minor < 15:
             return None
         return json.loads(self.err.line(match="FULLSTATS " + name).split(" ", 2)[2])
 
-    def go(self, name):
-        open(self.go_file + "." + name, "w").close()
-
     def finish(self):
-        self.go("START")
-        self.go("END")
-        try:
-            self.p.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            self.p.wait()
+        super().finish()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
