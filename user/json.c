@@ -25,6 +25,22 @@ int utf8_sequence_len(const unsigned char *p)
 	return n;
 }
 
+/* s with each byte that is not part of well-formed UTF-8 as U+FFFD: for
+ * plain-text outputs (folded stacks) whose readers decode strictly. */
+void utf8_fputs(FILE *f, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	int n;
+
+	for (; *p; p += n) {
+		n = utf8_sequence_len(p);
+		if (!n)
+			fputs("\xef\xbf\xbd", f), n = 1;
+		else
+			fwrite(p, 1, (size_t)n, f);
+	}
+}
+
 /* Text from target memory (comm, names, paths) can hold any bytes: each byte
  * that is not part of well-formed UTF-8 becomes U+FFFD, so every line parses
  * under a strict parser. */

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include "json.h"
 #include "stacks.h"
 
 #define FRAME_TEXT_MAX (SYM_NAME_MAX + SYM_FILE_MAX + 32)
@@ -222,7 +223,8 @@ long stacks_write_folded(const struct stack_table *t, enum folded_metric m, FILE
 		for (j = i; j < n && !strcmp(lines[j].stack, lines[i].stack); j++)
 			w += lines[j].weight;
 		if (w) {
-			fprintf(f, "%s %llu\n", lines[i].stack, (unsigned long long)w);
+			utf8_fputs(f, lines[i].stack);
+			fprintf(f, " %llu\n", (unsigned long long)w);
 			written++;
 		}
 	}

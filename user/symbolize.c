@@ -99,10 +99,13 @@ void symbolizer_close(struct symbolizer *s)
 	memset(s, 0, sizeof(*s));
 }
 
-/* A str object's text: compact ASCII only; anything else reads as "?". */
+/* A str object's text: compact ASCII only; anything else reads as "?".
+ * A byte above 0x7f cannot be in an ASCII str: the object was freed and its
+ * memory reused while it was read, so the read fails (the frame then reads
+ * as unreadable, never as garbage). A control byte becomes '?'. */
 static char *read_str(struct symbolizer *s, uint64_t obj, size_t max)
 {
-	uint64_t length;
+	uint64_t length, i;
 	uint32_t state;
 	char *text;
 
@@ -116,6 +119,14 @@ static char *read_str(struct symbolizer *s, uint64_t obj, size_t max)
 	if (text && rd(s, obj + s->layout.ascii_data, text, length)) {
 		free(text);
 		return NULL;
+	}
+	for (i = 0; text && i < length; i++) {
+		if ((unsigned char)text[i] > 0x7f) {
+			free(text);
+			return NULL;
+		}
+		if ((unsigned char)text[i] < 0x20 || text[i] == 0x7f)
+			text[i] = '?';
 	}
 	return text;
 }

@@ -4,9 +4,11 @@
  * objects, strings and line tables (three formats) from it, and the folding
  * joins the frames. Nothing it reads may be trusted. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include "json.h"
 #include "linetable.h"
 #include "stacks.h"
 #include "symbolize.h"
@@ -26,6 +28,25 @@ static int read_image(void *ctx, uint64_t addr, void *buf, size_t len)
 		return -EFAULT;
 	memcpy(buf, im->data + (addr - IMAGE_BASE), len);
 	return 0;
+}
+
+/* whatever the memory held, the folded text is well-formed UTF-8 */
+static void folded_is_utf8(const struct stack_table *t)
+{
+	char *text = NULL;
+	size_t len = 0, i;
+	FILE *f = open_memstream(&text, &len);
+	int m, n;
+
+	if (!f)
+		return;
+	for (m = 0; m < FOLD__COUNT; m++)
+		stacks_write_folded(t, (enum folded_metric)m, f);
+	fclose(f);
+	for (i = 0; i < len; i += (size_t)n)
+		if (!(n = utf8_sequence_len((const unsigned char *)text + i)))
+			abort();
+	free(text);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -64,6 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	stacks_add(&t, &sym, &e);	/* the second time from the cache */
 	if (t.n != 1 || t.slots == NULL)
 		abort();
+	folded_is_utf8(&t);
 	stacks_free(&t);
 	symbolizer_close(&sym);
 	return 0;

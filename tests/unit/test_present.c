@@ -333,6 +333,68 @@ static void symbol_cache_is_bounded(void **state)
 	symbolizer_close(&sym);
 }
 
+#define IMG_BASE 0x10000ull
+#define IMG_NAME (IMG_BASE + 0x400)
+#define IMG_FILE (IMG_BASE + 0x600)
+#define IMG_LINES (IMG_BASE + 0x800)
+
+static int read_img(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	const uint8_t *img = ctx;
+
+	if (addr < IMG_BASE || addr - IMG_BASE + len > 0x1000)
+		return -EFAULT;
+	memcpy(buf, img + (addr - IMG_BASE), len);
+	return 0;
+}
+
+/* a compact ASCII str object at addr (3.12's layout: text at +40) */
+static void put_str(uint8_t *img, uint64_t addr, const char *text)
+{
+	uint64_t len = strlen(text);
+	uint32_t state = (1u << 5) | (1u << 6);
+
+	memcpy(img + (addr - IMG_BASE) + 16, &len, sizeof(len));
+	memcpy(img + (addr - IMG_BASE) + 32, &state, sizeof(state));
+	memcpy(img + (addr - IMG_BASE) + 40, text, len);
+}
+
+static void frame_of(const char *name, const char *file, char *out, size_t len)
+{
+	static uint8_t img[0x1000];
+	const struct code_layout *l = code_layout_for(3, 12);
+	uint64_t name_obj = IMG_NAME, file_obj = IMG_FILE, lines_obj = IMG_LINES;
+	struct symbolizer sym;
+
+	memset(img, 0, sizeof(img));
+	memcpy(img + l->name, &name_obj, 8);
+	memcpy(img + l->filename, &file_obj, 8);
+	memcpy(img + l->linetable, &lines_obj, 8);	/* an empty bytes object: no line */
+	put_str(img, IMG_NAME, name);
+	put_str(img, IMG_FILE, file);
+	symbolizer_open_reader(&sym, l, 0, (struct mem_reader){ read_img, NULL, img });
+	frame_text(&sym, IMG_BASE, 0, out, len);
+	symbolizer_close(&sym);
+}
+
+/* A str flagged ASCII that holds a byte above 0x7f was freed and reused
+ * while it was read: the frame is unreadable, never garbage (a folded
+ * file once held a lone 0x96 that way). Control bytes become '?'. */
+static void frames_from_torn_strings_are_unreadable(void **state)
+{
+	char out[256];
+
+	(void)state;
+	frame_of("work", "w.py", out, sizeof(out));
+	assert_string_equal(out, "work (w.py)");
+	frame_of("wo\x96rk", "w.py", out, sizeof(out));
+	assert_string_equal(out, "[unreadable code 0x10000]");
+	frame_of("work", "w\x96.py", out, sizeof(out));
+	assert_string_equal(out, "[unreadable code 0x10000]");
+	frame_of("wo\x01rk", "w\n.py", out, sizeof(out));
+	assert_string_equal(out, "wo?rk (w?.py)");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -345,6 +407,7 @@ int main(void)
 		cmocka_unit_test(metrics_labels_are_valid_utf8),
 		cmocka_unit_test(stacks_are_bounded),
 		cmocka_unit_test(symbol_cache_is_bounded),
+		cmocka_unit_test(frames_from_torn_strings_are_unreadable),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
