@@ -185,7 +185,7 @@ static void explain_missing(const struct python_binary *pb, const struct cpython
 static int plan_polled(const struct python_binary *pb, const struct gc_site *cfg, bool durations,
 		       const char *where, struct probe_plan *p)
 {
-	char why[384];
+	char why[640];
 	int m;
 
 	p->nsites = 0;
@@ -228,26 +228,30 @@ static const struct {
 /*
  * 3.14.5+ and 3.15 (generational GC again): USDT, else uprobes on
  * gc_collect_main from the symbols; the chain from the interpreter's own
- * _Py_DebugOffsets. 3.14.0-3.14.4 ran an incremental
- * collector whose mark-phase increments fire gc__start/gc__done without
- * touching the stats: not supported (no such build to verify on).
+ * _Py_DebugOffsets. 3.14.0-3.14.4 ran an incremental collector: one choke
+ * point, _PyGC_Collect, fires the same USDT pair around young (0), increment
+ * (1, every automatic collection) and full (2) collections, with the stats
+ * at the same offsets. A mark-phase increment fires the pair without
+ * touching the stats: the end's stats difference is empty, so it counts no
+ * collection and no pause (an empty call), as gc.get_stats() counts none.
+ * gc_collect_main does not exist there, so a build without USDT is polled.
+ * Written from the 3.14.4 sources: no such build to verify on.
  */
+static bool incremental_gc(const struct python_binary *pb)
+{
+	return pb->major == 3 && pb->minor == 14 && pb->micro < 5;
+}
+
 static int plan_gc_debug_offsets(const struct python_binary *pb, const struct plan_opts *o, struct probe_plan *p)
 {
 	uint64_t head, interp_gc, gs = 0, gs_size = 0;
-	char why[384], where[192];
+	char why[384], where[320];
 	struct gc_site cfg;
 	int g;
 
 	if (pb->minor > 15) {
 		snprintf(why, sizeof(why), "CPython %d.%d has no verified layout in mmtrace (3.8 to 3.15 have)",
 			 pb->major, pb->minor);
-		goto refuse;
-	}
-	if (pb->minor == 14 && pb->micro < 5) {
-		snprintf(why, sizeof(why), "CPython %s runs the incremental GC of 3.14.0-3.14.4, whose mark-phase "
-			 "increments fire gc__start/gc__done without a collection: not supported (3.14.5+ is)",
-			 pb->version);
 		goto refuse;
 	}
 	if (!pyoff_get(&pb->pyoff, PYOFF_RUNTIME_INTERPRETERS_HEAD, &head) ||
@@ -292,6 +296,9 @@ static int plan_gc_debug_offsets(const struct python_binary *pb, const struct pl
 			 "the newest record of each generation's ring (built-in ring layout)",
 			 (unsigned long long)interp_gc, (unsigned long long)gs);
 	}
+	if (incremental_gc(pb))
+		snprintf(where + strlen(where), sizeof(where) - strlen(where), "; generation 1 counts increments "
+			 "(3.14.0-3.14.4's incremental collector, from its sources, not verified on a build)");
 	if ((!pb->has_gc_usdt || o->no_usdt) && !pb->ncollectors)
 		return plan_polled(pb, &cfg, pb->minor >= 15, where, p);
 	if (pb->has_gc_usdt && !o->no_usdt) {
@@ -317,9 +324,15 @@ static int plan_gc_debug_offsets(const struct python_binary *pb, const struct pl
 		snprintf(p->metrics[g].reason, sizeof(p->metrics[g].reason),
 			 "the main interpreter's stats, %s: collections in subinterpreters are missed", where);
 	}
-	plan_set_metric(p, M_PAUSE, COV_EXACT, !strcmp(p->method, "usdt") ?
-			"gc__start to gc__done, inside the collector; excludes gc.callbacks" :
-			"collector entry to return; includes gc.callbacks, which 3.13+ runs inside it");
+	if (incremental_gc(pb))
+		plan_set_metric(p, M_PAUSE, COV_PARTIAL, "gc__start to gc__done of each collection in gc.get_stats(); "
+				"the incremental collector of 3.14.0-3.14.4 also runs mark-only increments, which fire "
+				"them without a collection: their time is in no pause (counted as empty calls). "
+				"Every automatic collection is generation 1 there. From the sources, not verified on a build");
+	else
+		plan_set_metric(p, M_PAUSE, COV_EXACT, !strcmp(p->method, "usdt") ?
+				"gc__start to gc__done, inside the collector; excludes gc.callbacks" :
+				"collector entry to return; includes gc.callbacks, which 3.13+ runs inside it");
 	return 0;
 refuse:
 	set_all(p, COV_UNAVAILABLE, why);

@@ -31,7 +31,7 @@ struct plan_site {
 
 struct metric_plan {
 	enum coverage cov;
-	char reason[384];
+	char reason[512];
 };
 
 /* "polled": no probe point; the interpreter's own counters are read from

@@ -533,10 +533,22 @@ static void test_real_sid_314_plan(void **state)
 	assert_int_equal(c->nderef, 1);
 	assert_int_equal(c->deref_off[0], q[0].value);
 	assert_int_equal(c->stats_off, q[1].value + q[2].value);
-	/* the incremental collector of 3.14.0-3.14.4 is refused, with why */
+	/* 3.14.0-3.14.4 (incremental, from the sources): the same USDT pair
+	 * and stats, counts from the stats' differences as ever; the pauses
+	 * are partial (mark-only increments) and the plan says so */
 	pb->micro = 4;
-	assert_int_equal(plan_gc(pb, &(struct plan_opts){ 0 }, plan), -ENOENT);
-	assert_non_null(strstr(plan->metrics[M_COLLECTIONS].reason, "incremental"));
+	assert_int_equal(plan_gc(pb, &(struct plan_opts){ 0 }, plan), 0);
+	assert_string_equal(plan->method, "usdt");
+	assert_int_equal(plan->sites[0].cfg.stats_off, c->stats_off);
+	assert_int_equal(plan->metrics[M_PAUSE].cov, COV_PARTIAL);
+	assert_non_null(strstr(plan->metrics[M_PAUSE].reason, "mark-only increments"));
+	assert_non_null(strstr(plan->metrics[M_COLLECTIONS].reason, "not verified on a build"));
+	/* without USDT (and no gc_collect_main there): polled, exact counts */
+	pb->ncollectors = 0;
+	assert_int_equal(plan_gc(pb, &(struct plan_opts){ .no_usdt = true, .allow_poll = true }, plan), 0);
+	assert_string_equal(plan->method, "polled");
+	assert_int_equal(plan->metrics[M_PAUSE].cov, COV_UNAVAILABLE);
+	assert_non_null(strstr(plan->metrics[M_COLLECTIONS].reason, "increments"));
 	free(pb);
 	free(plan);
 }
