@@ -95,8 +95,9 @@ static bool layout_from_debug_offsets(const struct python_binary *pb, struct cpy
 	l->gc_generations = m->gc_generations;
 	l->obmalloc_is_ptr = true;
 	l->obmalloc_mgmt = 512;	/* pools.used[64] first, as in 3.12-3.13 */
-	l->arena_size = 1024 * KIB;
-	l->pool_size = 16 * KIB;
+	l->growth = *growth_layout_for(3, 14);	/* a newer minor: 3.14's obmalloc sizes */
+	if (growth_layout_for(pb->major, pb->minor))
+		l->growth = *growth_layout_for(pb->major, pb->minor);
 	return true;
 }
 
@@ -323,8 +324,8 @@ int heap_layout_for(const struct python_binary *pb, const struct procmem *pm, st
 		obm_from = "DWARF";
 	/* without a table and without DWARF naming interpreters.main */
 	from_head = !table && !(dc->done && !dc->rc && dc->d.found[DW_RUNTIME_INTERP_MAIN]);
-	hl->pool_size = l->pool_size;
-	hl->arena_size = l->arena_size;
+	hl->pool_size = l->growth.pool_size;
+	hl->arena_size = l->growth.arena_size;
 	gc_chain(pb, l, runtime, from_head, hl);
 	if (in_interp && l->interp_obmalloc)
 		pymalloc_in_interp(l, runtime, from_head, obm_from, hl);

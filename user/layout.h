@@ -6,6 +6,16 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* pymalloc's slow paths (allocator growth): the same from 3.12 to 3.15 */
+struct growth_layout {
+	const char *arena_alloc;	 /* (ctx, size) -> arena, via _PyObject_Arena.alloc */
+	const char *arena_free;		 /* (ctx, ptr, size) */
+	const char *pool_new;		 /* takes a pool for a size class; NULL when inlined */
+	int pool_size_arg;		 /* which argument is the size class */
+	uint64_t arena_size;		 /* ARENA_SIZE */
+	uint64_t pool_size;		 /* POOL_SIZE */
+};
+
 struct cpython_layout {
 	int major, minor;
 	/* static function that runs one collection and updates generation_stats */
@@ -18,13 +28,7 @@ struct cpython_layout {
 	uint64_t tstate_interp;		 /* PyThreadState.interp */
 	uint64_t interp_gc;		 /* PyInterpreterState.gc, 0 when in _PyRuntime */
 	uint64_t gc_generation_stats;	 /* struct _gc_runtime_state.generation_stats */
-	/* pymalloc's slow paths (allocator growth) */
-	const char *arena_alloc;	 /* (ctx, size) -> arena, via _PyObject_Arena.alloc */
-	const char *arena_free;		 /* (ctx, ptr, size) */
-	const char *pool_new;		 /* takes a pool for a size class; NULL when inlined */
-	int pool_size_arg;		 /* which argument is the size class */
-	uint64_t arena_size;		 /* ARENA_SIZE */
-	uint64_t pool_size;		 /* POOL_SIZE */
+	struct growth_layout growth;
 	/* heap state read from outside (--heap) */
 	uint64_t gc_enabled;		 /* struct _gc_runtime_state.enabled */
 	uint64_t gc_generations;	 /* .generations[3]: {PyGC_Head, threshold, count} */
@@ -42,5 +46,9 @@ struct cpython_layout {
 
 /* NULL when mmtrace has no verified layout for this version. */
 const struct cpython_layout *layout_for(int major, int minor);
+/* The allocator's growth functions and sizes: 3.8-3.13 from their layouts,
+ * 3.14 and 3.15 (whose GC offsets come from _Py_DebugOffsets) from their own
+ * rows; NULL for any other version. */
+const struct growth_layout *growth_layout_for(int major, int minor);
 
 #endif /* MMTRACE_LAYOUT_H */

@@ -420,7 +420,7 @@ static void add_alloc_sites(struct probe_plan *p, const struct code_site *at, in
 	}
 }
 
-static void plan_arenas(const struct python_binary *pb, const struct cpython_layout *l, struct probe_plan *p)
+static void plan_arenas(const struct python_binary *pb, const struct growth_layout *l, struct probe_plan *p)
 {
 	char why[256];
 	int before = p->nsites;
@@ -442,7 +442,7 @@ static void plan_arenas(const struct python_binary *pb, const struct cpython_lay
 		   p->nsites > before ? why : "only clones whose arguments may have changed");
 }
 
-static void plan_pools(const struct python_binary *pb, const struct cpython_layout *l, struct probe_plan *p)
+static void plan_pools(const struct python_binary *pb, const struct growth_layout *l, struct probe_plan *p)
 {
 	char why[256];
 	int before = p->nsites;
@@ -467,7 +467,7 @@ static void plan_pools(const struct python_binary *pb, const struct cpython_layo
 
 void plan_alloc(const struct python_binary *pb, const struct plan_opts *o, struct probe_plan *p)
 {
-	const struct cpython_layout *l = layout_for(pb->major, pb->minor);
+	const struct growth_layout *l = growth_layout_for(pb->major, pb->minor);
 
 	if (!o->alloc_growth || !l) {
 		plan_set_metric(p, M_ARENAS, COV_UNAVAILABLE, l ? "not requested (--alloc=growth)" : "no verified layout");
@@ -482,7 +482,7 @@ void plan_alloc(const struct python_binary *pb, const struct plan_opts *o, struc
  * sites whose probe address is the function's (or the USDT note's). */
 static void plan_stacks(const struct python_binary *pb, const struct plan_opts *o, struct probe_plan *p)
 {
-	const struct cpython_layout *l = layout_for(pb->major, pb->minor);
+	const struct growth_layout *l = growth_layout_for(pb->major, pb->minor);
 	struct py_stack_layout sl;
 	enum pyoff_source src = stack_layouts_of(pb, &sl, NULL);
 	struct plan_site *s;

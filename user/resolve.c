@@ -395,10 +395,24 @@ static void find_obmalloc_statics(struct elf_file *symfile, struct python_binary
 		elf_for_each_symbol(symfile, SHT_SYMTAB, take_obmalloc_static, &o);
 }
 
+static void find_growth(struct elf_file *bin, struct elf_file *symfile, struct python_binary *pb)
+{
+	const struct growth_layout *g = growth_layout_for(pb->major, pb->minor);
+
+	if (!g)
+		return;
+	find_function(bin, symfile, g->arena_alloc, pb->arena_alloc, &pb->narena_alloc);
+	find_function(bin, symfile, g->arena_free, pb->arena_free, &pb->narena_free);
+	find_function(bin, symfile, g->pool_new, pb->pool_new, &pb->npool_new);
+}
+
 static void find_collectors(struct elf_file *bin, struct elf_file *symfile, struct python_binary *pb)
 {
 	const struct cpython_layout *l = layout_for(pb->major, pb->minor);
 
+	find_growth(bin, symfile, pb);
+	/* Python classes' deallocator, the same function 3.8-3.15 */
+	find_function(bin, symfile, "subtype_dealloc", pb->subtype_dealloc, &pb->nsubtype_dealloc);
 	/* 3.14.5+ and 3.15 have no built-in layout (their offsets come from
 	 * _Py_DebugOffsets) but the collector of 3.13 again: a build without
 	 * USDT notes is probed there when its .symtab or debug file has it */
@@ -409,10 +423,6 @@ static void find_collectors(struct elf_file *bin, struct elf_file *symfile, stru
 	if (!l)
 		return;
 	find_function(bin, symfile, l->collector, pb->collectors, &pb->ncollectors);
-	find_function(bin, symfile, l->arena_alloc, pb->arena_alloc, &pb->narena_alloc);
-	find_function(bin, symfile, l->arena_free, pb->arena_free, &pb->narena_free);
-	find_function(bin, symfile, l->pool_new, pb->pool_new, &pb->npool_new);
-	find_function(bin, symfile, "subtype_dealloc", pb->subtype_dealloc, &pb->nsubtype_dealloc);
 	find_obmalloc_statics(symfile, pb);
 }
 

@@ -34,9 +34,10 @@ def wait_stopped(p, timeout=60):
         time.sleep(0.01)
 
 
-def run_window(interp):
-    """(final alloc_exact JSON, interpreter's marks) over the A..B window."""
-    wl = subprocess.Popen([interp.exe, WORKLOAD, str(N)], stderr=subprocess.PIPE)
+def run_window(interp, argv=None):
+    """(final alloc_exact JSON, interpreter's marks) over the A..B window;
+    argv: how to run the workload, when not interp.exe WORKLOAD N."""
+    wl = subprocess.Popen(argv or [interp.exe, WORKLOAD, str(N)], stderr=subprocess.PIPE)
     mm = None
     try:
         wait_stopped(wl)                        # W

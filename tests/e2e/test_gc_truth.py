@@ -236,13 +236,23 @@ def test_alloc_growth_equals_debugmallocstats(interp, tmp_path):
     and releases its heap equal what sys._debugmallocstats() reports; pools
     taken for the workload's own size class equal the pools it came to use."""
     go_file = str(tmp_path / "go")
-    env = dict(os.environ, MMTRACE_GO_FILE=go_file)
-    wl = subprocess.Popen([interp.exe, GROWTH], stderr=subprocess.PIPE, env=env)
+    check_growth([interp.exe, GROWTH], go_file, go_file, interp.extra_args,
+                 unavailable="python3.11-dbg" if interp.name == "debian-3.11" else None,
+                 pools=interp.name != "pyenv-3.8")
+
+
+def check_growth(argv, go_file, go_file_seen_by_workload, extra_args, unavailable=None, pools=True):
+    """The growth truth check for the workload argv (growth_workload.py),
+    whose go files are go_file here and go_file_seen_by_workload in its
+    root. unavailable: a stripped build without its debug file, whose plan
+    names the package (this string) that would make growth available."""
+    env = dict(os.environ, MMTRACE_GO_FILE=go_file_seen_by_workload)
+    wl = subprocess.Popen(argv, stderr=subprocess.PIPE, env=env)
     err = LineReader(wl.stderr)
     mm = None
     try:
         err.line(match="READY")
-        mm = subprocess.Popen([MMTRACE, "--json", "--alloc=growth", "-p", str(wl.pid), "0.1"] + interp.extra_args,
+        mm = subprocess.Popen([MMTRACE, "--json", "--alloc=growth", "-p", str(wl.pid), "0.1"] + extra_args,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         out = LineReader(mm.stdout)
         out.line()                                  # attached
@@ -263,13 +273,13 @@ def test_alloc_growth_equals_debugmallocstats(interp, tmp_path):
         final = json.loads([l for l in mm.stdout.read().decode().splitlines() if l][-1])
         p = final["processes"][0]
         s0, s1, s2 = grown["s0"], grown["s1"], end["s2"]
-        plan = subprocess.run([MMTRACE, "--probes", "--json", "--alloc=growth", "-p", str(wl.pid)] + interp.extra_args,
+        plan = subprocess.run([MMTRACE, "--probes", "--json", "--alloc=growth", "-p", str(wl.pid)] + extra_args,
                               capture_output=True, text=True).stdout
         metrics = json.loads(plan)["targets"][0]["metrics"]
-        if interp.name == "debian-3.11":
+        if unavailable:
             # stripped, no debug file: said, and nothing made up
             assert metrics["alloc.arenas"]["coverage"] == "unavailable"
-            assert "python3.11-dbg" in metrics["alloc.arenas"]["reason"]
+            assert unavailable in metrics["alloc.arenas"]["reason"]
             assert p["alloc"]["arenas_allocated"] == 0
             return
         assert metrics["alloc.arenas"]["coverage"] == "exact"
@@ -281,7 +291,7 @@ def test_alloc_growth_equals_debugmallocstats(interp, tmp_path):
         assert released >= 1, "releasing the heap gave arenas back"
         assert p["alloc"]["arenas_freed"] == released
         assert p["alloc"]["arena_alloc_failed"] == 0
-        if interp.name == "pyenv-3.8":
+        if not pools:
             assert metrics["alloc.pools"]["coverage"] == "unavailable"
             return
         assert metrics["alloc.pools"]["coverage"] == "exact"

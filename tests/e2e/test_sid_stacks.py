@@ -33,21 +33,22 @@ def wait_stopped(pid, timeout=60):
         time.sleep(0.01)
 
 
-def run_cycles(cell, tmp_path):
-    """(INFO, the gc-count folded stacks, mmtrace's --probes text)."""
+def run_cycles(cell, tmp_path, mode="cycles-stopped", extra=(), metric="gc-count"):
+    """(INFO, the metric's folded stacks, mmtrace's --probes text) of the
+    workload in a mode that stops itself first."""
     root_dir = tempfile.mkdtemp(prefix="mmtrace-test-", dir=os.path.join(SID, "tmp"))
     inroot = os.path.join(root_dir[len(SID):], "stacks_workload.py")
     shutil.copy(os.path.join(WORKLOADS, "stacks_workload.py"), root_dir)
     prefix = str(tmp_path / "sid")
     mm = None
     # chroot execs the interpreter: the child's pid is the interpreter's
-    wl = subprocess.Popen(["chroot", SID, cell.exe, inroot, "cycles-stopped"], stderr=subprocess.PIPE)
+    wl = subprocess.Popen(["chroot", SID, cell.exe, inroot, mode], stderr=subprocess.PIPE)
     try:
         wait_stopped(wl.pid)
-        probes = subprocess.run([MMTRACE, "--stacks", "--probes", "-p", str(wl.pid)], capture_output=True,
-                                text=True, timeout=120)
+        probes = subprocess.run([MMTRACE, "--stacks", "--probes", "-p", str(wl.pid)] + list(extra),
+                                capture_output=True, text=True, timeout=120)
         assert probes.returncode == 0, probes.stderr[-3000:]
-        mm = Traced(["--stacks", "--folded", prefix, "--json", "-p", str(wl.pid), "0.2"])
+        mm = Traced(["--stacks", "--folded", prefix, "--json", "-p", str(wl.pid), "0.2"] + list(extra))
         assert mm.report()["processes"], "attached"
         os.kill(wl.pid, signal.SIGCONT)
         _, err = wl.communicate(timeout=300)
@@ -61,7 +62,7 @@ def run_cycles(cell, tmp_path):
             stop(mm.p)
         shutil.rmtree(root_dir, ignore_errors=True)
     info = json.loads([l for l in err.decode().splitlines() if l.startswith("INFO ")][0][5:])
-    with open(prefix + ".gc-count.folded") as f:
+    with open("%s.%s.folded" % (prefix, metric)) as f:
         folded = parse_folded(f.read())
     return info, folded, probes.stdout + probes.stderr
 
@@ -89,3 +90,16 @@ def test_sid_gc_trigger_is_the_cycle_maker(sid_cell, tmp_path):
             names = [frame_name(f) for f in frames[1:]]
             assert names == ["<module>", "main", "make_cycles_here"], frames
             assert all(info["file"] in f for f in frames[1:]), frames
+
+
+def test_sid_growth_attributed_to_its_line(sid_cell, tmp_path):
+    """--alloc=growth --stacks: the pools taken while the workload fills a
+    list of bytes objects are charged to that line (dis's), with the growth
+    probes found in the root's debug file."""
+    info, folded, probes = run_cycles(sid_cell, tmp_path, "sample", ["--alloc=growth"], "growth-bytes")
+    assert "allocate_from_new_pool" in probes, probes
+    where = "grow_heap_here (%s:%d)" % (info["file"], info["lines"]["grow_heap_here"])
+    total = sum(w for _, w in folded)
+    mine = sum(w for frames, w in folded if frames[-1] == where)
+    assert total >= 4 << 20, "50000 bytes objects of 100 bytes take ~7 MB of pools"
+    assert mine >= 0.9 * total, (where, mine, total, sorted(folded, key=lambda x: -x[1])[:3])
