@@ -284,7 +284,7 @@ static int read_counts(const struct gc_site *site, __u64 addr, struct gc_gen_cou
  * (a return probe's IP is the caller's, which is why the end sites do not). */
 static __u32 is_subinterp(struct pt_regs *ctx, const struct gc_site *site, __u64 stats_addr)
 {
-	__u64 main_interp = 0;
+	__u64 main_interp = 0, main_stats;
 
 	if (!site->split_main)
 		return 0;
@@ -292,7 +292,11 @@ static __u32 is_subinterp(struct pt_regs *ctx, const struct gc_site *site, __u64
 				(void *)(PT_REGS_IP(ctx) + site->main_runtime_delta + site->main_interp_off)) ||
 	    !main_interp)
 		return 0;
-	return stats_addr != main_interp + site->main_stats_off;
+	main_stats = main_interp + site->main_stats_off;
+	if (site->main_stats_deref &&
+	    bpf_probe_read_user(&main_stats, sizeof(main_stats), (void *)main_stats))
+		return 0;
+	return stats_addr != main_stats;
 }
 
 static void account_subinterp(struct gc_proc_stats *s, __u32 gen, const struct gc_gen_counts *before,

@@ -115,7 +115,7 @@ struct gc_site {
 	 * ARENA_SIZE, the only size that is an arena (3.11+ also route
 	 * interpreter data-stack chunks through the arena allocator) */
 	__u32 arg_index;
-	__u32 pad2;
+	__u32 main_stats_deref;	/* 3.15: main_stats_off holds a pointer to the stats */
 	__u64 arena_size;
 	/* stacks: probe address -> &_PyRuntime (0: no stacks at this site) */
 	__s64 stack_runtime_delta;

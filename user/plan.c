@@ -242,12 +242,42 @@ static bool incremental_gc(const struct python_binary *pb)
 	return pb->major == 3 && pb->minor == 14 && pb->micro < 5;
 }
 
+/*
+ * gc_collect_main(tstate, ...) of 3.14.5+/3.15 (or its .lto_priv clone, same
+ * arguments): the collecting interpreter is the thread state's, so each
+ * collection is read from its own interpreter's stats, and the main one's
+ * (from _PyRuntime at the probe address) tells subinterpreters apart, as
+ * for 3.9-3.13. cfg: the chain through _PyRuntime to the main interpreter's.
+ */
+static bool chain_from_collector_tstate(const struct python_binary *pb, const struct gc_site *cfg,
+					int64_t runtime_delta, struct gc_site *c)
+{
+	uint64_t tstate_interp;
+	__u32 i;
+
+	if (!pyoff_get(&pb->pyoff, PYOFF_THREAD_INTERP, &tstate_interp) || cfg->nderef < 1)
+		return false;
+	*c = *cfg;
+	c->split_main = 1;
+	c->main_runtime_delta = runtime_delta;
+	c->main_interp_off = cfg->deref_off[0];
+	c->main_stats_off = cfg->ring ? cfg->deref_off[1] : cfg->stats_off;
+	c->main_stats_deref = cfg->ring;
+	/* the same hops, from the thread state's interpreter */
+	c->base = GC_BASE_ARG0;
+	c->runtime_delta = 0;
+	c->deref_off[0] = tstate_interp;
+	for (i = 1; i < cfg->nderef && i < MMTRACE_CHAIN_MAX; i++)
+		c->deref_off[i] = cfg->deref_off[i];
+	return true;
+}
+
 static int plan_gc_debug_offsets(const struct python_binary *pb, const struct plan_opts *o, struct probe_plan *p)
 {
 	uint64_t head, interp_gc, gs = 0, gs_size = 0;
 	char why[384], where[320];
 	struct gc_site cfg;
-	int g;
+	int g, per_interp = 0;
 
 	if (pb->minor > 15) {
 		snprintf(why, sizeof(why), "CPython %d.%d has no verified layout in mmtrace (3.8 to 3.15 have)",
@@ -314,12 +344,26 @@ static int plan_gc_debug_offsets(const struct python_binary *pb, const struct pl
 		 * clone's arguments do not matter */
 		p->method = "uprobe";
 		for (g = 0; g < pb->ncollectors && p->nsites + 2 <= PLAN_MAX_SITES; g++) {
-			cfg.runtime_delta = (int64_t)(pb->runtime_vaddr - pb->collectors[g].vaddr);
-			plan_add_site(p, SITE_UPROBE, GC_ROLE_BEGIN, &pb->collectors[g], &cfg);
-			plan_add_site(p, SITE_URETPROBE, GC_ROLE_END, &pb->collectors[g], &cfg);
+			struct gc_site site;
+			int64_t delta = (int64_t)(pb->runtime_vaddr - pb->collectors[g].vaddr);
+
+			cfg.runtime_delta = delta;
+			if (args_intact(pb->collectors[g].name, "gc_collect_main") &&
+			    chain_from_collector_tstate(pb, &cfg, delta, &site))
+				per_interp++;
+			else
+				site = cfg;
+			plan_add_site(p, SITE_UPROBE, GC_ROLE_BEGIN, &pb->collectors[g], &site);
+			plan_add_site(p, SITE_URETPROBE, GC_ROLE_END, &pb->collectors[g], &site);
 		}
 	}
 	for (g = M_COLLECTIONS; g <= M_UNCOLLECTABLE; g++) {
+		if (per_interp && per_interp * 2 == p->nsites) {
+			p->metrics[g].cov = COV_EXACT;
+			snprintf(p->metrics[g].reason, sizeof(p->metrics[g].reason), "each collection's own "
+				 "interpreter (gc_collect_main's thread state), %s; subinterpreters' apart", where);
+			continue;
+		}
 		p->metrics[g].cov = COV_PARTIAL;
 		snprintf(p->metrics[g].reason, sizeof(p->metrics[g].reason),
 			 "the main interpreter's stats, %s: collections in subinterpreters are missed", where);

@@ -291,3 +291,59 @@ def test_nousdt_system_wide_row_equals_gc_get_stats(cell, tmp_path):
         wl.finish()
         if mm:
             mm.finish()
+
+
+SUBINTERP = ("import gc, json, sys, _interpreters\n"
+             "def stats():\n"
+             "    return json.dumps([[g['collections'], g['collected'], g['uncollectable']] for g in gc.get_stats()])\n"
+             "sys.stderr.write('START ' + stats() + '\\n'); sys.stderr.flush(); sys.stdin.readline()\n"
+             "for _ in range(3):\n"
+             "    i = _interpreters.create()\n"
+             "    _interpreters.run_string(i, 'import gc; gc.collect()')\n"
+             "    _interpreters.destroy(i)\n"
+             "gc.collect(1)\n"
+             "sys.stderr.write('END ' + stats() + '\\n'); sys.stderr.flush(); sys.stdin.readline()\n")
+
+
+UPROBE_CELLS = [c for c in NOUSDT_MATRIX if c.method == "uprobe"]
+
+
+@pytest.fixture(params=UPROBE_CELLS, ids=[c.name for c in UPROBE_CELLS])
+def uprobe_cell(request):
+    require(request.param)
+    return request.param
+
+
+def test_nousdt_uprobe_subinterpreters_kept_apart(uprobe_cell):
+    """gc_collect_main's thread state names the collecting interpreter: the
+    main interpreter's counts equal its gc.get_stats() window exactly and the
+    subinterpreters' collections (3 gc.collect() and their finalization) are
+    shown apart, as on 3.9-3.13; the plan calls the counts exact."""
+    cell = uprobe_cell
+    # chroot execs: the child's pid is the interpreter's
+    p = subprocess.Popen(["chroot", SID, cell.exe, "-c", SUBINTERP], stdin=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    err, mm = LineReader(p.stderr), None
+    try:
+        start = json.loads(err.line(match="START").split(" ", 1)[1])
+        t = plan_of(p.pid)
+        assert metric(t, "gc.collections")["coverage"] == "exact", metric(t, "gc.collections")
+        if int(cell.version.split(".")[1]) >= 14:
+            assert "own interpreter" in metric(t, "gc.collections")["reason"]
+        mm = subprocess.Popen([MMTRACE, "--json", "-p", str(p.pid), "0.2"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+        out = LineReader(mm.stdout)
+        assert json.loads(out.line())["processes"], "attached"
+        p.stdin.write(b"\n")
+        p.stdin.flush()
+        end = json.loads(err.line(match="END").split(" ", 1)[1])
+        stop(mm)
+        final = json.loads([l for l in mm.stdout.read().decode().splitlines() if l][-1])
+        row_ = final["processes"][0]
+        assert mm_triplets(row_) == [[e - s for s, e in zip(a, b)] for a, b in zip(start, end)]
+        assert row_["gc"]["subinterpreters"]["collections"][2] >= 3, row_["gc"]["subinterpreters"]
+    finally:
+        if mm:
+            stop(mm)
+        p.stdin.close()
+        p.wait(timeout=30)

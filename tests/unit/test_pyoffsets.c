@@ -533,6 +533,27 @@ static void test_real_sid_314_plan(void **state)
 	assert_int_equal(c->nderef, 1);
 	assert_int_equal(c->deref_off[0], q[0].value);
 	assert_int_equal(c->stats_off, q[1].value + q[2].value);
+	/* without USDT: gc_collect_main's clone from the debug file, each
+	 * collection read from its thread state's interpreter, the main one's
+	 * found from _PyRuntime to tell subinterpreters apart */
+	{
+		struct dwarf_query t[] = { Q("_ts", "interp") };
+
+		assert_int_equal(dwarf_query_file(pb->debug_path, t, 1), 0);
+		assert_true(t[0].found);
+		assert_int_equal(plan_gc(pb, &(struct plan_opts){ .no_usdt = true }, plan), 0);
+		assert_string_equal(plan->method, "uprobe");
+		assert_true(plan->nsites >= 2);
+		assert_int_equal(plan->sites[0].cfg.base, GC_BASE_ARG0);
+		assert_int_equal(plan->sites[0].cfg.nderef, 1);
+		assert_int_equal(plan->sites[0].cfg.deref_off[0], t[0].value);
+		assert_int_equal(plan->sites[0].cfg.stats_off, q[1].value + q[2].value);
+		assert_int_equal(plan->sites[0].cfg.split_main, 1);
+		assert_int_equal(plan->sites[0].cfg.main_interp_off, q[0].value);
+		assert_int_equal(plan->sites[0].cfg.main_stats_off, q[1].value + q[2].value);
+		assert_int_equal(plan->metrics[M_COLLECTIONS].cov, COV_EXACT);
+		assert_int_equal(plan_gc(pb, &(struct plan_opts){ 0 }, plan), 0);
+	}
 	/* 3.14.0-3.14.4 (incremental, from the sources): the same USDT pair
 	 * and stats, counts from the stats' differences as ever; the pauses
 	 * are partial (mark-only increments) and the plan says so */
