@@ -630,8 +630,11 @@ static int run_single(struct mmtrace *m)
 	if (m->opt.folded && stacks_write_files(&m->stacks, m->opt.folded, m->opt.folded_metric, m->err,
 						sizeof(m->err)))
 		return MMX_INTERNAL;
-	if (m->opt.pprof && write_pprof(m))
+	if (m->opt.pprof && write_pprof(m)) {
+		fail(m);	/* now: main() is silent once a command ended */
+		m->err[0] = '\0';
 		return MMX_INTERNAL;
+	}
 	return m->opt.cmd_argc ? child_exit_code(m) : MMX_OK;
 }
 
