@@ -17,7 +17,7 @@ WARN      := -Wall -Wextra -Werror
 UWARN     := $(WARN) -Wno-format-truncation
 CFLAGS    ?= -g -O2
 CFLAGS    += $(UWARN) -MMD -MP -D_GNU_SOURCE -Iuser -Ibpf -I$(OUT)
-LDLIBS    := -lbpf -ldw -lelf -lz
+LDLIBS    := -lbpf -ldw -lelf -lz -lprotobuf-c
 ifeq ($(SANITIZE),1)
 CFLAGS    += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS   += -fsanitize=address,undefined
@@ -38,7 +38,10 @@ LIB_SRCS  := user/elf_file.c user/resolve.c user/layout.c user/plan.c user/plan_
 LIB_SRCS  += user/gcpoll.c
 PYOFF_SRCS := user/pyoffsets.c user/pyoffsets_313.c user/pyoffsets_314.c user/pyoffsets_315.c
 LIB_SRCS  += $(PYOFF_SRCS)
-LIB_OBJS  := $(LIB_SRCS:user/%.c=$(OUT)/%.o)
+# --pprof: profile.proto's C, generated from the file Debian's pprof package installs
+PPROF_PROTO := /usr/share/gocode/src/github.com/google/pprof/proto/profile.proto
+LIB_SRCS  += user/pprof.c
+LIB_OBJS  := $(LIB_SRCS:user/%.c=$(OUT)/%.o) $(OUT)/profile.pb-c.o
 APP       := $(OUT)/mmtrace
 UNIT      := $(OUT)/test_resolve $(OUT)/test_host $(OUT)/test_present
 UNIT      += $(OUT)/test_pyoffsets $(OUT)/test_gcpoll
@@ -53,9 +56,9 @@ FUZZ_SRCS    := user/elf_file.c user/resolve.c user/layout.c user/plan.c user/pl
                 user/present_exact.c user/collect_exact.c user/procmem.c user/heap.c user/heap_layout.c \
                 user/present_heap.c user/heap_run.c user/dwarf_layout.c user/stack_layout.c user/linetable.c \
                 user/symbolize.c user/stacks.c user/present_stacks.c
-FUZZ_SRCS    += $(PYOFF_SRCS) user/gcpoll.c
+FUZZ_SRCS    += $(PYOFF_SRCS) user/gcpoll.c user/pprof.c $(OUT)/profile.pb-c.c
 FUZZ_CFLAGS  := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-                $(WARN) -D_GNU_SOURCE -Iuser -Ibpf
+                $(WARN) -D_GNU_SOURCE -Iuser -Ibpf -I$(OUT)
 FUZZ_SECONDS ?= 60
 
 .DELETE_ON_ERROR:
@@ -77,6 +80,14 @@ $(OUT)/%.o: user/%.c | $(OUT)
 
 # user space includes the skeleton
 $(OUT)/attach.o: $(SKELS)
+
+$(OUT)/profile.pb-c.c $(OUT)/profile.pb-c.h &: $(PPROF_PROTO) | $(OUT)
+	protoc-c --c_out=$(OUT) -I$(dir $(PPROF_PROTO)) $(PPROF_PROTO)
+
+$(OUT)/profile.pb-c.o: $(OUT)/profile.pb-c.c
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(OUT)/pprof.o: $(OUT)/profile.pb-c.h
 
 $(APP): $(OUT)/main.o $(LIB_OBJS)
 	$(CC) $(LDFLAGS) $(filter %.o,$^) $(LDLIBS) -o $@
@@ -112,7 +123,7 @@ test: deps
 
 $(FUZZ_OUT)/%: tests/fuzz/%.c $(FUZZ_SRCS) user/*.h bpf/gc.h bpf/alloc.h
 	mkdir -p $(@D)
-	$(CLANG) $(FUZZ_CFLAGS) $< $(FUZZ_SRCS) -lbpf -ldw -lelf -lz -o $@
+	$(CLANG) $(FUZZ_CFLAGS) $< $(FUZZ_SRCS) -lbpf -ldw -lelf -lz -lprotobuf-c -o $@
 
 $(FUZZ_OUT)/seeds/.done: tools/fuzz-seeds.sh | fixtures
 	rm -rf $(@D)

@@ -15,6 +15,8 @@ PKGS="$PKGS libpython3.11-testsuite"
 PKGS="$PKGS prometheus groff-base"
 # tools/bench_alloc.py renders Django templates, the realistic workload
 PKGS="$PKGS python3-django"
+# --pprof: protobuf-c and pprof's profile.proto to build; go tool pprof reads it back in the tests
+PKGS="$PKGS libprotobuf-c-dev protobuf-c-compiler golang-github-google-pprof-dev golang-go"
 # the sid root of the matrix (python3.13/3.14/3.15) is made with debootstrap
 PKGS="$PKGS debootstrap"
 

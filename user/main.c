@@ -26,6 +26,7 @@
 #include "options.h"
 #include "parse.h"
 #include "present.h"
+#include "pprof.h"
 #include "stacks.h"
 #include "stop.h"
 #include "symbolize.h"
@@ -570,6 +571,27 @@ static void warn_exact_cost(const struct mmtrace *m)
 			"--alloc=growth costs a few percent\n");
 }
 
+/* The targets as labels, the traced span as the profile's time and duration. */
+static int write_pprof(struct mmtrace *m)
+{
+	struct pprof_process procs[OPT_MAX_PIDS];
+	struct pprof_run r = { procs, m->ntargets, m->opt.alloc_growth, m->opt.sample_bytes, 0, 0 };
+	uint64_t now = monotonic_ns(), first = now, last = 0, end;
+	struct timespec wall;
+	int i;
+
+	for (i = 0; i < m->ntargets; i++) {
+		procs[i] = (struct pprof_process){ m->targets[i].pid, m->targets[i].comm };
+		end = m->targets[i].exited ? m->targets[i].end_ns : now;
+		first = m->targets[i].start_ns < first ? m->targets[i].start_ns : first;
+		last = end > last ? end : last;
+	}
+	clock_gettime(CLOCK_REALTIME, &wall);
+	r.time_ns = (int64_t)wall.tv_sec * 1000000000 + wall.tv_nsec - (int64_t)(now - first);
+	r.duration_ns = last > first ? (int64_t)(last - first) : 0;
+	return pprof_write(&m->stacks, &r, m->opt.pprof, m->err, sizeof(m->err));
+}
+
 static int run_single(struct mmtrace *m)
 {
 	int rc;
@@ -608,6 +630,11 @@ static int run_single(struct mmtrace *m)
 	if (m->opt.folded && stacks_write_files(&m->stacks, m->opt.folded, m->opt.folded_metric, m->err,
 						sizeof(m->err)))
 		return MMX_INTERNAL;
+	if (m->opt.pprof && write_pprof(m)) {
+		fail(m);	/* now: main() is silent once a command ended */
+		m->err[0] = '\0';
+		return MMX_INTERNAL;
+	}
 	return m->opt.cmd_argc ? child_exit_code(m) : MMX_OK;
 }
 

@@ -53,7 +53,7 @@ static const char doc[] =
 
 enum { OPT_PROBES = 1000, OPT_NO_USDT, OPT_DEBUG_DIR, OPT_MIN_PAUSE, OPT_MERGE, OPT_EVENTS_KIB, OPT_OPENMETRICS,
        OPT_OPENMETRICS_FILE, OPT_METRICS_GRACE, OPT_TRACE, OPT_ALLOC, OPT_HEAP, OPT_STACKS, OPT_FOLDED,
-       OPT_FOLDED_METRIC, OPT_STACK_DEPTH, OPT_SAMPLE_BYTES };
+       OPT_FOLDED_METRIC, OPT_STACK_DEPTH, OPT_SAMPLE_BYTES, OPT_PPROF };
 
 static const struct argp_option opts[] = {
 	{ "pid", 'p', "PID", 0, "Trace this process (repeatable)", 0 },
@@ -73,6 +73,7 @@ static const struct argp_option opts[] = {
 	{ "stacks", OPT_STACKS, NULL, 0, "Python stacks of collections and heap growth: the top ones in the live table", 0 },
 	{ "folded", OPT_FOLDED, "PATH", 0, "Write collapsed stacks at the end: PATH.METRIC.folded per metric (flamegraph.pl, speedscope)", 0 },
 	{ "folded-metric", OPT_FOLDED_METRIC, "METRIC", 0, "Only this metric, into PATH itself: gc-count, gc-pause-ns, growth-bytes, arena-bytes, alloc-bytes", 0 },
+	{ "pprof", OPT_PPROF, "FILE", 0, "With --stacks: write them at the end as a gzipped pprof profile (go tool pprof, Pyroscope, Parca)", 0 },
 	{ "stack-depth", OPT_STACK_DEPTH, "N", 0, "Python frames per stack (default 64, at most 127)", 0 },
 	{ "sample-bytes", OPT_SAMPLE_BYTES, "N", 0, "With --alloc=exact and stacks: a stack per N bytes a thread requests (default 524288)", 0 },
 	{ "histogram", 'H', NULL, 0, "Print log2 histograms of GC pause per generation", 0 },
@@ -236,6 +237,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 		break;
 	}
 	case OPT_FOLDED: o->folded = arg; break;
+	case OPT_PPROF: o->pprof = arg; break;
 	case OPT_FOLDED_METRIC:
 		o->folded_metric = folded_metric_parse(arg);
 		if (o->folded_metric < 0)
@@ -309,6 +311,10 @@ static int check_combination(struct options *o)
 	o->all = !single;
 	if (o->folded_metric >= 0 && !o->folded) {
 		fprintf(stderr, "mmtrace: --folded-metric goes with --folded PATH\n");
+		return MMX_USAGE;
+	}
+	if (o->pprof && !o->stacks) {
+		fprintf(stderr, "mmtrace: --pprof FILE writes the stacks --stacks records: give --stacks too\n");
 		return MMX_USAGE;
 	}
 	if (o->all && (o->stacks || o->folded)) {

@@ -33,6 +33,7 @@ struct options {
 	bool stacks;		/* --stacks: top Python stacks in the live table */
 	const char *folded;	/* --folded PATH: collapsed stacks at the end */
 	int folded_metric;	/* --folded-metric, -1: every metric, one file each */
+	const char *pprof;	/* --pprof FILE: the stacks as a gzipped profile.proto at the end */
 	unsigned int stack_depth;	/* --stack-depth, frames per stack */
 	unsigned long long sample_bytes;	/* --sample-bytes: exact level, a stack per N bytes */
 	unsigned int events_kib;	/* --events-kib, 0 = default */
