@@ -627,10 +627,9 @@ static int run_single(struct mmtrace *m)
 	report(m, true);
 	if (m->child.pid)
 		finish_child(m);
-	if (m->opt.folded && stacks_write_files(&m->stacks, m->opt.folded, m->opt.folded_metric, m->err,
-						sizeof(m->err)))
-		return MMX_INTERNAL;
-	if (m->opt.pprof && write_pprof(m)) {
+	if ((m->opt.folded && stacks_write_files(&m->stacks, m->opt.folded, m->opt.folded_metric, m->err,
+						 sizeof(m->err))) ||
+	    (m->opt.pprof && write_pprof(m))) {
 		fail(m);	/* now: main() is silent once a command ended */
 		m->err[0] = '\0';
 		return MMX_INTERNAL;
