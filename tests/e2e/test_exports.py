@@ -55,53 +55,157 @@ def series(metrics, name, **want):
             if k[0] == name and all((lk, str(lv)) in k[1] for lk, lv in want.items())}
 
 
-def test_promtool_accepts_scraped_metrics(tmp_path):
-    """promtool check metrics passes on /metrics; each pause histogram is
-    cumulative and agrees with the collection counter."""
+# --metric-names: prometheus_client's names, or OpenTelemetry's as the OTel
+# to Prometheus mapping writes them (dots to underscores, unit, _total)
+SCHEMES = {
+    "prometheus": dict(collections="python_gc_collections_total", collected="python_gc_objects_collected_total",
+                       uncollectable="python_gc_objects_uncollectable_total", duration="python_gc_duration_seconds",
+                       generation="generation"),
+    "otel": dict(collections="cpython_gc_collections_total", collected="cpython_gc_collected_objects_total",
+                 uncollectable="cpython_gc_uncollectable_objects_total", duration="cpython_gc_duration_seconds",
+                 generation="cpython_gc_generation"),
+}
+OLD_NAMES = ("mmtrace_gc_collections_total", "mmtrace_gc_collected_objects_total",
+             "mmtrace_gc_uncollectable_objects_total", "mmtrace_gc_pause_seconds")
+
+
+@pytest.mark.parametrize("scheme", sorted(SCHEMES))
+def test_promtool_accepts_scraped_metrics(tmp_path, scheme):
+    """promtool check metrics passes on /metrics, in either naming scheme;
+    the GC counters equal the workload's own gc.get_stats() window; each
+    pause histogram is cumulative and agrees with the collection counter."""
     promtool = need("promtool")
     exe = interpreter_or_skip("3.12")
+    n = SCHEMES[scheme]
     port = free_port()
     w = Workload([exe], tmp_path, "om")
     mm = None
     try:
-        w.barrier("START")
-        mm = HostTrace(["--openmetrics", str(port)])
+        start, _ = w.barrier("START")
+        mm = HostTrace(["--openmetrics", str(port), "--metric-names", scheme])
         mm.live([w.pid])
         w.go("START")
-        w.barrier("END")
-        mm.report()
-        text = scrape(port)
+        end, _ = w.barrier("END")
+        window = [[e - s for s, e in zip(a, b)] for a, b in zip(start, end)]
+        text = scrape(port)      # the maps as they are now: the workload is idle at END
         check = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True)
         assert check.returncode == 0, check.stdout + check.stderr
         m = parse_metrics(text)
         for g in range(3):
-            count = series(m, "mmtrace_gc_pause_seconds_count", pid=w.pid, generation=g)
-            coll = series(m, "mmtrace_gc_collections_total", pid=w.pid, generation=g)
-            assert list(count.values()) == list(coll.values()) and len(coll) == 1
+            gen = {n["generation"]: g}
+            for i, what in enumerate(("collections", "collected", "uncollectable")):
+                got = series(m, n[what], pid=w.pid, **gen)
+                assert list(got.values()) == [window[g][i]], (what, g, got, window)
+            count = series(m, n["duration"] + "_count", pid=w.pid, **gen)
+            assert list(count.values()) == [window[g][0]]
             buckets = sorted((float(dict(k[1])["le"]), v) for k, v in
-                             series(m, "mmtrace_gc_pause_seconds_bucket", pid=w.pid, generation=g).items())
-            assert buckets[-1][0] == float("inf") and buckets[-1][1] == list(count.values())[0]
+                             series(m, n["duration"] + "_bucket", pid=w.pid, **gen).items())
+            assert buckets[-1][0] == float("inf") and buckets[-1][1] == window[g][0]
             assert all(a[1] <= b[1] for a, b in zip(buckets, buckets[1:])), "cumulative"
         assert ("mmtrace_processes_seen_total", frozenset()) in m
-        assert exact_le_bounds(text, w.pid) == [Fraction(2 ** k - 1, 10 ** 9) for k in range(10, 37)]
+        names = {k[0] for k in m}
+        assert not [x for x in names if x.startswith(OLD_NAMES)], "the mmtrace_gc_* duplicates are gone"
+        other = SCHEMES["otel" if scheme == "prometheus" else "prometheus"]
+        assert not names & {other[k] for k in ("collections", "collected", "uncollectable")}
+        assert exact_le_bounds(text, w.pid, n) == [Fraction(2 ** k - 1, 10 ** 9) for k in range(10, 37)]
     finally:
         w.finish()
         if mm:
             mm.finish()
 
 
-def exact_le_bounds(text, pid):
+def exact_le_bounds(text, pid, n):
     """The le bounds of generation 0's pause histogram of pid, in order, read
     as exact fractions of a second: a rounded bound differs from 2^k - 1 ns."""
     want = 'pid="%d",' % pid
     bounds = []
     for line in text.splitlines():
-        if line.startswith("mmtrace_gc_pause_seconds_bucket{") and want in line and 'generation="0"' in line:
+        if (line.startswith(n["duration"] + "_bucket{") and want in line
+                and '%s="0"' % n["generation"] in line):
             le = line.split('le="', 1)[1].split('"', 1)[0]
             if le != "+Inf":
                 assert "e" not in le.lower(), "an exact decimal, not a float's exponent: %s" % le
                 bounds.append(Fraction(le))
     return bounds
+
+
+PROM_CLIENT_APP = r"""
+import gc, sys
+import prometheus_client
+
+junk = []
+for i in range(20000):
+    a, b = [], []
+    a.append(b)
+    b.append(a)
+    if i % 5000 == 0:
+        gc.collect(1)
+gc.collect()
+gc.disable()     # no collection between its own reading of gc.get_stats() and mmtrace's
+sys.stdout.write(prometheus_client.generate_latest().decode())
+sys.stdout.write("END\n")
+sys.stdout.flush()
+sys.stdin.readline()
+"""
+
+
+def families(text, names):
+    """{name: (help, type)} of the families named."""
+    out = {}
+    for line in text.splitlines():
+        for kind in ("HELP", "TYPE"):
+            head = "# %s " % kind
+            if line.startswith(head):
+                name, rest = line[len(head):].split(" ", 1)
+                if name in names:
+                    out.setdefault(name, {})[kind] = rest
+    return out
+
+
+def test_same_names_as_prometheus_client(tmp_path):
+    """An app exporting prometheus_client's default GC collector and mmtrace
+    watching it from outside serve the same families (name, HELP, TYPE),
+    the same generation label, and the same values for that process."""
+    prom_client_py = DEBIAN_PY     # Debian's python3-prometheus-client is for it
+    if subprocess.run([prom_client_py, "-c", "import prometheus_client"]).returncode:
+        if os.environ.get("CI") == "true":
+            pytest.fail("python3-prometheus-client is not installed (tools/install-deps.sh installs it)")
+        pytest.skip("python3-prometheus-client is not installed")
+    n = SCHEMES["prometheus"]
+    port = free_port()
+    mm = HostTrace(["--openmetrics", str(port)])
+    warm = app = None
+    try:
+        # its interpreter file attached first, so that the app is counted from
+        # its exec, like prometheus_client's own totals since start
+        warm = subprocess.Popen([prom_client_py, "-c", "import sys; sys.stdin.readline()"], stdin=subprocess.PIPE)
+        mm.live([warm.pid])
+        app = subprocess.Popen([prom_client_py, "-c", PROM_CLIENT_APP], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=True)
+        theirs = []
+        for line in app.stdout:
+            if line == "END\n":
+                break
+            theirs.append(line)
+        theirs = "".join(theirs)
+        r = mm.report(lambda r: row(r, app.pid) is not None)
+        assert row(r, app.pid)["counts_absolute"], row(r, app.pid)
+        ours = scrape(port)
+        want = (n["collections"], n["collected"], n["uncollectable"])
+        assert families(ours, want) == families(theirs, want) and len(families(theirs, want)) == 3
+        mine, their = parse_metrics(ours), parse_metrics(theirs)
+        for name in want:
+            for g in range(3):
+                t = series(their, name, generation=g)
+                assert len(t) == 1 and set(dict(next(iter(t))[1])) == {"generation"}
+                assert list(series(mine, name, pid=app.pid, generation=g).values()) == list(t.values()), (name, g)
+        assert sum(series(their, n["collections"]).values()) > 0
+    finally:
+        for p in (app, warm):
+            if p:
+                p.kill()
+                p.wait()
+        mm.finish()
 
 
 PROM_CONFIG = """global:
@@ -145,7 +249,7 @@ def test_prometheus_server_scrapes_the_workloads_own_count(tmp_path):
         deadline, got = time.monotonic() + 60, None
         while time.monotonic() < deadline:
             try:
-                res = prom_query(prom_port, 'sum(mmtrace_gc_collections_total{pid="%d"})' % w.pid)
+                res = prom_query(prom_port, 'sum(python_gc_collections_total{pid="%d"})' % w.pid)
                 got = res[0][1] if res else None
             except OSError:
                 got = None          # still starting
@@ -154,8 +258,16 @@ def test_prometheus_server_scrapes_the_workloads_own_count(tmp_path):
             time.sleep(0.5)
         assert got == total, (got, total, prom.poll())
         per_gen = {int(m["generation"]): v for m, v in
-                   prom_query(prom_port, 'mmtrace_gc_collections_total{pid="%d"}' % w.pid)}
+                   prom_query(prom_port, 'python_gc_collections_total{pid="%d"}' % w.pid)}
         assert per_gen == {g: float(end[g][0]) for g in range(3)}
+        # the query of a prometheus_client dashboard: rate() needs a second
+        # sample of every series, a scrape interval away
+        rates, deadline = [], time.monotonic() + 30
+        while len(rates) < 3 and time.monotonic() < deadline:
+            rates = prom_query(prom_port, 'sum by (generation) (rate(python_gc_collections_total[1m]))')
+            time.sleep(0.5)
+        assert sorted(m["generation"] for m, _ in rates) == ["0", "1", "2"], rates
+        assert all(set(m) == {"generation"} and v >= 0 for m, v in rates), rates
     finally:
         if w:
             w.finish()
@@ -245,6 +357,9 @@ def test_openmetrics_file_and_grace_period(tmp_path):
     (["--openmetrics", "[::1]9464"], "invalid --openmetrics"),
     (["--openmetrics-file", "/nonexistent-dir/mmtrace.prom"], "cannot write --openmetrics-file"),
     (["--trace", "/nonexistent-dir/trace.json"], "cannot write --trace"),
+    (["--openmetrics", "9464", "--metric-names", "OTEL"], "invalid --metric-names 'OTEL': prometheus or otel"),
+    (["--openmetrics", "9464", "--metric-names="], "invalid --metric-names '': prometheus or otel"),
+    (["--metric-names", "otel"], "--metric-names goes with --openmetrics or --openmetrics-file"),
 ])
 def test_bad_export_input_fails_before_attach(args, msg):
     r = run_mmtrace(args + ["1", "1"])
