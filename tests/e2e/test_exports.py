@@ -13,8 +13,8 @@ from fractions import Fraction
 
 import pytest
 
-from conftest import (DEBIAN_PY, MMTRACE, WORKLOADS, free_port, HostTrace, Workload, interpreter_or_skip,
-                      mm_triplets, row, run_mmtrace)
+from conftest import (DEBIAN_PY, MMTRACE, WORKLOADS, deltas, free_port, HostTrace, Workload, interpreter_or_skip,
+                      mm_triplets, require, row, run_mmtrace)
 from test_faults import our_links
 
 
@@ -206,6 +206,66 @@ def test_same_names_as_prometheus_client(tmp_path):
                 p.kill()
                 p.wait()
         mm.finish()
+
+
+def polled_cells():
+    """One polled cell before 3.15 (no pause figure) and 3.15 (its totals)."""
+    from test_nousdt import NOUSDT_MATRIX
+    return [c for c in NOUSDT_MATRIX if c.name in ("pyenv-3.12-stripped", "sid-3.15-nousdt")]
+
+
+@pytest.mark.parametrize("cell", polled_cells(), ids=lambda c: c.name)
+def test_polled_rows_export_no_fake_pauses(cell, tmp_path):
+    """A process read by polling: its counters equal its gc.get_stats()
+    window; before 3.15 no duration series and no pause maximum (not zeros);
+    on 3.15 the histogram is +Inf, _sum and _count, the sum its own duration
+    deltas, and the candidates its own."""
+    from test_nousdt import POLLED, start
+    require(cell)
+    port = free_port()
+    wl, mm = start(cell, tmp_path), None
+    try:
+        s, _ = wl.barrier("START")
+        full_start = wl.full("START")
+        mm = HostTrace(["--openmetrics", str(port)])
+        assert row(mm.live([wl.pid]), wl.pid)["probe_method"] == POLLED
+        wl.go("START")
+        e, _ = wl.barrier("END")
+        full_end = wl.full("END")
+        window = deltas(s, e)
+        # polled: read at each report; the workload is idle at END
+        mm.report(lambda r: row(r, wl.pid) and mm_triplets(row(r, wl.pid)) == window,
+                  what="a row for %d equal to %s" % (wl.pid, window))
+        text = scrape(port)
+        m = parse_metrics(text)
+        n = SCHEMES["prometheus"]
+        for g in range(3):
+            for i, what in enumerate(("collections", "collected", "uncollectable")):
+                assert list(series(m, n[what], pid=wl.pid, generation=g).values()) == [window[g][i]], (what, g)
+        assert (full_start is None) == (wl.version_minor < 15)
+        mine = {k[0] for k in m if ("pid", str(wl.pid)) in k[1]}
+        assert "mmtrace_gc_pause_max_seconds" not in mine, "a polled process sees no single pause"
+        if not full_start:
+            assert not [x for x in mine if x.startswith(n["duration"]) or "candidates" in x], sorted(mine)
+            return
+        for g in range(3):
+            buckets = series(m, n["duration"] + "_bucket", pid=wl.pid, generation=g)
+            assert [dict(k[1])["le"] for k in buckets] == ["+Inf"] and list(buckets.values()) == [window[g][0]]
+            assert list(series(m, n["duration"] + "_count", pid=wl.pid, generation=g).values()) == [window[g][0]]
+            dur = full_end[g]["duration"] - full_start[g]["duration"]
+            got = list(series(m, n["duration"] + "_sum", pid=wl.pid, generation=g).values())
+            # the same doubles read from memory, to rounding (as test_nousdt)
+            assert len(got) == 1 and abs(got[0] - dur) <= 1e-6, (g, got, dur)
+            cand = full_end[g]["candidates"] - full_start[g]["candidates"]
+            assert cand > 0 or window[g][0] == 0, (g, cand)
+            assert list(series(m, "python_gc_objects_candidates_total", pid=wl.pid,
+                               generation=g).values()) == [cand], g
+        assert subprocess.run([need("promtool"), "check", "metrics"], input=text, capture_output=True,
+                              text=True).returncode == 0
+    finally:
+        wl.finish()
+        if mm:
+            mm.finish()
 
 
 PROM_CONFIG = """global:
