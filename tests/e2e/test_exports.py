@@ -208,19 +208,16 @@ def test_same_names_as_prometheus_client(tmp_path):
         mm.finish()
 
 
-def polled_cells():
-    """One polled cell before 3.15 (no pause figure) and 3.15 (its totals)."""
+def nousdt_cells(*names):
     from test_nousdt import NOUSDT_MATRIX
-    return [c for c in NOUSDT_MATRIX if c.name in ("pyenv-3.12-stripped", "sid-3.15-nousdt")]
+    return [c for c in NOUSDT_MATRIX if c.name in names]
 
 
-@pytest.mark.parametrize("cell", polled_cells(), ids=lambda c: c.name)
-def test_polled_rows_export_no_fake_pauses(cell, tmp_path):
-    """A process read by polling: its counters equal its gc.get_stats()
-    window; before 3.15 no duration series and no pause maximum (not zeros);
-    on 3.15 the histogram is +Inf, _sum and _count, the sum its own duration
-    deltas, and the candidates its own."""
-    from test_nousdt import POLLED, start
+def scraped_window(cell, tmp_path):
+    """/metrics once the workload of cell is idle at END, the row equal to its
+    gc.get_stats() window: (metrics, text, pid, window, 3.15's whole stats at
+    START and END or None)."""
+    from test_nousdt import start
     require(cell)
     port = free_port()
     wl, mm = start(cell, tmp_path), None
@@ -228,44 +225,76 @@ def test_polled_rows_export_no_fake_pauses(cell, tmp_path):
         s, _ = wl.barrier("START")
         full_start = wl.full("START")
         mm = HostTrace(["--openmetrics", str(port)])
-        assert row(mm.live([wl.pid]), wl.pid)["probe_method"] == POLLED
+        assert row(mm.live([wl.pid]), wl.pid)["probe_method"] == cell.method
         wl.go("START")
         e, _ = wl.barrier("END")
         full_end = wl.full("END")
         window = deltas(s, e)
-        # polled: read at each report; the workload is idle at END
+        # polled rows are read at each report
         mm.report(lambda r: row(r, wl.pid) and mm_triplets(row(r, wl.pid)) == window,
                   what="a row for %d equal to %s" % (wl.pid, window))
         text = scrape(port)
-        m = parse_metrics(text)
-        n = SCHEMES["prometheus"]
-        for g in range(3):
-            for i, what in enumerate(("collections", "collected", "uncollectable")):
-                assert list(series(m, n[what], pid=wl.pid, generation=g).values()) == [window[g][i]], (what, g)
         assert (full_start is None) == (wl.version_minor < 15)
-        mine = {k[0] for k in m if ("pid", str(wl.pid)) in k[1]}
-        assert "mmtrace_gc_pause_max_seconds" not in mine, "a polled process sees no single pause"
-        if not full_start:
-            assert not [x for x in mine if x.startswith(n["duration"]) or "candidates" in x], sorted(mine)
-            return
-        for g in range(3):
-            buckets = series(m, n["duration"] + "_bucket", pid=wl.pid, generation=g)
-            assert [dict(k[1])["le"] for k in buckets] == ["+Inf"] and list(buckets.values()) == [window[g][0]]
-            assert list(series(m, n["duration"] + "_count", pid=wl.pid, generation=g).values()) == [window[g][0]]
-            dur = full_end[g]["duration"] - full_start[g]["duration"]
-            got = list(series(m, n["duration"] + "_sum", pid=wl.pid, generation=g).values())
-            # the same doubles read from memory, to rounding (as test_nousdt)
-            assert len(got) == 1 and abs(got[0] - dur) <= 1e-6, (g, got, dur)
-            cand = full_end[g]["candidates"] - full_start[g]["candidates"]
-            assert cand > 0 or window[g][0] == 0, (g, cand)
-            assert list(series(m, "python_gc_objects_candidates_total", pid=wl.pid,
-                               generation=g).values()) == [cand], g
-        assert subprocess.run([need("promtool"), "check", "metrics"], input=text, capture_output=True,
-                              text=True).returncode == 0
+        check = subprocess.run([need("promtool"), "check", "metrics"], input=text, capture_output=True, text=True)
+        assert check.returncode == 0, check.stdout + check.stderr
+        return parse_metrics(text), text, wl.pid, window, full_start and (full_start, full_end)
     finally:
         wl.finish()
         if mm:
             mm.finish()
+
+
+def check_counters_and_candidates(m, pid, window, full):
+    n = SCHEMES["prometheus"]
+    for g in range(3):
+        for i, what in enumerate(("collections", "collected", "uncollectable")):
+            assert list(series(m, n[what], pid=pid, generation=g).values()) == [window[g][i]], (what, g)
+        if full:
+            cand = full[1][g]["candidates"] - full[0][g]["candidates"]
+            assert cand > 0 or window[g][0] == 0, (g, cand)
+            assert list(series(m, "python_gc_objects_candidates_total", pid=pid, generation=g).values()) == [cand]
+    if not full:
+        assert not [k for k in m if "candidates" in k[0] and ("pid", str(pid)) in k[1]]
+
+
+@pytest.mark.parametrize("cell", nousdt_cells("pyenv-3.12-stripped", "sid-3.15-nousdt"), ids=lambda c: c.name)
+def test_polled_rows_export_no_fake_pauses(cell, tmp_path):
+    """A process read by polling: its counters equal its gc.get_stats()
+    window; before 3.15 no duration series and no pause maximum (not zeros);
+    on 3.15 the histogram is +Inf, _sum and _count, the sum its own duration
+    deltas, and the candidates its own."""
+    m, text, pid, window, full = scraped_window(cell, tmp_path)
+    n = SCHEMES["prometheus"]
+    check_counters_and_candidates(m, pid, window, full)
+    mine = {k[0] for k in m if ("pid", str(pid)) in k[1]}
+    assert "mmtrace_gc_pause_max_seconds" not in mine, "a polled process sees no single pause"
+    if not full:
+        assert not [x for x in mine if x.startswith(n["duration"])], sorted(mine)
+        return
+    for g in range(3):
+        buckets = series(m, n["duration"] + "_bucket", pid=pid, generation=g)
+        assert [dict(k[1])["le"] for k in buckets] == ["+Inf"] and list(buckets.values()) == [window[g][0]]
+        assert list(series(m, n["duration"] + "_count", pid=pid, generation=g).values()) == [window[g][0]]
+        dur = full[1][g]["duration"] - full[0][g]["duration"]
+        got = list(series(m, n["duration"] + "_sum", pid=pid, generation=g).values())
+        # the same doubles read from memory, to rounding (as test_nousdt)
+        assert len(got) == 1 and abs(got[0] - dur) <= 1e-6, (g, got, dur)
+
+
+@pytest.mark.parametrize("cell", nousdt_cells("sid-3.15-nousdt-dbg"), ids=lambda c: c.name)
+def test_probed_315_exports_candidates_and_pauses(cell, tmp_path):
+    """3.15 through uprobes: the candidates counter equals the interpreter's
+    own, and the duration histogram has every bucket, its count the
+    collections."""
+    m, text, pid, window, full = scraped_window(cell, tmp_path)
+    n = SCHEMES["prometheus"]
+    check_counters_and_candidates(m, pid, window, full)
+    for g in range(3):
+        buckets = series(m, n["duration"] + "_bucket", pid=pid, generation=g)
+        assert len(buckets) == 36 - 10 + 2 and max(buckets.values()) == window[g][0]
+        assert list(series(m, n["duration"] + "_count", pid=pid, generation=g).values()) == [window[g][0]]
+    assert exact_le_bounds(text, pid, n) == [Fraction(2 ** k - 1, 10 ** 9) for k in range(10, 37)]
+    assert len(series(m, "mmtrace_gc_pause_max_seconds", pid=pid)) == 3
 
 
 PROM_CONFIG = """global:
