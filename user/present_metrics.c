@@ -86,8 +86,8 @@ int metric_scheme_parse(const char *s, enum metric_scheme *out)
 	return 0;
 }
 
-/* What a series' labels need: its row, the name of the generation label,
- * and the generation (-1: none). */
+/* What a series' labels need: the scheme (its generation label's name), the
+ * row, and the generation (-1: none). */
 struct series_ctx {
 	FILE *f;
 	const struct metric_names *n;
@@ -273,14 +273,18 @@ static void pause_metrics(FILE *f, const struct report *r, const struct metric_n
 		       "GC pause of the main interpreter: collector entry to return (or gc__start to gc__done).");
 	for (i = 0; i < r->n; i++) {
 		s.r = &r->rows[i];
-		for (s.gen = 0; s.gen < MMTRACE_GENERATIONS && pause_sum_known(s.r); s.gen++)
+		if (!pause_sum_known(s.r))
+			continue;
+		for (s.gen = 0; s.gen < MMTRACE_GENERATIONS; s.gen++)
 			pause_histogram(&s);
 	}
 	if (any_row(r, pauses_seen))
 		family(f, "mmtrace_gc_pause_max_seconds", "gauge", "Longest GC pause since tracing of the process began.");
 	for (i = 0; i < r->n; i++) {
 		s.r = &r->rows[i];
-		for (s.gen = 0; s.gen < MMTRACE_GENERATIONS && pauses_seen(s.r); s.gen++)
+		if (!pauses_seen(s.r))
+			continue;
+		for (s.gen = 0; s.gen < MMTRACE_GENERATIONS; s.gen++)
 			sample(&s, "mmtrace_gc_pause_max_seconds", NULL, "%.9f",
 			       (double)s.r->gc.pause_ns_max[s.gen] / 1e9);
 	}
