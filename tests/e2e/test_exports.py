@@ -166,11 +166,7 @@ def test_same_names_as_prometheus_client(tmp_path):
     """An app exporting prometheus_client's default GC collector and mmtrace
     watching it from outside serve the same families (name, HELP, TYPE),
     the same generation label, and the same values for that process."""
-    prom_client_py = DEBIAN_PY     # Debian's python3-prometheus-client is for it
-    if subprocess.run([prom_client_py, "-c", "import prometheus_client"]).returncode:
-        if os.environ.get("CI") == "true":
-            pytest.fail("python3-prometheus-client is not installed (tools/install-deps.sh installs it)")
-        pytest.skip("python3-prometheus-client is not installed")
+    prom_client_py = prom_client_or_skip()     # Debian's python3-prometheus-client is for it
     n = SCHEMES["prometheus"]
     port = free_port()
     mm = HostTrace(["--openmetrics", str(port)])
@@ -304,7 +300,36 @@ scrape_configs:
   - job_name: mmtrace
     static_configs:
       - targets: ['127.0.0.1:%d']
+  - job_name: app
+    static_configs:
+      - targets: ['127.0.0.1:%d']
+%s"""
+
+# an app serving prometheus_client's default registry, GC collector included
+PROM_CLIENT_SERVER = r"""
+import sys, prometheus_client
+prometheus_client.start_http_server(int(sys.argv[1]), addr="127.0.0.1")
+print("ready", flush=True)
+sys.stdin.readline()
 """
+
+
+def readme_relabel_block():
+    """The README's metric_relabel_configs example, indented for a job."""
+    import textwrap
+    from conftest import ROOT
+    text = open(os.path.join(ROOT, "README.md")).read()
+    block = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+    assert "metric_relabel_configs:" in block
+    return textwrap.indent(textwrap.dedent(block), "    ")
+
+
+def prom_client_or_skip():
+    if subprocess.run([DEBIAN_PY, "-c", "import prometheus_client"]).returncode:
+        if os.environ.get("CI") == "true":
+            pytest.fail("python3-prometheus-client is not installed (tools/install-deps.sh installs it)")
+        pytest.skip("python3-prometheus-client is not installed")
+    return DEBIAN_PY
 
 
 def prom_query(port, query):
@@ -317,14 +342,21 @@ def prom_query(port, query):
 
 def test_prometheus_server_scrapes_the_workloads_own_count(tmp_path):
     """A real Prometheus on loopback scrapes mmtrace every second; a query
-    for the workload's pid returns its own gc.get_stats() total."""
+    for the workload's pid returns its own gc.get_stats() total, and the
+    prometheus_client query answers per generation. Next to it, an app's own
+    prometheus_client GC series are dropped by the README's relabelling,
+    leaving one series per generation of that app: mmtrace's."""
     prometheus = need("prometheus")
-    mm_port, prom_port = free_port(), free_port()
-    (tmp_path / "prometheus.yml").write_text(PROM_CONFIG % mm_port)
+    app_py = prom_client_or_skip()
+    mm_port, prom_port, app_port = free_port(), free_port(), free_port()
+    (tmp_path / "prometheus.yml").write_text(PROM_CONFIG % (mm_port, app_port, readme_relabel_block()))
     mm = HostTrace(["--openmetrics", "127.0.0.1:%d" % mm_port])
-    prom, w = None, None
+    prom, w, app = None, None, None
     try:
         mm.report()
+        app = subprocess.Popen([app_py, "-c", PROM_CLIENT_SERVER, str(app_port)], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=True)
+        assert app.stdout.readline() == "ready\n"
         prom = subprocess.Popen([prometheus, "--config.file=%s" % (tmp_path / "prometheus.yml"),
                                  "--storage.tsdb.path=%s" % (tmp_path / "data"),
                                  "--web.listen-address=127.0.0.1:%d" % prom_port, "--log.level=warn"],
@@ -357,7 +389,19 @@ def test_prometheus_server_scrapes_the_workloads_own_count(tmp_path):
             time.sleep(0.5)
         assert sorted(m["generation"] for m, _ in rates) == ["0", "1", "2"], rates
         assert all(set(m) == {"generation"} and v >= 0 for m, v in rates), rates
+        # the app is scraped (its other series are there), its GC series are not
+        scraped, deadline = [], time.monotonic() + 30
+        while not scraped and time.monotonic() < deadline:
+            scraped = prom_query(prom_port, 'python_info{job="app"}')
+            time.sleep(0.5)
+        assert scraped, "the app's target was never scraped"
+        assert prom_query(prom_port, '{job="app",__name__=~"python_gc_.*"}') == []
+        mine = prom_query(prom_port, 'python_gc_collections_total{pid="%d"}' % app.pid)
+        assert sorted((m["job"], m["generation"]) for m, _ in mine) == [("mmtrace", str(g)) for g in range(3)]
     finally:
+        if app:
+            app.kill()
+            app.wait()
         if w:
             w.finish()
         if prom:
