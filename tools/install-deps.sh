@@ -13,6 +13,8 @@ PKGS="$PKGS gunicorn"
 PKGS="$PKGS libpython3.11-testsuite"
 # the exports are checked by their real consumers: promtool and a Prometheus server
 PKGS="$PKGS prometheus groff-base"
+# mmtrace's GC series are compared with prometheus_client's own, in one process
+PKGS="$PKGS python3-prometheus-client"
 # tools/bench_alloc.py renders Django templates, the realistic workload
 PKGS="$PKGS python3-django"
 # --pprof: protobuf-c and pprof's profile.proto to build; go tool pprof reads it back in the tests

@@ -103,6 +103,7 @@ int exporters_open(struct exporters *x, const struct export_opts *o, char *err, 
 
 	memset(x, 0, sizeof(*x));
 	x->listen_fd = -1;
+	x->names = o->names;
 	if (o->listen) {
 		x->listen_fd = listen_on(o->listen, err, errlen);
 		if (x->listen_fd < 0)
@@ -218,7 +219,7 @@ static int respond(int fd, const char *status, const char *type, const char *bod
 
 static void http_metrics(struct exporters *x, FILE *f, const struct report *r)
 {
-	present_metrics(f, r);
+	present_metrics(f, r, x->names);
 	fprintf(f, "# HELP mmtrace_http_dropped_total Scrape connections dropped: no request within %d ms, "
 		"or the answer not taken within %d ms.\n# TYPE mmtrace_http_dropped_total counter\n"
 		"mmtrace_http_dropped_total %llu\n", HTTP_READ_MS, HTTP_WRITE_MS, x->http_dropped);
@@ -254,7 +255,7 @@ void exporters_tick(struct exporters *x, const struct report *r)
 
 	if (!x->metrics_path[0] || !(f = fopen(x->metrics_tmp, "we")))
 		return;
-	present_metrics(f, r);
+	present_metrics(f, r, x->names);
 	if (fclose(f) == 0)
 		rename(x->metrics_tmp, x->metrics_path);
 }

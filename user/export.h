@@ -14,10 +14,17 @@
 #include "gc.h"
 #include "present.h"
 
+/* --metric-names: whose names the GC series carry (present_metrics.c) */
+enum metric_scheme {
+	METRICS_PROMETHEUS = 0,	/* prometheus_client's python_gc_* */
+	METRICS_OTEL,		/* OpenTelemetry's cpython.gc.*, mapped to Prometheus */
+};
+
 struct export_opts {
 	const char *listen;		/* --openmetrics [ADDR:]PORT, NULL = off */
 	const char *metrics_file;	/* --openmetrics-file PATH, NULL = off */
 	const char *trace_file;		/* --trace FILE, NULL = off */
+	enum metric_scheme names;	/* --metric-names */
 };
 
 struct exporters {
@@ -27,6 +34,7 @@ struct exporters {
 	FILE *trace;
 	bool trace_first;		/* no event written yet */
 	unsigned long long http_dropped;	/* scrape clients too slow to serve */
+	enum metric_scheme names;
 };
 
 /* Returns an exit code (MMX_*) with err set. */
@@ -46,7 +54,9 @@ void exporters_pause(struct exporters *x, const struct mm_pause_event *e, const 
 void exporters_close(struct exporters *x);
 
 /* The Prometheus text exposition of r (present_metrics.c). */
-void present_metrics(FILE *f, const struct report *r);
+void present_metrics(FILE *f, const struct report *r, enum metric_scheme scheme);
+/* "prometheus" or "otel": 0, else -EINVAL */
+int metric_scheme_parse(const char *s, enum metric_scheme *out);
 /* ns as seconds, exactly, without trailing zeros ("1.073741823") */
 void metrics_exact_seconds(char *buf, size_t len, unsigned long long ns);
 /* 0 when s is "PORT", "ADDR:PORT" or "[ADDR6]:PORT" (port 1-65535);

@@ -623,7 +623,7 @@ static void host_loop(struct host *h)
 static int start(struct host *h)
 {
 	const struct options *o = h->c->opt;
-	struct export_opts eo = { o->openmetrics, o->openmetrics_file, o->trace_file };
+	struct export_opts eo = { o->openmetrics, o->openmetrics_file, o->trace_file, o->metric_names };
 	struct attach_opts ao = { .verbose = o->verbose, .system_wide = true,
 				  .min_pause_ns = (__u64)(o->min_pause_ms * 1e6), .events_bytes = o->events_kib * 1024 };
 	struct collect_handlers hd = { .ctx = h, .on_exec = on_exec, .on_end = on_end, .on_pause = on_pause,

@@ -544,7 +544,7 @@ static void print_probes(struct mmtrace *m)
 /* Bad addresses and paths fail here, before any probe. */
 static int open_exporters(struct mmtrace *m)
 {
-	struct export_opts eo = { m->opt.openmetrics, m->opt.openmetrics_file, m->opt.trace_file };
+	struct export_opts eo = { m->opt.openmetrics, m->opt.openmetrics_file, m->opt.trace_file, m->opt.metric_names };
 
 	m->exporting = true;
 	return exporters_open(&m->ex, &eo, m->err, sizeof(m->err));

@@ -53,7 +53,7 @@ static const char doc[] =
 
 enum { OPT_PROBES = 1000, OPT_NO_USDT, OPT_DEBUG_DIR, OPT_MIN_PAUSE, OPT_MERGE, OPT_EVENTS_KIB, OPT_OPENMETRICS,
        OPT_OPENMETRICS_FILE, OPT_METRICS_GRACE, OPT_TRACE, OPT_ALLOC, OPT_HEAP, OPT_STACKS, OPT_FOLDED,
-       OPT_FOLDED_METRIC, OPT_STACK_DEPTH, OPT_SAMPLE_BYTES, OPT_PPROF };
+       OPT_FOLDED_METRIC, OPT_STACK_DEPTH, OPT_SAMPLE_BYTES, OPT_PPROF, OPT_METRIC_NAMES };
 
 static const struct argp_option opts[] = {
 	{ "pid", 'p', "PID", 0, "Trace this process (repeatable)", 0 },
@@ -65,6 +65,7 @@ static const struct argp_option opts[] = {
 	{ "merge", OPT_MERGE, NULL, 0, "System-wide -H: one histogram per generation for the host", 0 },
 	{ "openmetrics", OPT_OPENMETRICS, "[ADDR:]PORT", 0, "Serve Prometheus metrics on /metrics (ADDR default 127.0.0.1)", 0 },
 	{ "openmetrics-file", OPT_OPENMETRICS_FILE, "PATH", 0, "Write the metrics to PATH each interval (atomically)", 0 },
+	{ "metric-names", OPT_METRIC_NAMES, "NAMES", 0, "GC series names: prometheus (prometheus_client's python_gc_*, default) or otel (cpython_gc_*)", 0 },
 	{ "metrics-grace", OPT_METRICS_GRACE, "SEC", 0, "Keep an ended process's series this long (default 60)", 0 },
 	{ "trace", OPT_TRACE, "FILE", 0, "Write GC pauses as Chrome Trace Event JSON (Perfetto)", 0 },
 	{ "events-kib", OPT_EVENTS_KIB, "KIB", 0, "Ring buffer for exec/exit/slow-GC events (power of 2, default 1024)", 0 },
@@ -261,6 +262,11 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 	case OPT_OPENMETRICS: o->openmetrics = arg; break;
 	case OPT_OPENMETRICS_FILE: o->openmetrics_file = arg; break;
 	case OPT_TRACE: o->trace_file = arg; break;
+	case OPT_METRIC_NAMES:
+		if (metric_scheme_parse(arg, &o->metric_names))
+			argp_error(st, "invalid --metric-names '%s': prometheus or otel", arg);
+		o->metric_names_given = true;
+		break;
 	case OPT_METRICS_GRACE:
 		if (parse_double(arg, 0, 86400, &o->metrics_grace_s))
 			argp_error(st, "invalid --metrics-grace '%s': seconds, from 0 to 86400", arg);
@@ -309,6 +315,10 @@ static int check_combination(struct options *o)
 		return MMX_USAGE;
 	}
 	o->all = !single;
+	if (o->metric_names_given && !o->openmetrics && !o->openmetrics_file) {
+		fprintf(stderr, "mmtrace: --metric-names goes with --openmetrics or --openmetrics-file\n");
+		return MMX_USAGE;
+	}
 	if (o->folded_metric >= 0 && !o->folded) {
 		fprintf(stderr, "mmtrace: --folded-metric goes with --folded PATH\n");
 		return MMX_USAGE;

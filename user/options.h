@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <sys/types.h>
+#include "export.h"
 #include "present.h"
 #include "resolve.h"
 
@@ -40,6 +41,8 @@ struct options {
 	const char *openmetrics;	/* --openmetrics [ADDR:]PORT */
 	const char *openmetrics_file;
 	double metrics_grace_s;		/* ended processes' series stay this long */
+	enum metric_scheme metric_names;	/* --metric-names, default prometheus */
+	bool metric_names_given;
 	const char *trace_file;		/* --trace FILE */
 	const char *output;	/* -o FILE, default stdout */
 	const char *debug_dirs[RESOLVE_MAX_DEBUG_DIRS];

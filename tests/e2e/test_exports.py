@@ -13,8 +13,8 @@ from fractions import Fraction
 
 import pytest
 
-from conftest import (DEBIAN_PY, MMTRACE, WORKLOADS, free_port, HostTrace, Workload, interpreter_or_skip,
-                      mm_triplets, row, run_mmtrace)
+from conftest import (DEBIAN_PY, MMTRACE, WORKLOADS, deltas, free_port, HostTrace, Workload, interpreter_or_skip,
+                      mm_triplets, require, row, run_mmtrace)
 from test_faults import our_links
 
 
@@ -55,53 +55,242 @@ def series(metrics, name, **want):
             if k[0] == name and all((lk, str(lv)) in k[1] for lk, lv in want.items())}
 
 
-def test_promtool_accepts_scraped_metrics(tmp_path):
-    """promtool check metrics passes on /metrics; each pause histogram is
-    cumulative and agrees with the collection counter."""
+# --metric-names: prometheus_client's names, or OpenTelemetry's as the OTel
+# to Prometheus mapping writes them (dots to underscores, unit, _total)
+SCHEMES = {
+    "prometheus": dict(collections="python_gc_collections_total", collected="python_gc_objects_collected_total",
+                       uncollectable="python_gc_objects_uncollectable_total", duration="python_gc_duration_seconds",
+                       generation="generation"),
+    "otel": dict(collections="cpython_gc_collections_total", collected="cpython_gc_collected_objects_total",
+                 uncollectable="cpython_gc_uncollectable_objects_total", duration="cpython_gc_duration_seconds",
+                 generation="cpython_gc_generation"),
+}
+OLD_NAMES = ("mmtrace_gc_collections_total", "mmtrace_gc_collected_objects_total",
+             "mmtrace_gc_uncollectable_objects_total", "mmtrace_gc_pause_seconds")
+
+
+@pytest.mark.parametrize("scheme", sorted(SCHEMES))
+def test_promtool_accepts_scraped_metrics(tmp_path, scheme):
+    """promtool check metrics passes on /metrics, in either naming scheme;
+    the GC counters equal the workload's own gc.get_stats() window; each
+    pause histogram is cumulative and agrees with the collection counter."""
     promtool = need("promtool")
     exe = interpreter_or_skip("3.12")
+    n = SCHEMES[scheme]
     port = free_port()
     w = Workload([exe], tmp_path, "om")
     mm = None
     try:
-        w.barrier("START")
-        mm = HostTrace(["--openmetrics", str(port)])
+        start, _ = w.barrier("START")
+        mm = HostTrace(["--openmetrics", str(port), "--metric-names", scheme])
         mm.live([w.pid])
         w.go("START")
-        w.barrier("END")
-        mm.report()
-        text = scrape(port)
+        end, _ = w.barrier("END")
+        window = [[e - s for s, e in zip(a, b)] for a, b in zip(start, end)]
+        text = scrape(port)      # the maps as they are now: the workload is idle at END
         check = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True)
         assert check.returncode == 0, check.stdout + check.stderr
         m = parse_metrics(text)
         for g in range(3):
-            count = series(m, "mmtrace_gc_pause_seconds_count", pid=w.pid, generation=g)
-            coll = series(m, "mmtrace_gc_collections_total", pid=w.pid, generation=g)
-            assert list(count.values()) == list(coll.values()) and len(coll) == 1
+            gen = {n["generation"]: g}
+            for i, what in enumerate(("collections", "collected", "uncollectable")):
+                got = series(m, n[what], pid=w.pid, **gen)
+                assert list(got.values()) == [window[g][i]], (what, g, got, window)
+            count = series(m, n["duration"] + "_count", pid=w.pid, **gen)
+            assert list(count.values()) == [window[g][0]]
             buckets = sorted((float(dict(k[1])["le"]), v) for k, v in
-                             series(m, "mmtrace_gc_pause_seconds_bucket", pid=w.pid, generation=g).items())
-            assert buckets[-1][0] == float("inf") and buckets[-1][1] == list(count.values())[0]
+                             series(m, n["duration"] + "_bucket", pid=w.pid, **gen).items())
+            assert buckets[-1][0] == float("inf") and buckets[-1][1] == window[g][0]
             assert all(a[1] <= b[1] for a, b in zip(buckets, buckets[1:])), "cumulative"
         assert ("mmtrace_processes_seen_total", frozenset()) in m
-        assert exact_le_bounds(text, w.pid) == [Fraction(2 ** k - 1, 10 ** 9) for k in range(10, 37)]
+        names = {k[0] for k in m}
+        assert not [x for x in names if x.startswith(OLD_NAMES)], "the mmtrace_gc_* duplicates are gone"
+        other = SCHEMES["otel" if scheme == "prometheus" else "prometheus"]
+        assert not names & {other[k] for k in ("collections", "collected", "uncollectable")}
+        assert exact_le_bounds(text, w.pid, n) == [Fraction(2 ** k - 1, 10 ** 9) for k in range(10, 37)]
     finally:
         w.finish()
         if mm:
             mm.finish()
 
 
-def exact_le_bounds(text, pid):
+def exact_le_bounds(text, pid, n):
     """The le bounds of generation 0's pause histogram of pid, in order, read
     as exact fractions of a second: a rounded bound differs from 2^k - 1 ns."""
     want = 'pid="%d",' % pid
     bounds = []
     for line in text.splitlines():
-        if line.startswith("mmtrace_gc_pause_seconds_bucket{") and want in line and 'generation="0"' in line:
+        if (line.startswith(n["duration"] + "_bucket{") and want in line
+                and '%s="0"' % n["generation"] in line):
             le = line.split('le="', 1)[1].split('"', 1)[0]
             if le != "+Inf":
                 assert "e" not in le.lower(), "an exact decimal, not a float's exponent: %s" % le
                 bounds.append(Fraction(le))
     return bounds
+
+
+PROM_CLIENT_APP = r"""
+import gc, sys
+import prometheus_client
+
+junk = []
+for i in range(20000):
+    a, b = [], []
+    a.append(b)
+    b.append(a)
+    if i % 5000 == 0:
+        gc.collect(1)
+gc.collect()
+gc.disable()     # no collection between its own reading of gc.get_stats() and mmtrace's
+sys.stdout.write(prometheus_client.generate_latest().decode())
+sys.stdout.write("END\n")
+sys.stdout.flush()
+sys.stdin.readline()
+"""
+
+
+def families(text, names):
+    """{name: (help, type)} of the families named."""
+    out = {}
+    for line in text.splitlines():
+        for kind in ("HELP", "TYPE"):
+            head = "# %s " % kind
+            if line.startswith(head):
+                name, rest = line[len(head):].split(" ", 1)
+                if name in names:
+                    out.setdefault(name, {})[kind] = rest
+    return out
+
+
+def test_same_names_as_prometheus_client(tmp_path):
+    """An app exporting prometheus_client's default GC collector and mmtrace
+    watching it from outside serve the same families (name, HELP, TYPE),
+    the same generation label, and the same values for that process."""
+    prom_client_py = prom_client_or_skip()     # Debian's python3-prometheus-client is for it
+    n = SCHEMES["prometheus"]
+    port = free_port()
+    mm = HostTrace(["--openmetrics", str(port)])
+    warm = app = None
+    try:
+        # its interpreter file attached first, so that the app is counted from
+        # its exec, like prometheus_client's own totals since start
+        warm = subprocess.Popen([prom_client_py, "-c", "import sys; sys.stdin.readline()"], stdin=subprocess.PIPE)
+        mm.live([warm.pid])
+        app = subprocess.Popen([prom_client_py, "-c", PROM_CLIENT_APP], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=True)
+        theirs = []
+        for line in app.stdout:
+            if line == "END\n":
+                break
+            theirs.append(line)
+        theirs = "".join(theirs)
+        r = mm.report(lambda r: row(r, app.pid) is not None)
+        assert row(r, app.pid)["counts_absolute"], row(r, app.pid)
+        ours = scrape(port)
+        want = (n["collections"], n["collected"], n["uncollectable"])
+        assert families(ours, want) == families(theirs, want) and len(families(theirs, want)) == 3
+        mine, their = parse_metrics(ours), parse_metrics(theirs)
+        for name in want:
+            for g in range(3):
+                t = series(their, name, generation=g)
+                assert len(t) == 1 and set(dict(next(iter(t))[1])) == {"generation"}
+                assert list(series(mine, name, pid=app.pid, generation=g).values()) == list(t.values()), (name, g)
+        assert sum(series(their, n["collections"]).values()) > 0
+    finally:
+        for p in (app, warm):
+            if p:
+                p.kill()
+                p.wait()
+        mm.finish()
+
+
+def nousdt_cells(*names):
+    from test_nousdt import NOUSDT_MATRIX
+    return [c for c in NOUSDT_MATRIX if c.name in names]
+
+
+def scraped_window(cell, tmp_path):
+    """/metrics once the workload of cell is idle at END, the row equal to its
+    gc.get_stats() window: (metrics, text, pid, window, 3.15's whole stats at
+    START and END or None)."""
+    from test_nousdt import start
+    require(cell)
+    port = free_port()
+    wl, mm = start(cell, tmp_path), None
+    try:
+        s, _ = wl.barrier("START")
+        full_start = wl.full("START")
+        mm = HostTrace(["--openmetrics", str(port)])
+        assert row(mm.live([wl.pid]), wl.pid)["probe_method"] == cell.method
+        wl.go("START")
+        e, _ = wl.barrier("END")
+        full_end = wl.full("END")
+        window = deltas(s, e)
+        # polled rows are read at each report
+        mm.report(lambda r: row(r, wl.pid) and mm_triplets(row(r, wl.pid)) == window,
+                  what="a row for %d equal to %s" % (wl.pid, window))
+        text = scrape(port)
+        assert (full_start is None) == (wl.version_minor < 15)
+        check = subprocess.run([need("promtool"), "check", "metrics"], input=text, capture_output=True, text=True)
+        assert check.returncode == 0, check.stdout + check.stderr
+        return parse_metrics(text), text, wl.pid, window, full_start and (full_start, full_end)
+    finally:
+        wl.finish()
+        if mm:
+            mm.finish()
+
+
+def check_counters_and_candidates(m, pid, window, full):
+    n = SCHEMES["prometheus"]
+    for g in range(3):
+        for i, what in enumerate(("collections", "collected", "uncollectable")):
+            assert list(series(m, n[what], pid=pid, generation=g).values()) == [window[g][i]], (what, g)
+        if full:
+            cand = full[1][g]["candidates"] - full[0][g]["candidates"]
+            assert cand > 0 or window[g][0] == 0, (g, cand)
+            assert list(series(m, "python_gc_objects_candidates_total", pid=pid, generation=g).values()) == [cand]
+    if not full:
+        assert not [k for k in m if "candidates" in k[0] and ("pid", str(pid)) in k[1]]
+
+
+@pytest.mark.parametrize("cell", nousdt_cells("pyenv-3.12-stripped", "sid-3.15-nousdt"), ids=lambda c: c.name)
+def test_polled_rows_export_no_fake_pauses(cell, tmp_path):
+    """A process read by polling: its counters equal its gc.get_stats()
+    window; before 3.15 no duration series and no pause maximum (not zeros);
+    on 3.15 the histogram is +Inf, _sum and _count, the sum its own duration
+    deltas, and the candidates its own."""
+    m, text, pid, window, full = scraped_window(cell, tmp_path)
+    n = SCHEMES["prometheus"]
+    check_counters_and_candidates(m, pid, window, full)
+    mine = {k[0] for k in m if ("pid", str(pid)) in k[1]}
+    assert "mmtrace_gc_pause_max_seconds" not in mine, "a polled process sees no single pause"
+    if not full:
+        assert not [x for x in mine if x.startswith(n["duration"])], sorted(mine)
+        return
+    for g in range(3):
+        buckets = series(m, n["duration"] + "_bucket", pid=pid, generation=g)
+        assert [dict(k[1])["le"] for k in buckets] == ["+Inf"] and list(buckets.values()) == [window[g][0]]
+        assert list(series(m, n["duration"] + "_count", pid=pid, generation=g).values()) == [window[g][0]]
+        dur = full[1][g]["duration"] - full[0][g]["duration"]
+        got = list(series(m, n["duration"] + "_sum", pid=pid, generation=g).values())
+        # the same doubles read from memory, to rounding (as test_nousdt)
+        assert len(got) == 1 and abs(got[0] - dur) <= 1e-6, (g, got, dur)
+
+
+@pytest.mark.parametrize("cell", nousdt_cells("sid-3.15-nousdt-dbg"), ids=lambda c: c.name)
+def test_probed_315_exports_candidates_and_pauses(cell, tmp_path):
+    """3.15 through uprobes: the candidates counter equals the interpreter's
+    own, and the duration histogram has every bucket, its count the
+    collections."""
+    m, text, pid, window, full = scraped_window(cell, tmp_path)
+    n = SCHEMES["prometheus"]
+    check_counters_and_candidates(m, pid, window, full)
+    for g in range(3):
+        buckets = series(m, n["duration"] + "_bucket", pid=pid, generation=g)
+        assert len(buckets) == 36 - 10 + 2 and max(buckets.values()) == window[g][0]
+        assert list(series(m, n["duration"] + "_count", pid=pid, generation=g).values()) == [window[g][0]]
+    assert exact_le_bounds(text, pid, n) == [Fraction(2 ** k - 1, 10 ** 9) for k in range(10, 37)]
+    assert len(series(m, "mmtrace_gc_pause_max_seconds", pid=pid)) == 3
 
 
 PROM_CONFIG = """global:
@@ -111,7 +300,36 @@ scrape_configs:
   - job_name: mmtrace
     static_configs:
       - targets: ['127.0.0.1:%d']
+  - job_name: app
+    static_configs:
+      - targets: ['127.0.0.1:%d']
+%s"""
+
+# an app serving prometheus_client's default registry, GC collector included
+PROM_CLIENT_SERVER = r"""
+import sys, prometheus_client
+prometheus_client.start_http_server(int(sys.argv[1]), addr="127.0.0.1")
+print("ready", flush=True)
+sys.stdin.readline()
 """
+
+
+def readme_relabel_block():
+    """The README's metric_relabel_configs example, indented for a job."""
+    import textwrap
+    from conftest import ROOT
+    text = open(os.path.join(ROOT, "README.md")).read()
+    block = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+    assert "metric_relabel_configs:" in block
+    return textwrap.indent(textwrap.dedent(block), "    ")
+
+
+def prom_client_or_skip():
+    if subprocess.run([DEBIAN_PY, "-c", "import prometheus_client"]).returncode:
+        if os.environ.get("CI") == "true":
+            pytest.fail("python3-prometheus-client is not installed (tools/install-deps.sh installs it)")
+        pytest.skip("python3-prometheus-client is not installed")
+    return DEBIAN_PY
 
 
 def prom_query(port, query):
@@ -124,14 +342,21 @@ def prom_query(port, query):
 
 def test_prometheus_server_scrapes_the_workloads_own_count(tmp_path):
     """A real Prometheus on loopback scrapes mmtrace every second; a query
-    for the workload's pid returns its own gc.get_stats() total."""
+    for the workload's pid returns its own gc.get_stats() total, and the
+    prometheus_client query answers per generation. Next to it, an app's own
+    prometheus_client GC series are dropped by the README's relabelling,
+    leaving one series per generation of that app: mmtrace's."""
     prometheus = need("prometheus")
-    mm_port, prom_port = free_port(), free_port()
-    (tmp_path / "prometheus.yml").write_text(PROM_CONFIG % mm_port)
+    app_py = prom_client_or_skip()
+    mm_port, prom_port, app_port = free_port(), free_port(), free_port()
+    (tmp_path / "prometheus.yml").write_text(PROM_CONFIG % (mm_port, app_port, readme_relabel_block()))
     mm = HostTrace(["--openmetrics", "127.0.0.1:%d" % mm_port])
-    prom, w = None, None
+    prom, w, app = None, None, None
     try:
         mm.report()
+        app = subprocess.Popen([app_py, "-c", PROM_CLIENT_SERVER, str(app_port)], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=True)
+        assert app.stdout.readline() == "ready\n"
         prom = subprocess.Popen([prometheus, "--config.file=%s" % (tmp_path / "prometheus.yml"),
                                  "--storage.tsdb.path=%s" % (tmp_path / "data"),
                                  "--web.listen-address=127.0.0.1:%d" % prom_port, "--log.level=warn"],
@@ -145,7 +370,7 @@ def test_prometheus_server_scrapes_the_workloads_own_count(tmp_path):
         deadline, got = time.monotonic() + 60, None
         while time.monotonic() < deadline:
             try:
-                res = prom_query(prom_port, 'sum(mmtrace_gc_collections_total{pid="%d"})' % w.pid)
+                res = prom_query(prom_port, 'sum(python_gc_collections_total{pid="%d"})' % w.pid)
                 got = res[0][1] if res else None
             except OSError:
                 got = None          # still starting
@@ -154,9 +379,29 @@ def test_prometheus_server_scrapes_the_workloads_own_count(tmp_path):
             time.sleep(0.5)
         assert got == total, (got, total, prom.poll())
         per_gen = {int(m["generation"]): v for m, v in
-                   prom_query(prom_port, 'mmtrace_gc_collections_total{pid="%d"}' % w.pid)}
+                   prom_query(prom_port, 'python_gc_collections_total{pid="%d"}' % w.pid)}
         assert per_gen == {g: float(end[g][0]) for g in range(3)}
+        # the query of a prometheus_client dashboard: rate() needs a second
+        # sample of every series, a scrape interval away
+        rates, deadline = [], time.monotonic() + 30
+        while len(rates) < 3 and time.monotonic() < deadline:
+            rates = prom_query(prom_port, 'sum by (generation) (rate(python_gc_collections_total[1m]))')
+            time.sleep(0.5)
+        assert sorted(m["generation"] for m, _ in rates) == ["0", "1", "2"], rates
+        assert all(set(m) == {"generation"} and v >= 0 for m, v in rates), rates
+        # the app is scraped (its other series are there), its GC series are not
+        scraped, deadline = [], time.monotonic() + 30
+        while not scraped and time.monotonic() < deadline:
+            scraped = prom_query(prom_port, 'python_info{job="app"}')
+            time.sleep(0.5)
+        assert scraped, "the app's target was never scraped"
+        assert prom_query(prom_port, '{job="app",__name__=~"python_gc_.*"}') == []
+        mine = prom_query(prom_port, 'python_gc_collections_total{pid="%d"}' % app.pid)
+        assert sorted((m["job"], m["generation"]) for m, _ in mine) == [("mmtrace", str(g)) for g in range(3)]
     finally:
+        if app:
+            app.kill()
+            app.wait()
         if w:
             w.finish()
         if prom:
@@ -245,6 +490,9 @@ def test_openmetrics_file_and_grace_period(tmp_path):
     (["--openmetrics", "[::1]9464"], "invalid --openmetrics"),
     (["--openmetrics-file", "/nonexistent-dir/mmtrace.prom"], "cannot write --openmetrics-file"),
     (["--trace", "/nonexistent-dir/trace.json"], "cannot write --trace"),
+    (["--openmetrics", "9464", "--metric-names", "OTEL"], "invalid --metric-names 'OTEL': prometheus or otel"),
+    (["--openmetrics", "9464", "--metric-names="], "invalid --metric-names '': prometheus or otel"),
+    (["--metric-names", "otel"], "--metric-names goes with --openmetrics or --openmetrics-file"),
 ])
 def test_bad_export_input_fails_before_attach(args, msg):
     r = run_mmtrace(args + ["1", "1"])

@@ -48,6 +48,7 @@ static void test_row(struct report_row *row, pid_t pid)
 	int m;
 
 	memset(row, 0, sizeof(*row));
+	memset(&test_plan, 0, sizeof(test_plan));	/* not polled, no ring */
 	for (m = 0; m < M__COUNT; m++)
 		test_plan.metrics[m].cov = COV_UNAVAILABLE;
 	test_plan.metrics[M_COLLECTIONS].cov = COV_EXACT;
@@ -109,7 +110,7 @@ static void metrics_le_bounds_are_exact(void **state)
 		row.gc.pause_hist[0][i] = (unsigned long long)i + 1;
 		total += (unsigned long long)i + 1;
 	}
-	present_metrics(capture_open(&c), &r);
+	present_metrics(capture_open(&c), &r, METRICS_PROMETHEUS);
 	text = capture_close(&c);
 	for (p = text; (p = strstr(p, "generation=\"0\",le=\"")); p = q) {
 		p += strlen("generation=\"0\",le=\"");
@@ -254,7 +255,7 @@ static void metrics_labels_are_valid_utf8(void **state)
 	(void)state;
 	test_row(&row, 42);
 	row.comm = "py\xff\xfe";
-	present_metrics(capture_open(&c), &r);
+	present_metrics(capture_open(&c), &r, METRICS_PROMETHEUS);
 	text = capture_close(&c);
 	assert_non_null(strstr(text, "comm=\"py\xef\xbf\xbd\xef\xbf\xbd\""));
 	assert_null(strstr(text, "\xff"));
@@ -395,6 +396,134 @@ static void frames_from_torn_strings_are_unreadable(void **state)
 	assert_string_equal(out, "wo?rk (w?.py)");
 }
 
+/* Lines of text that start with prefix and hold needle (NULL: any). */
+static int lines_with(const char *text, const char *prefix, const char *needle)
+{
+	const char *p = text, *nl;
+	char line[1024];
+	int n = 0;
+
+	for (; *p; p = nl + 1) {
+		nl = strchr(p, '\n');
+		assert_non_null(nl);
+		snprintf(line, sizeof(line), "%.*s", (int)(nl - p), p);
+		n += !strncmp(line, prefix, strlen(prefix)) && (!needle || strstr(line, needle));
+	}
+	return n;
+}
+
+static char *metrics_of(struct report *r, enum metric_scheme scheme)
+{
+	struct capture c;
+
+	present_metrics(capture_open(&c), r, scheme);
+	return capture_close(&c);
+}
+
+/* A polled process before 3.15 has no pause figure: no histogram, no max,
+ * rather than zeros that read as measured; its counters are there. */
+static void metrics_polled_rows_have_no_fake_pauses(void **state)
+{
+	struct report_row row;
+	struct report r = { .rows = &row, .n = 1 };
+	char *text;
+
+	(void)state;
+	test_row(&row, 42);
+	test_plan.polled = true;
+	row.gc.collections[0] = 5;
+	text = metrics_of(&r, METRICS_PROMETHEUS);
+	assert_int_equal(lines_with(text, "python_gc_collections_total{", NULL), MMTRACE_GENERATIONS);
+	assert_int_equal(lines_with(text, "python_gc_duration_seconds", NULL), 0);
+	assert_int_equal(lines_with(text, "mmtrace_gc_pause_max_seconds", NULL), 0);
+	assert_int_equal(lines_with(text, "# TYPE python_gc_duration_seconds", NULL), 0);
+	assert_int_equal(lines_with(text, "python_gc_objects_candidates_total", NULL), 0);
+	free(text);
+}
+
+/* Polled 3.15: each generation's duration total and collections, not one
+ * pause: +Inf, _sum and _count only; and its candidates. */
+static void metrics_polled_315_histogram_is_its_totals(void **state)
+{
+	struct report_row row;
+	struct report r = { .rows = &row, .n = 1 };
+	char want[64];
+	char *text;
+	int g;
+
+	(void)state;
+	test_row(&row, 42);
+	test_plan.polled = true;
+	test_plan.poll_durations = true;
+	test_plan.poll_cfg.ring = 1;
+	for (g = 0; g < MMTRACE_GENERATIONS; g++) {
+		row.gc.collections[g] = 7u + (unsigned)g;
+		row.gc.candidates[g] = 1000u * (unsigned)g + 3;
+		row.gc.pause_ns_total[g] = 1500000000ull * (unsigned)g + 1;
+	}
+	text = metrics_of(&r, METRICS_PROMETHEUS);
+	assert_int_equal(lines_with(text, "python_gc_duration_seconds_bucket{", NULL), MMTRACE_GENERATIONS);
+	assert_int_equal(lines_with(text, "mmtrace_gc_pause_max_seconds", NULL), 0);
+	for (g = 0; g < MMTRACE_GENERATIONS; g++) {
+		snprintf(want, sizeof(want), "generation=\"%d\",le=\"+Inf\"} %llu", g,
+			 (unsigned long long)row.gc.collections[g]);
+		assert_int_equal(lines_with(text, "python_gc_duration_seconds_bucket{", want), 1);
+		snprintf(want, sizeof(want), "generation=\"%d\"} %llu", g, (unsigned long long)row.gc.collections[g]);
+		assert_int_equal(lines_with(text, "python_gc_duration_seconds_count{", want), 1);
+		snprintf(want, sizeof(want), "generation=\"%d\"} %.9f", g, (double)row.gc.pause_ns_total[g] / 1e9);
+		assert_int_equal(lines_with(text, "python_gc_duration_seconds_sum{", want), 1);
+		snprintf(want, sizeof(want), "generation=\"%d\"} %llu", g, (unsigned long long)row.gc.candidates[g]);
+		assert_int_equal(lines_with(text, "python_gc_objects_candidates_total{", want), 1);
+	}
+	free(text);
+}
+
+/* The two schemes name the same figures; what has no convention keeps
+ * mmtrace_ in both; the old mmtrace_gc_* duplicates are gone. */
+static void metrics_schemes_name_the_same_figures(void **state)
+{
+	struct report_row row;
+	struct report r = { .rows = &row, .n = 1 };
+	char *prom, *otel;
+
+	(void)state;
+	test_row(&row, 42);
+	row.gc.collections[2] = 11;
+	row.gc.pause_hist[2][20] = 11;
+	prom = metrics_of(&r, METRICS_PROMETHEUS);
+	otel = metrics_of(&r, METRICS_OTEL);
+	assert_int_equal(lines_with(prom, "python_gc_collections_total{", "generation=\"2\"} 11"), 1);
+	assert_int_equal(lines_with(otel, "cpython_gc_collections_total{", "cpython_gc_generation=\"2\"} 11"), 1);
+	assert_int_equal(lines_with(otel, "cpython_gc_duration_seconds_count{", "cpython_gc_generation=\"2\"} 11"), 1);
+	assert_int_equal(lines_with(otel, "python_gc_", NULL), 0);
+	assert_int_equal(lines_with(otel, "cpython_gc_", ",generation="), 0);
+	assert_int_equal(lines_with(prom, "mmtrace_gc_collections_total", NULL), 0);
+	assert_int_equal(lines_with(prom, "mmtrace_gc_pause_seconds", NULL), 0);
+	/* 3.12: the interpreter counts no candidates */
+	assert_int_equal(lines_with(prom, "python_gc_objects_candidates_total", NULL), 0);
+	assert_int_equal(lines_with(prom, "mmtrace_gc_subinterpreter_collections_total{", NULL), MMTRACE_GENERATIONS);
+	assert_int_equal(lines_with(otel, "mmtrace_gc_subinterpreter_collections_total{", NULL), MMTRACE_GENERATIONS);
+	free(prom);
+	free(otel);
+}
+
+static void metric_scheme_names(void **state)
+{
+	static const char *const bad[] = { "", "Prometheus", "OTEL", "otel ", " otel", "prom", "otelx", "prometheus\n" };
+	enum metric_scheme s = METRICS_OTEL;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(metric_scheme_parse("prometheus", &s), 0);
+	assert_int_equal(s, METRICS_PROMETHEUS);
+	assert_int_equal(metric_scheme_parse("otel", &s), 0);
+	assert_int_equal(s, METRICS_OTEL);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(metric_scheme_parse(bad[i], &s), -EINVAL);
+		assert_int_equal(s, METRICS_OTEL);	/* untouched */
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -405,6 +534,10 @@ int main(void)
 		cmocka_unit_test(heap_reclaimed_never_wraps),
 		cmocka_unit_test(json_strings_are_valid_utf8),
 		cmocka_unit_test(metrics_labels_are_valid_utf8),
+		cmocka_unit_test(metrics_polled_rows_have_no_fake_pauses),
+		cmocka_unit_test(metrics_polled_315_histogram_is_its_totals),
+		cmocka_unit_test(metrics_schemes_name_the_same_figures),
+		cmocka_unit_test(metric_scheme_names),
 		cmocka_unit_test(stacks_are_bounded),
 		cmocka_unit_test(symbol_cache_is_bounded),
 		cmocka_unit_test(frames_from_torn_strings_are_unreadable),
