@@ -75,6 +75,15 @@ struct {
 	__type(value, __u32);
 } watched SEC(".maps");
 
+/* polled processes, keyed by tgid: read once more at their exit */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MMTRACE_MAX_PROCS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct poll_target);
+} poll_targets SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 20);
@@ -512,7 +521,9 @@ int BPF_PROG(mm_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	struct mm_exec_event *e;
 	struct inode *ino;
 
-	/* the old image's counters end here; a new image starts from zero */
+	/* the old image's counters end here; a new image starts from zero
+	 * (and a polled one's chain, made for the old image, is gone) */
+	bpf_map_delete_elem(&poll_targets, &tgid);
 	end_process(p, tgid, MM_END_EXEC);
 	if (!system_wide)
 		return 0;
@@ -675,6 +686,71 @@ int BPF_PROG(mm_fork, struct task_struct *parent, struct task_struct *child)
 	return 0;
 }
 
+/* The counters of a polled process, read through its chain from &_PyRuntime
+ * (3.15: each generation's newest ring record, with its candidates and
+ * duration). Its thread is the last one, and the memory is still mapped. */
+static int read_polled(const struct poll_target *t, struct mm_poll_final_event *e)
+{
+	struct {
+		struct gc_gen_counts c;
+		__s64 candidates;
+		__u64 duration_bits;
+	} rec;
+	__u64 addr = t->runtime, buf;
+	__s8 idx;
+	__u32 i, g;
+
+	for (i = 0; i < MMTRACE_CHAIN_MAX; i++) {
+		if (i >= t->site.nderef)
+			break;
+		if (bpf_probe_read_user(&addr, sizeof(addr), (void *)(addr + t->site.deref_off[i])))
+			return -14;	/* EFAULT */
+		if (!addr)
+			return -2;	/* ENOENT: not initialised, or finalised */
+	}
+	addr += t->site.stats_off;
+	if (!t->site.ring)
+		return bpf_probe_read_user(e->counts, sizeof(e->counts), (void *)addr) ? -14 : 0;
+	for (g = 0; g < MMTRACE_GENERATIONS; g++) {
+		buf = addr + t->site.ring_buf[g];
+		if (bpf_probe_read_user(&idx, sizeof(idx), (void *)(buf + t->site.ring_index[g])))
+			return -14;
+		if (idx < 0 || (__u32)idx >= t->site.ring_len[g])
+			return -34;	/* ERANGE */
+		if (bpf_probe_read_user(&rec, sizeof(rec),
+					(void *)(buf + (__u64)idx * t->site.ring_rec + t->site.ring_counts)))
+			return -14;
+		e->counts[g] = rec.c;
+		e->candidates[g] = rec.candidates;
+		e->duration_bits[g] = rec.duration_bits;
+	}
+	return 0;
+}
+
+static void final_poll(__u32 tgid)
+{
+	struct poll_target *t = bpf_map_lookup_elem(&poll_targets, &tgid);
+	struct mm_poll_final_event *e;
+
+	if (!t)
+		return;
+	e = reserve(sizeof(*e));
+	if (e) {
+		__builtin_memset(e, 0, sizeof(*e));
+		e->kind = MM_EV_POLL_FINAL;
+		e->pid = tgid;
+		e->ts_ns = bpf_ktime_get_ns();
+		e->err = read_polled(t, e);
+		if (e->err) {	/* a read that failed part way: nothing of it */
+			__builtin_memset(e->counts, 0, sizeof(e->counts));
+			__builtin_memset(e->candidates, 0, sizeof(e->candidates));
+			__builtin_memset(e->duration_bits, 0, sizeof(e->duration_bits));
+		}
+		bpf_ringbuf_submit(e, 0);
+	}
+	bpf_map_delete_elem(&poll_targets, &tgid);
+}
+
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(mm_exit, struct task_struct *p)
 {
@@ -689,6 +765,7 @@ int BPF_PROG(mm_exit, struct task_struct *p)
 	/* live was decremented before this tracepoint: 0 means the last thread */
 	if (BPF_CORE_READ(p, signal, live.counter) != 0)
 		return 0;
+	final_poll(id >> 32);
 	end_process(p, id >> 32, MM_END_EXIT);
 	return 0;
 }

@@ -200,6 +200,7 @@ enum mm_event_kind {
 	MM_EV_PAUSE = 3,	/* one collection at least min_pause_ns long */
 	MM_EV_FORK = 4,		/* a tracked process forked a new process */
 	MM_EV_STACK = 5,	/* the Python stack of a collection or of heap growth */
+	MM_EV_POLL_FINAL = 6,	/* a polled process's counters, read as its last thread exits */
 };
 
 enum mm_end_reason {
@@ -235,6 +236,25 @@ struct mm_end_event {
 	__u64 start_ns;
 	__u64 exec_id;
 	struct gc_proc_stats stats;
+};
+
+/* A polled process (no probe point): where its counters are, so that its
+ * exit reads them once more, from its still-mapped memory (the exit
+ * tracepoint fires before the address space goes, from Linux 6.16) */
+struct poll_target {
+	__u64 runtime;		/* &_PyRuntime in the process */
+	struct gc_site site;	/* the chain from it: base GC_BASE_RUNTIME */
+};
+
+struct mm_poll_final_event {
+	__u32 kind;
+	__u32 pid;
+	__s32 err;		/* 0, or the failed read's -errno: the counters are then 0 */
+	__u32 pad;
+	__u64 ts_ns;
+	struct gc_gen_counts counts[MMTRACE_GENERATIONS];
+	__s64 candidates[MMTRACE_GENERATIONS];	/* 3.15 rings, else 0 */
+	__u64 duration_bits[MMTRACE_GENERATIONS];	/* 3.15 rings: a double's bits, else 0 */
 };
 
 /* The child of a fork starts with a copy of its parent's interpreter, GC

@@ -318,6 +318,21 @@ int attacher_watched_fd(const struct attacher *a)
 	return bpf_map__fd(a->skel->maps.watched);
 }
 
+int attacher_poll_at_exit(struct attacher *a, pid_t pid, uint64_t runtime, const struct gc_site *cfg)
+{
+	struct poll_target t = { .runtime = runtime, .site = *cfg };
+	__u32 key = (__u32)pid;
+
+	return bpf_map_update_elem(bpf_map__fd(a->skel->maps.poll_targets), &key, &t, BPF_ANY) ? -errno : 0;
+}
+
+void attacher_poll_forget(struct attacher *a, pid_t pid)
+{
+	__u32 key = (__u32)pid;
+
+	bpf_map_delete_elem(bpf_map__fd(a->skel->maps.poll_targets), &key);
+}
+
 int attacher_events_fd(const struct attacher *a)
 {
 	return bpf_map__fd(a->skel->maps.events);

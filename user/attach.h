@@ -46,6 +46,10 @@ int attacher_attach(struct attacher *a, const struct python_binary *bin, const s
 int attacher_stats_fd(const struct attacher *a);
 int attacher_watched_fd(const struct attacher *a);
 int attacher_events_fd(const struct attacher *a);
+/* A polled process: read its counters once more as it exits (an
+ * MM_EV_POLL_FINAL event), through cfg's chain from runtime. 0 or -errno. */
+int attacher_poll_at_exit(struct attacher *a, pid_t pid, uint64_t runtime, const struct gc_site *cfg);
+void attacher_poll_forget(struct attacher *a, pid_t pid);
 /* --alloc=exact maps: per-process figures and per-type counts, -1 if not loaded */
 int attacher_exact_fd(const struct attacher *a);
 int attacher_types_fd(const struct attacher *a);

@@ -36,6 +36,8 @@ static int dispatch(void *arg, void *data, size_t size)
 		c->h.on_pause(c->h.ctx, data);
 	else if (kind == MM_EV_FORK && size >= sizeof(struct mm_fork_event) && c->h.on_fork)
 		c->h.on_fork(c->h.ctx, data);
+	else if (kind == MM_EV_POLL_FINAL && size >= sizeof(struct mm_poll_final_event) && c->h.on_poll_final)
+		c->h.on_poll_final(c->h.ctx, data);
 	else if (kind == MM_EV_STACK && size >= MM_STACK_EVENT_HEAD && c->h.on_stack)
 		dispatch_stack(c, data, size);
 	return 0;

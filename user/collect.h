@@ -17,6 +17,7 @@ struct collect_handlers {
 	void (*on_pause)(void *ctx, const struct mm_pause_event *e);
 	void (*on_fork)(void *ctx, const struct mm_fork_event *e);
 	void (*on_stack)(void *ctx, const struct mm_stack_event *e);
+	void (*on_poll_final)(void *ctx, const struct mm_poll_final_event *e);
 };
 
 struct collector {

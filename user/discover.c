@@ -458,6 +458,7 @@ struct lib_search {
 	const struct resolve_opts *ro;
 	struct python_binary *pb;
 	char rpath[PATH_MAX];
+	bool runpath;		/* DT_RUNPATH: searched after LD_LIBRARY_PATH */
 };
 
 static int try_lib_dirs(const char *dirs, const char *lib, struct lib_search *s)
@@ -478,7 +479,9 @@ static int try_lib_dirs(const char *dirs, const char *lib, struct lib_search *s)
 	return 0;
 }
 
-/* The loader's order, minus ld.so.cache: RUNPATH/RPATH, LD_LIBRARY_PATH, system dirs. */
+/* The loader's order, minus ld.so.cache: DT_RPATH (only without a
+ * DT_RUNPATH), LD_LIBRARY_PATH, DT_RUNPATH, the system dirs. The command
+ * inherits mmtrace's environment, so its LD_LIBRARY_PATH is this one. */
 static int take_needed(const char *lib, void *arg)
 {
 	struct lib_search *s = arg;
@@ -486,8 +489,9 @@ static int take_needed(const char *lib, void *arg)
 
 	if (strchr(lib, '/'))
 		return !resolve_python(lib, s->ro, s->pb);
-	return (s->rpath[0] && try_lib_dirs(s->rpath, lib, s)) ||
+	return (s->rpath[0] && !s->runpath && try_lib_dirs(s->rpath, lib, s)) ||
 	       (env && try_lib_dirs(env, lib, s)) ||
+	       (s->rpath[0] && s->runpath && try_lib_dirs(s->rpath, lib, s)) ||
 	       try_lib_dirs("/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu:/lib64:/usr/lib64:"
 			    "/lib:/usr/lib:/usr/local/lib", lib, s);
 }
@@ -517,7 +521,8 @@ int linked_libpython(const char *exe, const struct resolve_opts *ro, struct pyth
 		return -ENOEXEC;
 	snprintf(origin, sizeof(origin), "%s", real);
 	s.origin = dirname(origin);
-	if (!elf_for_each_dynstr(&ef, DT_RUNPATH, take_rpath, &s))
+	s.runpath = elf_for_each_dynstr(&ef, DT_RUNPATH, take_rpath, &s) == 1;
+	if (!s.runpath)
 		elf_for_each_dynstr(&ef, DT_RPATH, take_rpath, &s);
 	found = elf_for_each_dynstr(&ef, DT_NEEDED, take_needed, &s);
 	elf_file_close(&ef);

@@ -152,6 +152,43 @@ int gc_poll_read(pid_t pid, const struct python_binary *pb, const struct probe_p
 	return err;
 }
 
+int gc_poll_runtime(pid_t pid, const struct python_binary *pb, uint64_t *runtime)
+{
+	struct procmem pm;
+	int err = procmem_open(&pm, pid);
+
+	if (err)
+		return err;
+	err = runtime_addr(&pm, pb, runtime);
+	procmem_close(&pm);
+	return err;
+}
+
+bool gc_poll_from_event(const struct probe_plan *plan, const struct mm_poll_final_event *e, struct gc_poll_read *out)
+{
+	int g;
+
+	if (!plan->polled || e->err)
+		return false;
+	memset(out, 0, sizeof(*out));
+	for (g = 0; g < MMTRACE_GENERATIONS; g++) {
+		if (e->counts[g].collections < 0 || e->counts[g].collected < 0 || e->counts[g].uncollectable < 0 ||
+		    e->candidates[g] < 0)
+			return false;
+		out->collections[g] = (__u64)e->counts[g].collections;
+		out->collected[g] = (__u64)e->counts[g].collected;
+		out->uncollectable[g] = (__u64)e->counts[g].uncollectable;
+		if (!plan->poll_cfg.ring)
+			continue;
+		out->candidates[g] = (__u64)e->candidates[g];
+		memcpy(&out->duration_s[g], &e->duration_bits[g], sizeof(double));
+		/* as read_once: a duration that is not a plain number is not one */
+		if (!(out->duration_s[g] >= 0 && out->duration_s[g] < 1e12))
+			return false;
+	}
+	return true;
+}
+
 bool gc_poll_delta(const struct probe_plan *plan, const struct gc_poll_read *now, const struct gc_poll_read *base,
 		   struct gc_proc_stats *out)
 {

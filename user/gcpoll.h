@@ -31,6 +31,13 @@ int gc_poll_read_mem(struct mem_reader *r, uint64_t runtime, const struct probe_
 int gc_poll_read(pid_t pid, const struct python_binary *pb, const struct probe_plan *plan,
 		 struct gc_poll_read *out);
 
+/* &_PyRuntime in pid (the interpreter file mapped): 0, or -errno. */
+int gc_poll_runtime(pid_t pid, const struct python_binary *pb, uint64_t *runtime);
+
+/* The reading BPF took as the process exited (attacher_poll_at_exit): false
+ * when that read failed or holds what no interpreter would. */
+bool gc_poll_from_event(const struct probe_plan *plan, const struct mm_poll_final_event *e, struct gc_poll_read *out);
+
 /* out's counters (and pause totals when the plan has durations) = now - base.
  * False, with out untouched, when a counter went backwards (not the same
  * interpreter any more, or a torn read): the caller keeps what it had. */

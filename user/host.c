@@ -348,6 +348,29 @@ static void on_end(void *ctx, const struct mm_end_event *e)
 		collect_forget(&h->col, (pid_t)e->pid);
 }
 
+/* What BPF read as a polled process exited (before its END, in the same
+ * ring): the row's counts then include the collections after the last read.
+ * A row never read has no base, unless it counts from its exec (zero). */
+static void on_poll_final(void *ctx, const struct mm_poll_final_event *e)
+{
+	struct host *h = ctx;
+	struct proc_row *row = proctable_live(&h->procs, (pid_t)e->pid);
+	const struct interp_file *f;
+	struct gc_poll_read now;
+
+	if (!row || row->ended)
+		return;
+	f = interp(h, row->bin_id);
+	if (!f->plan.polled || (!row->poll_based && !row->from_exec))
+		return;
+	if (!row->poll_based) {
+		memset(&row->poll_base, 0, sizeof(row->poll_base));
+		row->poll_based = true;
+	}
+	if (!gc_poll_from_event(&f->plan, e, &now) || !gc_poll_delta(&f->plan, &now, &row->poll_base, &row->now))
+		row->now.read_errors++;
+}
+
 static void on_pause(void *ctx, const struct mm_pause_event *e)
 {
 	struct host *h = ctx;
@@ -384,7 +407,10 @@ static void refresh_polled(struct host *h, struct proc_row *row)
 {
 	const struct interp_file *f = interp(h, row->bin_id);
 	struct gc_poll_read now;
+	uint64_t runtime;
 
+	if (!row->poll_at_exit && !gc_poll_runtime(row->pid, &f->bin, &runtime))
+		row->poll_at_exit = !attacher_poll_at_exit(&h->att, row->pid, runtime, &f->plan.poll_cfg);
 	if (gc_poll_read(row->pid, &f->bin, &f->plan, &now))
 		return;
 	if (!row->poll_based) {
@@ -627,6 +653,7 @@ static int start(struct host *h)
 	struct attach_opts ao = { .verbose = o->verbose, .system_wide = true,
 				  .min_pause_ns = (__u64)(o->min_pause_ms * 1e6), .events_bytes = o->events_kib * 1024 };
 	struct collect_handlers hd = { .ctx = h, .on_exec = on_exec, .on_end = on_end, .on_pause = on_pause,
+				       .on_poll_final = on_poll_final,
 				       .on_fork = on_fork };
 	int rc;
 

@@ -57,6 +57,7 @@ struct mmtrace {
 	bool has_final[OPT_MAX_PIDS];
 	/* polled targets: the reading at attach, counts are taken from */
 	struct gc_poll_read poll_base[OPT_MAX_PIDS];
+	bool poll_registered[OPT_MAX_PIDS];	/* BPF reads it at its exit */
 	/* --alloc=exact: the figures of the latest report */
 	struct alloc_exact_stats exact[OPT_MAX_PIDS];
 	struct type_row types[OPT_MAX_PIDS][TYPES_KEPT];
@@ -179,6 +180,23 @@ static void on_end(void *ctx, const struct mm_end_event *e)
 	m->has_final[i] = true;
 }
 
+/* What BPF read as a polled target exited: its counters since the base. */
+static void on_poll_final(void *ctx, const struct mm_poll_final_event *e)
+{
+	struct mmtrace *m = ctx;
+	int i = target_index(m, (pid_t)e->pid);
+	struct gc_poll_read now;
+
+	if (i < 0 || !m->targets[i].plan.polled)
+		return;
+	if (!gc_poll_from_event(&m->targets[i].plan, e, &now) ||
+	    !gc_poll_delta(&m->targets[i].plan, &now, &m->poll_base[i], &m->last[i])) {
+		m->last[i].read_errors++;
+		return;
+	}
+	m->has_final[i] = true;
+}
+
 static void on_pause(void *ctx, const struct mm_pause_event *e)
 {
 	struct mmtrace *m = ctx;
@@ -213,7 +231,8 @@ static void on_stack(void *ctx, const struct mm_stack_event *e)
 
 static int open_collector(struct mmtrace *m)
 {
-	struct collect_handlers h = { .ctx = m, .on_end = on_end, .on_pause = on_pause, .on_stack = on_stack };
+	struct collect_handlers h = { .ctx = m, .on_end = on_end, .on_pause = on_pause, .on_stack = on_stack,
+				      .on_poll_final = on_poll_final };
 
 	if (collector_open(&m->col, attacher_events_fd(&m->att), attacher_stats_fd(&m->att),
 			   attacher_watched_fd(&m->att), &h)) {
@@ -236,16 +255,55 @@ static int start_child(struct mmtrace *m)
 	return MMX_OK;
 }
 
-/* Nothing to attach: the first reading is where counting starts. */
+/* BPF reads a polled target's counters once more as it exits: the
+ * collections after the last report are counted too. Where the kernel
+ * cannot (its exit tracepoint after the address space went, before 6.16)
+ * the event says so and the last report's figures stay. */
+static void poll_at_exit(struct mmtrace *m, int i)
+{
+	struct target *t = &m->targets[i];
+	uint64_t runtime;
+
+	if (!gc_poll_runtime(t->pid, &t->bin, &runtime))
+		m->poll_registered[i] = !attacher_poll_at_exit(&m->att, t->pid, runtime, &t->plan.poll_cfg);
+}
+
+/* Nothing to attach: the first reading is where counting starts. A
+ * command's interpreter counts from zero (it has not run yet): its base is
+ * zero and its exit is watched once it has exec'd (after the release). */
 static int attach_polled(struct mmtrace *m, int i)
 {
 	struct target *t = &m->targets[i];
-	int err = gc_poll_read(t->pid, &t->bin, &t->plan, &m->poll_base[i]);
+	int err;
 
-	if (err)
+	if (t->spawned) {
+		memset(&m->poll_base[i], 0, sizeof(m->poll_base[i]));
+		return MMX_OK;
+	}
+	err = gc_poll_read(t->pid, &t->bin, &t->plan, &m->poll_base[i]);
+	if (err) {
 		snprintf(m->err, sizeof(m->err), "cannot read the GC counters of PID %d (%s, no probe point): %s",
 			 t->pid, t->bin.path, strerror(-err));
-	return err ? MMX_INTERNAL : MMX_OK;
+		return MMX_INTERNAL;
+	}
+	poll_at_exit(m, i);
+	return MMX_OK;
+}
+
+/* A released command maps its interpreter within milliseconds of its exec;
+ * until then there is no &_PyRuntime to give BPF. Bounded: a command that
+ * ends or fails first has no final reading (its last report stands). */
+static void poll_spawned_at_exit(struct mmtrace *m)
+{
+	int tries;
+
+	if (!m->targets[0].plan.polled)
+		return;
+	for (tries = 0; tries < 2000 && !m->poll_registered[0] && !kill(m->targets[0].pid, 0); tries++) {
+		poll_at_exit(m, 0);
+		if (!m->poll_registered[0])
+			usleep(1000);
+	}
 }
 
 /* A polled target's counters now; the last good reading stays when the
@@ -255,7 +313,7 @@ static void read_polled(struct mmtrace *m, int i)
 	struct target *t = &m->targets[i];
 	struct gc_poll_read now;
 
-	if (t->exited || kill(t->pid, 0))
+	if (t->exited || m->has_final[i] || kill(t->pid, 0))
 		return;
 	if (gc_poll_read(t->pid, &t->bin, &t->plan, &now) ||
 	    !gc_poll_delta(&t->plan, &now, &m->poll_base[i], &m->last[i]))
@@ -622,6 +680,7 @@ static int run_single(struct mmtrace *m)
 	if (m->child.pid) {
 		m->targets[0].pidfd = (int)syscall(SYS_pidfd_open, m->child.pid, 0);
 		held_child_release(&m->child);
+		poll_spawned_at_exit(m);
 	}
 	trace_loop(m);
 	report(m, true);
@@ -685,7 +744,7 @@ int main(int argc, char **argv)
 	/* a running process (-p, or found system-wide) can be read from
 	 * outside; a command mmtrace starts has no interpreter to read yet when
 	 * it attaches */
-	m.po.allow_poll = !m.opt.cmd_argc;
+	m.po.allow_poll = true;
 	m.po.alloc_growth = m.opt.alloc_growth;
 	m.po.alloc_exact = m.opt.alloc_exact;
 	m.po.stacks = m.opt.stacks || m.opt.folded;

@@ -195,8 +195,9 @@ static int plan_polled(const struct python_binary *pb, const struct gc_site *cfg
 	p->poll_cfg = *cfg;
 	p->poll_cfg.runtime_delta = 0;
 	snprintf(why, sizeof(why), "read from the interpreter's memory at each report (CPython %s has no USDT "
-		 "notes and no collector symbol here): the main interpreter's stats, %s; exact since attach, up to "
-		 "the last report while the process lived; subinterpreters not seen", pb->version, where);
+		 "notes and no collector symbol here): the main interpreter's stats, %s; exact since attach (a "
+		 "command: since its start), and read once more by BPF as the process exits (Linux 6.16+; "
+		 "earlier kernels: up to the last report); subinterpreters not seen", pb->version, where);
 	for (m = M_COLLECTIONS; m <= M_UNCOLLECTABLE; m++)
 		plan_set_metric(p, m, COV_PARTIAL, why);
 	if (durations)

@@ -58,6 +58,7 @@ struct proc_row {
 	/* a polled interpreter (no probe point): its own counters at the first
 	 * read, which the row's counts are taken from */
 	bool poll_based;
+	bool poll_at_exit;	/* BPF reads its counters once more as it exits */
 	struct gc_poll_read poll_base;
 	struct gc_proc_stats now;	/* cumulative at the last read */
 	struct gc_proc_stats prev;	/* cumulative at the previous report */

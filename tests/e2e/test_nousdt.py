@@ -347,3 +347,105 @@ def test_nousdt_uprobe_subinterpreters_kept_apart(uprobe_cell):
             stop(mm)
         p.stdin.close()
         p.wait(timeout=30)
+
+
+POLLED_CELLS = [c for c in NOUSDT_MATRIX if c.method == POLLED]
+
+# Collections, then the interpreter's own figures, then an exit that runs no
+# finalisation (os._exit): the collections after mmtrace's last report are
+# seen only by the read BPF makes as the process exits.
+LAST_BURST = ("import gc, json, os, sys\n"
+              "def stats():\n"
+              "    return json.dumps([[g[k] for k in ('collections', 'collected', 'uncollectable')] +\n"
+              "                       [g.get('duration', 0.0)] for g in gc.get_stats()])\n"
+              "sys.stderr.write('START ' + stats() + '\\n'); sys.stderr.flush(); sys.stdin.readline()\n"
+              "class Cycle:\n"
+              "    def __init__(self): self.me = self\n"
+              "for _ in range(30):\n"
+              "    [Cycle() for _ in range(3000)]\n"
+              "gc.collect()\n"
+              "sys.stderr.write('END ' + stats() + '\\n'); sys.stderr.flush()\n"
+              "os._exit(0)\n")
+
+
+@pytest.fixture(params=POLLED_CELLS, ids=[c.name for c in POLLED_CELLS])
+def polled_cell(request):
+    require(request.param)
+    return request.param
+
+
+def polled_argv(cell, code):
+    """The cell's interpreter running code, as the cell runs its workload."""
+    if hasattr(cell, "env"):
+        return [cell.exe, "-c", code]
+    # its own mount namespace with no debug file: no symbols, no USDT
+    return ["unshare", "--mount", "sh", "-c", 'mount -t tmpfs mmtrace-test "$1" && shift && exec "$@"', "sh",
+            SID + "/usr/lib/debug", "chroot", SID, cell.exe, "-c", code]
+
+
+def check_window(row_, start, end):
+    assert mm_triplets(row_) == [[e - s for s, e in zip(a[:3], b[:3])] for a, b in zip(start, end)]
+    if end[0][3]:       # 3.15: the pause totals are its own duration deltas
+        for g in range(3):
+            assert abs(row_["gc"]["pause_ns_total"][g] - (end[g][3] - start[g][3]) * 1e9) < 1000, g
+
+
+def test_nousdt_polled_exit_counts_after_last_report(polled_cell):
+    """-p with no report between attach and exit: the final row still equals
+    the interpreter's own window, read by BPF from the exiting process."""
+    cell = polled_cell
+    # unshare, sh and chroot exec: the child's pid is the interpreter's
+    p = subprocess.Popen(polled_argv(cell, LAST_BURST), stdin=subprocess.PIPE, stderr=subprocess.PIPE,
+                         env=dict(os.environ, **getattr(cell, "env", {})))
+    err, mm = LineReader(p.stderr), None
+    try:
+        start = json.loads(err.line(match="START").split(" ", 1)[1])
+        mm = subprocess.Popen([MMTRACE, "--json", "-p", str(p.pid), "2"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+        out = LineReader(mm.stdout)
+        first = json.loads(out.line())
+        assert first["processes"][0]["probe_method"] == POLLED
+        # released just after a report: its burst and exit take far less than
+        # the 2 s to the next one (and the final row is exact either way)
+        p.stdin.write(b"\n")
+        p.stdin.flush()
+        end = json.loads(err.line(match="END").split(" ", 1)[1])
+        final = json.loads(out.line(timeout=60))
+        while not final["final"]:
+            final = json.loads(out.line(timeout=60))
+        row_ = final["processes"][0]
+        check_window(row_, start, end)
+        assert row_["gc"]["read_errors"] == 0
+        assert mm.wait(timeout=30) == 0
+    finally:
+        if mm:
+            stop(mm)
+        p.stdin.close()
+        p.wait(timeout=30)
+
+
+# -- CMD runs the interpreter itself: the sid cells run chrooted in a mount
+# namespace of their own, so the stripped pyenv builds are this test's cells
+COMMAND_CELLS = [c for c in POLLED_CELLS if hasattr(c, "env")]
+
+
+@pytest.fixture(params=COMMAND_CELLS, ids=[c.name for c in COMMAND_CELLS])
+def command_cell(request):
+    require(request.param)
+    return request.param
+
+
+def test_nousdt_polled_command_counts_its_whole_run(command_cell):
+    """-- CMD on a build with neither USDT nor symbols: counted from the
+    command's first instruction (absolute) to its exit, equal to its own
+    gc.get_stats() at the end."""
+    cell = command_cell
+    code = LAST_BURST.replace("sys.stdin.readline()", "pass")
+    r = subprocess.run([MMTRACE, "--json", "60", "--", cell.exe, "-c", code], capture_output=True, text=True,
+                       timeout=120, env=dict(os.environ, **cell.env))
+    assert r.returncode == 0, r.stderr
+    end = json.loads([l for l in r.stderr.splitlines() if l.startswith("END ")][0].split(" ", 1)[1])
+    final = json.loads(r.stdout.splitlines()[-1])
+    row_ = final["processes"][0]
+    assert row_["probe_method"] == POLLED and row_["counts_absolute"] is True
+    check_window(row_, [[0, 0, 0, 0.0]] * 3, end)
