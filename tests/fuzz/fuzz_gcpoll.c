@@ -67,6 +67,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (g = 0; !err && g < 3; g++)
 		if (!(out.duration_s[g] >= 0 && out.duration_s[g] < 1e12) || (!p->poll_cfg.ring && out.candidates[g]))
 			abort();
+	/* the same bytes as the reading BPF takes at exit: the same promises */
+	if (size - 1 >= sizeof(struct mm_poll_final_event)) {
+		struct mm_poll_final_event e;
+
+		memcpy(&e, data + 1, sizeof(e));
+		if (gc_poll_from_event(p, &e, &out))
+			for (g = 0; g < 3; g++)
+				if (!(out.duration_s[g] >= 0 && out.duration_s[g] < 1e12) ||
+				    (!p->poll_cfg.ring && out.candidates[g]))
+					abort();
+	}
 	free(p);
 	return 0;
 }

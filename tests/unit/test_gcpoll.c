@@ -251,6 +251,49 @@ static void test_delta(void **state)
 	assert_int_equal(out.collections[1], 42);
 }
 
+/* The reading BPF takes at exit: kept only when it is one an interpreter
+ * could hold (read whole, no negative counter, a plain duration). */
+static void test_exit_event(void **state)
+{
+	struct mm_poll_final_event e;
+	struct gc_poll_read out;
+	struct probe_plan p;
+	double dur = 0.25, nan = 0.0 / 0.0;
+	int g;
+
+	(void)state;
+	memset(&e, 0, sizeof(e));
+	for (g = 0; g < 3; g++) {
+		e.counts[g] = (struct gc_gen_counts){ 10 + g, 20 + g, g };
+		e.candidates[g] = 30 + g;
+		memcpy(&e.duration_bits[g], &dur, sizeof(dur));
+	}
+	ring_plan(&p);
+	assert_true(gc_poll_from_event(&p, &e, &out));
+	assert_int_equal(out.collections[2], 12);
+	assert_int_equal(out.collected[1], 21);
+	assert_int_equal(out.uncollectable[2], 2);
+	assert_int_equal(out.candidates[0], 30);
+	assert_true(out.duration_s[1] == 0.25);
+	/* before 3.15 there is no ring: candidates and durations are not read */
+	inline_plan(&p);
+	assert_true(gc_poll_from_event(&p, &e, &out));
+	assert_int_equal(out.candidates[0], 0);
+	assert_true(out.duration_s[0] == 0);
+	/* refused: a failed read, a negative counter, a duration not a number */
+	e.err = -14;
+	assert_false(gc_poll_from_event(&p, &e, &out));
+	e.err = 0;
+	e.counts[1].collected = -1;
+	assert_false(gc_poll_from_event(&p, &e, &out));
+	e.counts[1].collected = 21;
+	ring_plan(&p);
+	memcpy(&e.duration_bits[2], &nan, sizeof(nan));
+	assert_false(gc_poll_from_event(&p, &e, &out));
+	p.polled = false;
+	assert_false(gc_poll_from_event(&p, &e, &out));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -261,6 +304,7 @@ int main(void)
 		cmocka_unit_test(test_chain_null_and_unmapped),
 		cmocka_unit_test(test_changing_under_the_reader),
 		cmocka_unit_test(test_delta),
+		cmocka_unit_test(test_exit_event),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
