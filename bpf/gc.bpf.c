@@ -75,6 +75,15 @@ struct {
 	__type(value, __u32);
 } watched SEC(".maps");
 
+/* processes whose arenas are counted at their mmap/munmap, keyed by tgid */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MMTRACE_MAX_PROCS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct mmap_watch);
+} mmap_watch SEC(".maps");
+
 /* polled processes, keyed by tgid: read once more at their exit */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -519,11 +528,17 @@ int BPF_PROG(mm_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct mm_exec_event *e;
+	struct mmap_watch *w;
 	struct inode *ino;
 
 	/* the old image's counters end here; a new image starts from zero
 	 * (and a polled one's chain, made for the old image, is gone) */
 	bpf_map_delete_elem(&poll_targets, &tgid);
+	w = bpf_map_lookup_elem(&mmap_watch, &tgid);
+	if (w && w->keep_exec)
+		w->keep_exec = 0;	/* the command's own image starts here */
+	else if (w)
+		bpf_map_delete_elem(&mmap_watch, &tgid);
 	end_process(p, tgid, MM_END_EXEC);
 	if (!system_wide)
 		return 0;
@@ -620,6 +635,75 @@ int arena_free(struct pt_regs *ctx)
 	s = stats_of(bpf_get_current_pid_tgid() >> 32, site->bin_id);
 	if (s)
 		__sync_fetch_and_add(&s->growth.arenas_freed, 1);
+	return 0;
+}
+
+#define NR_MMAP 9		/* x86-64 */
+#define NR_MUNMAP 11
+#define ARENA_PROT 3		/* PROT_READ | PROT_WRITE */
+#define ARENA_FLAGS 0x22	/* MAP_PRIVATE | MAP_ANONYMOUS */
+#define MAP_TYPE_AND_ANON 0x2f	/* MAP_SHARED, MAP_PRIVATE, MAP_SHARED_VALIDATE, MAP_FIXED, MAP_ANONYMOUS */
+
+/* Every system call enters here once these are attached (only when some
+ * target's arenas are counted this way): the number is tested first. */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(arena_mmap, struct pt_regs *regs, long id)
+{
+	__u64 pid_tgid, len;
+	__u32 tgid, tid;
+	struct mmap_watch *w;
+	struct gc_proc_stats *s;
+
+	if (id != NR_MMAP && id != NR_MUNMAP)
+		return 0;
+	pid_tgid = bpf_get_current_pid_tgid();
+	tgid = pid_tgid >> 32;
+	tid = (__u32)pid_tgid;
+	w = bpf_map_lookup_elem(&mmap_watch, &tgid);
+	if (!w)
+		return 0;
+	len = BPF_CORE_READ(regs, si);
+	if (len != w->arena_size)
+		return 0;
+	if (id == NR_MUNMAP) {
+		s = stats_of(tgid, w->bin_id);
+		if (s)
+			__sync_fetch_and_add(&s->growth.arenas_freed, 1);
+		return 0;
+	}
+	/* mmap(NULL, ARENA_SIZE, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) */
+	if (BPF_CORE_READ(regs, di) || BPF_CORE_READ(regs, dx) != ARENA_PROT ||
+	    (BPF_CORE_READ(regs, r10) & MAP_TYPE_AND_ANON) != ARENA_FLAGS || (int)BPF_CORE_READ(regs, r8) != -1)
+		return 0;
+	if (bpf_map_update_elem(&arena_pending, &tid, &len, BPF_ANY))
+		drop(DROP_INFLIGHT_FULL);
+	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(arena_mmap_ret, struct pt_regs *regs, long ret)
+{
+	__u64 pid_tgid;
+	__u32 tgid, tid;
+	struct mmap_watch *w;
+	struct gc_proc_stats *s;
+
+	if (BPF_CORE_READ(regs, orig_ax) != NR_MMAP)
+		return 0;
+	pid_tgid = bpf_get_current_pid_tgid();
+	tid = (__u32)pid_tgid;
+	if (!bpf_map_lookup_elem(&arena_pending, &tid))
+		return 0;
+	bpf_map_delete_elem(&arena_pending, &tid);
+	tgid = pid_tgid >> 32;
+	w = bpf_map_lookup_elem(&mmap_watch, &tgid);
+	s = w ? stats_of(tgid, w->bin_id) : NULL;
+	if (!s)
+		return 0;
+	if (ret < 0 && ret > -4096)	/* MAP_FAILED: -errno */
+		__sync_fetch_and_add(&s->growth.arena_alloc_failed, 1);
+	else
+		__sync_fetch_and_add(&s->growth.arenas_allocated, 1);
 	return 0;
 }
 
@@ -755,7 +839,7 @@ SEC("tp_btf/sched_process_exit")
 int BPF_PROG(mm_exit, struct task_struct *p)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)id;
+	__u32 tid = (__u32)id, tgid;
 
 	/* a thread that dies inside a collection leaves no begin behind */
 	bpf_map_delete_elem(&inflight, &tid);
@@ -766,6 +850,8 @@ int BPF_PROG(mm_exit, struct task_struct *p)
 	if (BPF_CORE_READ(p, signal, live.counter) != 0)
 		return 0;
 	final_poll(id >> 32);
-	end_process(p, id >> 32, MM_END_EXIT);
+	tgid = id >> 32;
+	bpf_map_delete_elem(&mmap_watch, &tgid);
+	end_process(p, tgid, MM_END_EXIT);
 	return 0;
 }

@@ -238,6 +238,15 @@ struct mm_end_event {
 	struct gc_proc_stats stats;
 };
 
+/* A process whose arenas are seen by their mmap and munmap (its build hides
+ * the arena allocator's symbols): pymalloc maps each arena alone, anonymous
+ * and private, of exactly arena_size bytes */
+struct mmap_watch {
+	__u32 bin_id;
+	__u32 keep_exec;	/* a command held before its exec: meant for the image it execs */
+	__u64 arena_size;
+};
+
 /* A polled process (no probe point): where its counters are, so that its
  * exit reads them once more, from its still-mapped memory (the exit
  * tracepoint fires before the address space goes, from Linux 6.16) */

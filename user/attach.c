@@ -333,6 +333,28 @@ void attacher_poll_forget(struct attacher *a, pid_t pid)
 	bpf_map_delete_elem(bpf_map__fd(a->skel->maps.poll_targets), &key);
 }
 
+int attacher_mmap_arenas(struct attacher *a, pid_t pid, __u32 bin_id, __u64 arena_size, bool held,
+			 char *err, size_t errlen)
+{
+	struct mmap_watch w = { .bin_id = bin_id, .keep_exec = held, .arena_size = arena_size };
+	__u32 key = (__u32)pid;
+	int rc;
+
+	if (!a->mmap_attached) {
+		rc = attach_tracepoint(a, a->skel->progs.arena_mmap, err, errlen);
+		if (!rc)
+			rc = attach_tracepoint(a, a->skel->progs.arena_mmap_ret, err, errlen);
+		if (rc)
+			return rc;
+		a->mmap_attached = true;
+	}
+	if (bpf_map_update_elem(bpf_map__fd(a->skel->maps.mmap_watch), &key, &w, BPF_ANY)) {
+		snprintf(err, errlen, "cannot watch the mmap calls of PID %d: %s", pid, strerror(errno));
+		return MMX_INTERNAL;
+	}
+	return MMX_OK;
+}
+
 int attacher_events_fd(const struct attacher *a)
 {
 	return bpf_map__fd(a->skel->maps.events);

@@ -34,6 +34,7 @@ struct attacher {
 	int nlinks;
 	unsigned int next_site;
 	unsigned int next_exact_site;	/* exact_sites slot; 0 is "no stacks" */
+	bool mmap_attached;		/* the system-call programs of attacher_mmap_arenas */
 };
 
 /* Checks the kernel, loads the programs and attaches the exec and exit
@@ -50,6 +51,11 @@ int attacher_events_fd(const struct attacher *a);
  * MM_EV_POLL_FINAL event), through cfg's chain from runtime. 0 or -errno. */
 int attacher_poll_at_exit(struct attacher *a, pid_t pid, uint64_t runtime, const struct gc_site *cfg);
 void attacher_poll_forget(struct attacher *a, pid_t pid);
+/* Counts pid's arenas at its mmap/munmap of arena_size (plan.mmap_arena_size),
+ * into its counters under bin_id; held: a command not yet exec'd. The
+ * system-call programs are attached at the first call. MMX_*. */
+int attacher_mmap_arenas(struct attacher *a, pid_t pid, __u32 bin_id, __u64 arena_size, bool held,
+			 char *err, size_t errlen);
 /* --alloc=exact maps: per-process figures and per-type counts, -1 if not loaded */
 int attacher_exact_fd(const struct attacher *a);
 int attacher_types_fd(const struct attacher *a);

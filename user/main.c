@@ -174,7 +174,14 @@ static void on_end(void *ctx, const struct mm_end_event *e)
 
 	/* without counters it says nothing the map would not; and the held
 	 * child's own exec into CMD ends a "process" that never ran Python */
-	if (i < 0 || m->has_final[i] || !e->has_stats)
+	if (i < 0 || !e->has_stats)
+		return;
+	if (m->targets[i].plan.polled) {
+		/* its GC counters come from its memory: BPF counted its arenas only */
+		m->last[i].growth = e->stats.growth;
+		return;
+	}
+	if (m->has_final[i])
 		return;
 	m->last[i] = e->stats;
 	m->has_final[i] = true;
@@ -345,6 +352,9 @@ static int attach_all(struct mmtrace *m)
 			rc = attach_polled(m, i);
 		else
 			rc = attacher_attach(&m->att, &t->bin, &t->plan, t->pid, (__u32)i, m->err, sizeof(m->err));
+		if (!rc && t->plan.mmap_arena_size)
+			rc = attacher_mmap_arenas(&m->att, t->pid, (__u32)i, t->plan.mmap_arena_size, t->spawned,
+						  m->err, sizeof(m->err));
 		t->start_ns = monotonic_ns();
 		read_container_id(t->pid, m->container_id[i], sizeof(m->container_id[i]));
 	}
@@ -385,9 +395,14 @@ static void fill_row(struct mmtrace *m, int i, uint64_t now, bool scrape, struct
 	row->exited = t->exited;
 	row->from_exec = t->spawned;
 	row->absolute = t->spawned;
-	if (t->plan.polled)
+	if (t->plan.polled) {
+		struct gc_proc_stats bpf_side;
+
 		read_polled(m, i);
-	else if (!m->has_final[i])
+		/* arenas seen at its mmap calls, while its entry lives */
+		if (!collect_gc_entry(attacher_stats_fd(&m->att), t->pid, &bpf_side))
+			m->last[i].growth = bpf_side.growth;
+	} else if (!m->has_final[i])
 		collect_gc_entry(attacher_stats_fd(&m->att), t->pid, &m->last[i]);
 	row->gc = m->last[i];
 	if (m->opt.alloc_exact && !scrape) {
@@ -745,6 +760,7 @@ int main(int argc, char **argv)
 	 * outside; a command mmtrace starts has no interpreter to read yet when
 	 * it attaches */
 	m.po.allow_poll = true;
+	m.po.mmap_arenas = true;
 	m.po.alloc_growth = m.opt.alloc_growth;
 	m.po.alloc_exact = m.opt.alloc_exact;
 	m.po.stacks = m.opt.stacks || m.opt.folded;

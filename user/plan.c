@@ -465,11 +465,33 @@ static void add_alloc_sites(struct probe_plan *p, const struct code_site *at, in
 	}
 }
 
-static void plan_arenas(const struct python_binary *pb, const struct growth_layout *l, struct probe_plan *p)
+/* No arena function to probe: pymalloc maps each arena by itself, with
+ * mmap(NULL, ARENA_SIZE, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS,
+ * -1, 0), and unmaps it whole, in every version 3.8-3.15; the process's own
+ * system calls of that shape are its arenas. */
+static void plan_mmap_arenas(const struct python_binary *pb, const struct growth_layout *l,
+			     struct probe_plan *p)
+{
+	char why[384], hidden[160];
+
+	why_no_symbol(pb, l->arena_alloc, hidden, sizeof(hidden));
+	p->mmap_arena_size = l->arena_size;
+	snprintf(why, sizeof(why), "the process's mmap of one anonymous private %llu KiB region, and munmap of "
+		 "one, as pymalloc maps and unmaps its arenas (%s); another library mapping exactly that would be "
+		 "counted too", (unsigned long long)l->arena_size / 1024, hidden);
+	plan_set_metric(p, M_ARENAS, COV_EXACT, why);
+}
+
+static void plan_arenas(const struct python_binary *pb, const struct growth_layout *l, const struct plan_opts *o,
+			struct probe_plan *p)
 {
 	char why[256];
 	int before = p->nsites;
 
+	if ((!pb->narena_alloc || !pb->narena_free) && o->mmap_arenas) {
+		plan_mmap_arenas(pb, l, p);
+		return;
+	}
 	if (!pb->narena_alloc || !pb->narena_free) {
 		why_no_symbol(pb, pb->narena_alloc ? l->arena_free : l->arena_alloc, why, sizeof(why));
 		plan_set_metric(p, M_ARENAS, COV_UNAVAILABLE, why);
@@ -519,7 +541,7 @@ void plan_alloc(const struct python_binary *pb, const struct plan_opts *o, struc
 		plan_set_metric(p, M_POOLS, COV_UNAVAILABLE, l ? "not requested (--alloc=growth)" : "no verified layout");
 		return;
 	}
-	plan_arenas(pb, l, p);
+	plan_arenas(pb, l, o, p);
 	plan_pools(pb, l, p);
 }
 

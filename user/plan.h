@@ -42,6 +42,9 @@ struct probe_plan {
 	bool polled;
 	bool poll_durations;	/* 3.15: the ring's cumulative duration per generation */
 	struct gc_site poll_cfg;
+	/* arenas counted at the process's own mmap/munmap of this size (its
+	 * build hides the arena functions); 0: not so */
+	__u64 mmap_arena_size;
 	struct plan_site sites[PLAN_MAX_SITES];
 	int nsites;
 	struct metric_plan metrics[M__COUNT];
@@ -54,6 +57,7 @@ struct plan_opts {
 	bool alloc_exact;	/* --alloc=exact: every allocator call, and deallocations */
 	bool stacks;		/* Python stacks at collections and growth events */
 	__u64 sample_bytes;	/* --alloc=exact: a stack per this many bytes, 0: none */
+	bool mmap_arenas;	/* arenas by mmap/munmap where symbols lack (per process: not system-wide) */
 };
 
 /* Returns 0 with sites planned, or -ENOENT when no GC probe point exists

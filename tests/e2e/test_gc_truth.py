@@ -236,17 +236,18 @@ def test_alloc_growth_equals_debugmallocstats(interp, tmp_path):
     and releases its heap equal what sys._debugmallocstats() reports; pools
     taken for the workload's own size class equal the pools it came to use."""
     go_file = str(tmp_path / "go")
-    check_growth([interp.exe, GROWTH], go_file, go_file, interp.extra_args,
-                 unavailable="python3.11-dbg" if interp.name == "debian-3.11" else None,
-                 pools=interp.name != "pyenv-3.8")
+    pools = {"debian-3.11": "python3.11-dbg", "pyenv-3.8": "inside pymalloc_alloc"}.get(interp.name, True)
+    check_growth([interp.exe, GROWTH], go_file, go_file, interp.extra_args, pools=pools,
+                 by_mmap=interp.name == "debian-3.11")
 
 
-def check_growth(argv, go_file, go_file_seen_by_workload, extra_args, unavailable=None, pools=True):
+def check_growth(argv, go_file, go_file_seen_by_workload, extra_args, pools=True, by_mmap=False, env=None):
     """The growth truth check for the workload argv (growth_workload.py),
     whose go files are go_file here and go_file_seen_by_workload in its
-    root. unavailable: a stripped build without its debug file, whose plan
-    names the package (this string) that would make growth available."""
-    env = dict(os.environ, MMTRACE_GO_FILE=go_file_seen_by_workload)
+    root. pools: True when they are counted, else what the plan's reason
+    for their absence names. by_mmap: a build that hides the arena
+    functions, whose arenas are counted at its mmap/munmap calls."""
+    env = dict(os.environ, MMTRACE_GO_FILE=go_file_seen_by_workload, **(env or {}))
     wl = subprocess.Popen(argv, stderr=subprocess.PIPE, env=env)
     err = LineReader(wl.stderr)
     mm = None
@@ -276,13 +277,8 @@ def check_growth(argv, go_file, go_file_seen_by_workload, extra_args, unavailabl
         plan = subprocess.run([MMTRACE, "--probes", "--json", "--alloc=growth", "-p", str(wl.pid)] + extra_args,
                               capture_output=True, text=True).stdout
         metrics = json.loads(plan)["targets"][0]["metrics"]
-        if unavailable:
-            # stripped, no debug file: said, and nothing made up
-            assert metrics["alloc.arenas"]["coverage"] == "unavailable"
-            assert unavailable in metrics["alloc.arenas"]["reason"]
-            assert p["alloc"]["arenas_allocated"] == 0
-            return
         assert metrics["alloc.arenas"]["coverage"] == "exact"
+        assert ("mmap" in metrics["alloc.arenas"]["reason"]) == by_mmap, metrics["alloc.arenas"]
         grew = s1["allocated total"] - s0["allocated total"]
         assert grew >= 5, "the workload grew the heap by whole arenas"
         assert at_grown["alloc"]["arenas_allocated"] == grew
@@ -291,8 +287,11 @@ def check_growth(argv, go_file, go_file_seen_by_workload, extra_args, unavailabl
         assert released >= 1, "releasing the heap gave arenas back"
         assert p["alloc"]["arenas_freed"] == released
         assert p["alloc"]["arena_alloc_failed"] == 0
-        if not pools:
+        if pools is not True:
+            # hidden by the build, or no such function: said, and nothing made up
             assert metrics["alloc.pools"]["coverage"] == "unavailable"
+            assert pools in metrics["alloc.pools"]["reason"], metrics["alloc.pools"]
+            assert not any(p["alloc"]["pools_acquired"])
             return
         assert metrics["alloc.pools"]["coverage"] == "exact"
         cls, _ = s1["pools"][str(grown["block"])]

@@ -449,3 +449,27 @@ def test_nousdt_polled_command_counts_its_whole_run(command_cell):
     row_ = final["processes"][0]
     assert row_["probe_method"] == POLLED and row_["counts_absolute"] is True
     check_window(row_, [[0, 0, 0, 0.0]] * 3, end)
+
+
+def test_nousdt_polled_growth_arenas_by_mmap(polled_cell, tmp_path):
+    """--alloc=growth where neither the collector nor the arena functions
+    can be probed: GC read from memory, arenas counted at the process's own
+    mmap/munmap calls; arenas allocated and freed equal
+    sys._debugmallocstats(), and pools are unavailable, with the reason."""
+    from test_gc_truth import check_growth
+    cell = polled_cell
+    if hasattr(cell, "env"):
+        go_file = str(tmp_path / "go")
+        check_growth([cell.exe, os.path.join(WORKLOADS, "growth_workload.py")], go_file, go_file, [],
+                     pools="stripped build", by_mmap=True, env=cell.env)
+        return
+    d = tempfile.mkdtemp(prefix="mmtrace-test-", dir=os.path.join(SID, "tmp"))
+    try:
+        for name in ("growth_workload.py", "gc_workload.py"):
+            shutil.copy(os.path.join(WORKLOADS, name), d)
+        inroot = d[len(SID):]
+        argv = polled_argv(cell, "")[:-2] + [os.path.join(inroot, "growth_workload.py")]
+        check_growth(argv, os.path.join(d, "go"), os.path.join(inroot, "go"), [],
+                     pools="python%s-dbg" % cell.version.rsplit(".", 1)[0], by_mmap=True)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
