@@ -160,7 +160,7 @@ deb:
 	rm -rf $(OUT)/deb-src && mkdir -p $(OUT)/deb-src/mmtrace
 	git ls-files -z | xargs -0 cp --parents -P -t $(OUT)/deb-src/mmtrace
 	cd $(OUT)/deb-src/mmtrace && dpkg-buildpackage -b -us -uc -j2 >../build.log 2>&1 || { tail -30 ../build.log; exit 1; }
-	cp $(OUT)/deb-src/mmtrace_$(DEB_VERSION)_$(DEB_ARCH).deb $(OUT)/deb-src/mmtrace_$(DEB_VERSION)_$(DEB_ARCH).changes $(OUT)/
+	cp $(OUT)/deb-src/mmtrace*_$(DEB_VERSION)_$(DEB_ARCH).* $(OUT)/
 	@echo $(DEB)
 
 clean:
