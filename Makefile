@@ -154,7 +154,7 @@ install: $(APP)
 # copy of the tracked files in build/deb-src (it writes into the parent)
 DEB_VERSION = $(shell dpkg-parsechangelog -l debian/changelog -S Version)
 DEB_ARCH    = $(shell dpkg-architecture -q DEB_HOST_ARCH)
-DEB         := $(OUT)/mmtrace_$(DEB_VERSION)_$(DEB_ARCH).deb
+DEB          = $(OUT)/mmtrace_$(DEB_VERSION)_$(DEB_ARCH).deb
 
 deb:
 	rm -rf $(OUT)/deb-src && mkdir -p $(OUT)/deb-src/mmtrace
