@@ -15,6 +15,11 @@ if [ "$(id -u)" != 0 ]; then
 	echo "make-deb-root: $ROOT is missing (run as root to make it)" >&2
 	exit 1
 fi
+# one maker at a time (test runs of other worktrees share the root)
+mkdir -p "$(dirname "$ROOT")"
+exec 9>"$ROOT.lock"
+flock 9
+[ -f "$DONE" ] && exit 0
 mirror=$(sed -n 's/^URIs: *\(http[^ ]*debian\)\/*$/\1/p' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n 1)
 [ -n "$mirror" ] || mirror=$(sed -n 's/^deb \(http[^ ]*debian\)\/* .*/\1/p' /etc/apt/sources.list 2>/dev/null | head -n 1)
 [ -n "$mirror" ] || { echo "make-deb-root: no Debian mirror in the apt sources" >&2; exit 1; }
