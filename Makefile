@@ -62,7 +62,7 @@ FUZZ_CFLAGS  := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover
 FUZZ_SECONDS ?= 60
 
 .DELETE_ON_ERROR:
-.PHONY: all deps demo test unit vmlinux install clean fixtures fuzz fuzz-build
+.PHONY: all deps demo test unit vmlinux install clean fixtures fuzz fuzz-build deb
 
 all: $(APP)
 
@@ -143,9 +143,36 @@ fuzz: fuzz-build
 			$(FUZZ_OUT)/seeds/$$t tests/fuzz/regressions/$$t || exit 1; \
 	done
 
+# the service: under /usr, systemd's own unit directory and /etc; under any
+# other PREFIX, both inside it (systemd reads /usr/local/lib/systemd/system)
+ifeq ($(PREFIX),/usr)
+SYSTEMDUNITDIR ?= $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || echo /lib/systemd/system)
+SYSCONFDIR     ?= /etc
+else
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR     ?= $(PREFIX)/etc
+endif
+
 install: $(APP)
 	install -D -m 0755 $(APP) $(DESTDIR)$(PREFIX)/sbin/mmtrace
 	install -D -m 0644 man/mmtrace.8 $(DESTDIR)$(PREFIX)/share/man/man8/mmtrace.8
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
+	sed 's|@SBINDIR@|$(PREFIX)/sbin|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' packaging/mmtrace.service.in \
+		> $(DESTDIR)$(SYSTEMDUNITDIR)/mmtrace.service
+	install -D -m 0644 packaging/mmtrace.default $(DESTDIR)$(SYSCONFDIR)/default/mmtrace
+
+# make deb: build/mmtrace_VERSION_ARCH.deb with dpkg-buildpackage, from a
+# copy of the tracked files in build/deb-src (it writes into the parent)
+DEB_VERSION = $(shell dpkg-parsechangelog -l debian/changelog -S Version)
+DEB_ARCH    = $(shell dpkg-architecture -q DEB_HOST_ARCH)
+DEB          = $(OUT)/mmtrace_$(DEB_VERSION)_$(DEB_ARCH).deb
+
+deb:
+	rm -rf $(OUT)/deb-src && mkdir -p $(OUT)/deb-src/mmtrace
+	git ls-files -z | xargs -0 cp --parents -P -t $(OUT)/deb-src/mmtrace
+	cd $(OUT)/deb-src/mmtrace && dpkg-buildpackage -b -us -uc -j2 >../build.log 2>&1 || { tail -30 ../build.log; exit 1; }
+	cp $(OUT)/deb-src/mmtrace*_$(DEB_VERSION)_$(DEB_ARCH).* $(OUT)/
+	@echo $(DEB)
 
 clean:
 	rm -rf build build-san build-fuzz

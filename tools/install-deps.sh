@@ -21,6 +21,8 @@ PKGS="$PKGS python3-django"
 PKGS="$PKGS libprotobuf-c-dev protobuf-c-compiler golang-github-google-pprof-dev golang-go"
 # the sid root of the matrix (python3.13/3.14/3.15) is made with debootstrap
 PKGS="$PKGS debootstrap"
+# make deb and its test: the Debian tooling, lintian, setpriv and systemd-analyze
+PKGS="$PKGS debhelper dpkg-dev lintian systemd"
 
 missing=""
 for p in $PKGS; do

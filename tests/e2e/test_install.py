@@ -13,6 +13,12 @@ def test_make_install_respects_prefix(tmp_path):
     assert r.returncode == 0, r.stderr
     exe, man = prefix / "sbin" / "mmtrace", prefix / "share" / "man" / "man8" / "mmtrace.8"
     assert os.access(exe, os.X_OK) and man.is_file()
+    # the service, its unit naming the binary and the default file under the prefix
+    unit, default = prefix / "lib" / "systemd" / "system" / "mmtrace.service", prefix / "etc" / "default" / "mmtrace"
+    assert default.is_file() and "MMTRACE_OPTS=" in default.read_text()
+    text = unit.read_text()
+    assert "\nExecStart=%s --output /dev/null $MMTRACE_OPTS\n" % exe in text, text
+    assert "\nEnvironmentFile=-%s\n" % default in text, text
     assert subprocess.run([str(exe), "--version"], capture_output=True, text=True).stdout.startswith("mmtrace ")
     # the page renders without a single groff warning
     g = subprocess.run(["groff", "-man", "-ww", "-z", str(man)], capture_output=True, text=True)
