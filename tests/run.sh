@@ -85,9 +85,10 @@ e2e "$ROOT/$OUT/mmtrace" e2e
 #  - growth stacks not on Debian's stripped build, which has none (its
 #    collection stacks are the gc-count test's there).
 # SIGKILL tests are left out: a killed mmtrace reaches no exit path, and the
-# attach paths before the kill are those of every other test here.
+# attach paths before the kill are those of every other test here; so is the
+# Debian package's test, which checks the packaged binary, not this one.
 [ -x "$ROOT/build-san/mmtrace" ] && e2e "$ROOT/build-san/mmtrace" e2e-sanitized \
-	-k "not (pyenv-3.9 or pyenv-3.10 or pyenv-3.11 or pyenv-3.13) and not kill_9 \
+	--ignore=tests/e2e/test_deb.py -k "not (pyenv-3.9 or pyenv-3.10 or pyenv-3.11 or pyenv-3.13) and not kill_9 \
 	and not ((folded_metric_choice or threads_attributed or exit_status_is_passed) and not pyenv-3.12) \
 	and not ((exact_text_tables or gc_trigger_is) and not (pyenv-3.12 or debian-3.11])) \
 	and not (sampled_allocation_stacks and not pyenv-3.12) and not (growth_attributed and debian-3.11])"
