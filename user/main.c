@@ -720,7 +720,7 @@ static int run(struct mmtrace *m)
 	 * first; --heap loads nothing and needs only the right to read memory */
 	if (!m->opt.probes_only && !m->opt.heap && geteuid() != 0) {
 		snprintf(m->err, sizeof(m->err),
-			 "must run as root: loading BPF and attaching uprobes needs CAP_BPF and CAP_PERFMON");
+			 "must run as root: loading BPF and attaching uprobes needs CAP_SYS_ADMIN");
 		return MMX_NO_PERMISSION;
 	}
 	m->sigfd = signals_fd();
@@ -732,6 +732,9 @@ static int run(struct mmtrace *m)
 	heap.sigfd = m->sigfd;
 	if (m->opt.heap)
 		return heap_run(&heap);
+	/* arenas at the mmap calls need each process watched by pid: the
+	 * system-wide mode does not do that yet, so its plans do not offer it */
+	m->po.mmap_arenas = !m->opt.all;
 	return m->opt.all ? host_run(&hc) : run_single(m);
 }
 
@@ -760,7 +763,6 @@ int main(int argc, char **argv)
 	 * outside; a command mmtrace starts has no interpreter to read yet when
 	 * it attaches */
 	m.po.allow_poll = true;
-	m.po.mmap_arenas = true;
 	m.po.alloc_growth = m.opt.alloc_growth;
 	m.po.alloc_exact = m.opt.alloc_exact;
 	m.po.stacks = m.opt.stacks || m.opt.folded;
