@@ -17,6 +17,8 @@ PKGS="$PKGS prometheus groff-base"
 PKGS="$PKGS python3-django"
 # the sid root of the matrix (python3.13/3.14/3.15) is made with debootstrap
 PKGS="$PKGS debootstrap"
+# every --json line of the e2e tests is checked against docs/mmtrace.schema.json
+PKGS="$PKGS python3-jsonschema"
 
 missing=""
 for p in $PKGS; do
