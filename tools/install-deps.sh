@@ -23,6 +23,8 @@ PKGS="$PKGS libprotobuf-c-dev protobuf-c-compiler golang-github-google-pprof-dev
 PKGS="$PKGS debootstrap"
 # make deb and its test: the Debian tooling, lintian, setpriv and systemd-analyze
 PKGS="$PKGS debhelper dpkg-dev lintian systemd"
+# every --json line of the e2e tests is checked against docs/mmtrace.schema.json
+PKGS="$PKGS python3-jsonschema"
 
 missing=""
 for p in $PKGS; do

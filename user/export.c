@@ -13,6 +13,7 @@
 #include "discover.h"	/* monotonic_ns */
 #include "exitcodes.h"
 #include "export.h"
+#include "heap_run.h"	/* parse_rss_rollup */
 #include "json.h"
 #include "parse.h"
 
@@ -266,30 +267,118 @@ static void name_track(struct exporters *x, __u32 pid, const char *comm, const c
 	char label[96];
 
 	snprintf(label, sizeof(label), "%s %u (CPython %s)", comm, pid, version);
-	fprintf(x->trace, "%s{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":%u,\"args\":{\"name\":",
-		x->trace_first ? "" : ",\n", pid);
+	fprintf(x->trace, "%s{\"name\":\"process_name\",\"ph\":\"M\",\"ts\":0,\"pid\":%u,\"tid\":%u,"
+		"\"args\":{\"name\":", x->trace_first ? "" : ",\n", pid, pid);
 	json_string(x->trace, label);	/* a comm can hold any bytes */
 	fputs("}}", x->trace);
 	x->trace_first = false;
 }
 
-void exporters_pause(struct exporters *x, const struct mm_pause_event *e, const char *comm, const char *version,
-		     bool *named)
+static void write_slice(struct exporters *x, const struct mm_pause_event *e, const char *frames)
 {
 	double end_us = (double)e->ts_ns / 1e3, dur_us = (double)e->pause_ns / 1e3;
 
+	fprintf(x->trace, "%s{\"name\":\"gc gen%u\",\"cat\":\"gc\",\"ph\":\"X\",\"ts\":%.3f,\"dur\":%.3f,"
+		"\"pid\":%u,\"tid\":%u,\"args\":{\"generation\":%u,\"collected\":%llu,\"uncollectable\":%llu,"
+		"\"pause_ns\":%llu", x->trace_first ? "" : ",\n", e->generation, end_us - dur_us, dur_us, e->pid, e->tid,
+		e->generation, (unsigned long long)e->collected, (unsigned long long)e->uncollectable,
+		(unsigned long long)e->pause_ns);
+	if (frames) {
+		fputs(",\"stack\":", x->trace);
+		json_string(x->trace, frames);
+	}
+	fputs("}}", x->trace);
+	x->trace_first = false;
+}
+
+/* Writes the pending slice i (with frames, or without) and forgets it. */
+static void flush_pending(struct exporters *x, int i, const char *frames)
+{
+	write_slice(x, &x->pending[i], frames);
+	memmove(&x->pending[i], &x->pending[i + 1], (size_t)(x->npending - i - 1) * sizeof(x->pending[0]));
+	x->npending--;
+}
+
+void exporters_pause(struct exporters *x, const struct mm_pause_event *e, const char *comm, const char *version,
+		     bool *named)
+{
 	if (!x->trace)
 		return;
 	if (named && !*named) {
 		name_track(x, e->pid, comm, version);
 		*named = true;
 	}
-	fprintf(x->trace, "%s{\"name\":\"gc gen%u\",\"cat\":\"gc\",\"ph\":\"X\",\"ts\":%.3f,\"dur\":%.3f,"
-		"\"pid\":%u,\"tid\":%u,\"args\":{\"generation\":%u,\"collected\":%llu,\"uncollectable\":%llu,"
-		"\"pause_ns\":%llu}}", x->trace_first ? "" : ",\n", e->generation, end_us - dur_us, dur_us, e->pid, e->tid,
-		e->generation, (unsigned long long)e->collected, (unsigned long long)e->uncollectable,
-		(unsigned long long)e->pause_ns);
+	if (!x->trace_stacks) {
+		write_slice(x, e, NULL);
+		return;
+	}
+	/* its stack follows it in the ring buffer; the oldest waits no more */
+	if (x->npending == TRACE_PENDING)
+		flush_pending(x, 0, NULL);
+	x->pending[x->npending++] = *e;
+}
+
+void exporters_gc_stack(struct exporters *x, const struct mm_stack_event *e, const char *frames)
+{
+	int i = 0;
+
+	if (!x->trace)
+		return;
+	while (i < x->npending) {
+		const struct mm_pause_event *p = &x->pending[i];
+
+		if (p->pid != e->pid || p->tid != e->tid) {
+			i++;
+		} else if (p->generation == e->generation && p->pause_ns == e->pause_ns) {
+			flush_pending(x, i, frames);
+			return;
+		} else {
+			flush_pending(x, i, NULL);	/* an earlier one of this thread: its stack was lost */
+		}
+	}
+}
+
+static void counter(struct exporters *x, const struct report_row *row, const char *name, double ts_us,
+		    long long value)
+{
+	fprintf(x->trace, "%s{\"name\":\"%s\",\"cat\":\"memory\",\"ph\":\"C\",\"ts\":%.3f,\"pid\":%d,"
+		"\"tid\":%d,\"args\":{\"value\":%lld}}", x->trace_first ? "" : ",\n", name, ts_us, row->pid, row->pid,
+		value);
 	x->trace_first = false;
+}
+
+void exporters_counters(struct exporters *x, const struct report *r, uint64_t mono_ns)
+{
+	double ts_us = (double)mono_ns / 1e3;
+	char buf[4096];
+	unsigned long long rss;
+	long long live;
+	int i, d;
+
+	if (!x->trace)
+		return;
+	for (i = 0; i < r->n; i++) {
+		const struct report_row *row = &r->rows[i];
+		const struct heap_view *h = row->heap && !row->heap->error ? row->heap : NULL;
+
+		if (row->exited)
+			continue;
+		/* the snapshot's own RSS, else read the same way (smaps_rollup) */
+		rss = h ? h->rss_bytes :
+		      read_proc_text(row->pid, "smaps_rollup", buf, sizeof(buf)) > 0 ? parse_rss_rollup(buf) : 0;
+		if (rss)
+			counter(x, row, "rss_bytes", ts_us, (long long)rss);
+		if (h && h->snap->pymalloc_ok)
+			counter(x, row, "pymalloc_arena_bytes", ts_us, (long long)h->snap->bytes_in_arenas);
+		if (r->growth && row->plan->metrics[M_ARENAS].cov != COV_UNAVAILABLE)
+			counter(x, row, "pymalloc_arenas_net", ts_us,
+				(long long)(row->gc.growth.arenas_allocated - row->gc.growth.arenas_freed));
+		if (row->exact) {
+			for (live = 0, d = 0; d < ALLOC_DOMAINS; d++)
+				live += row->exact->d[d].live_bytes;
+			counter(x, row, "exact_live_bytes", ts_us, live);
+		}
+	}
 }
 
 void exporters_close(struct exporters *x)
@@ -298,6 +387,8 @@ void exporters_close(struct exporters *x)
 		close(x->listen_fd);
 	x->listen_fd = -1;
 	if (x->trace) {
+		while (x->npending)
+			flush_pending(x, 0, NULL);
 		fputs("\n]\n", x->trace);
 		fclose(x->trace);
 		x->trace = NULL;

@@ -27,12 +27,18 @@ struct export_opts {
 	enum metric_scheme names;	/* --metric-names */
 };
 
+/* collections whose slice waits for its Python stack (--stacks) */
+#define TRACE_PENDING 64
+
 struct exporters {
 	int listen_fd;			/* -1 when off */
 	char metrics_path[4096];
 	char metrics_tmp[4096 + 8];
 	FILE *trace;
 	bool trace_first;		/* no event written yet */
+	bool trace_stacks;		/* slices carry their stack: written when it comes */
+	struct mm_pause_event pending[TRACE_PENDING];
+	int npending;
 	unsigned long long http_dropped;	/* scrape clients too slow to serve */
 	enum metric_scheme names;
 };
@@ -51,6 +57,12 @@ void exporters_tick(struct exporters *x, const struct report *r);
  * flag (its first event names the track), NULL when the process is unknown. */
 void exporters_pause(struct exporters *x, const struct mm_pause_event *e, const char *comm, const char *version,
 		     bool *named);
+/* The Python stack of the collection that just ended (STACK_GC), folded
+ * outermost first, NULL when it could not be named: its slice is written. */
+void exporters_gc_stack(struct exporters *x, const struct mm_stack_event *e, const char *frames);
+/* Counter tracks of each row at a report (CLOCK_MONOTONIC ns): RSS, pymalloc
+ * arena bytes (--heap=live), net arenas (--alloc=growth), live bytes (--alloc=exact). */
+void exporters_counters(struct exporters *x, const struct report *r, uint64_t mono_ns);
 void exporters_close(struct exporters *x);
 
 /* The Prometheus text exposition of r (present_metrics.c). */

@@ -222,6 +222,7 @@ static void on_stack(void *ctx, const struct mm_stack_event *e)
 {
 	struct mmtrace *m = ctx;
 	int i = target_index(m, (pid_t)e->pid);
+	const struct stack_entry *s = NULL;
 
 	if (i < 0)
 		return;
@@ -231,9 +232,11 @@ static void on_stack(void *ctx, const struct mm_stack_event *e)
 			m->sym_failed_ns[i] = monotonic_ns();
 	}
 	if (m->sym_open[i])
-		stacks_add(&m->stacks, &m->sym[i], e);
+		s = stacks_add(&m->stacks, &m->sym[i], e);
 	else
 		m->stacks.dropped++;	/* the process could not be read: counted, not named wrongly */
+	if (e->metric == STACK_GC)	/* its collection's slice waits for it */
+		exporters_gc_stack(&m->ex, e, s ? s->frames : NULL);
 }
 
 static int open_collector(struct mmtrace *m)
@@ -453,6 +456,7 @@ static void report(struct mmtrace *m, bool final)
 
 	fresh_report(m, final, false, &r);
 	exporters_tick(&m->ex, &r);
+	exporters_counters(&m->ex, &r, monotonic_ns());
 	if (m->opt.json) {
 		present_json(m->out, &r);
 		return;
@@ -618,9 +622,12 @@ static void print_probes(struct mmtrace *m)
 static int open_exporters(struct mmtrace *m)
 {
 	struct export_opts eo = { m->opt.openmetrics, m->opt.openmetrics_file, m->opt.trace_file, m->opt.metric_names };
+	int rc;
 
 	m->exporting = true;
-	return exporters_open(&m->ex, &eo, m->err, sizeof(m->err));
+	rc = exporters_open(&m->ex, &eo, m->err, sizeof(m->err));
+	m->ex.trace_stacks = m->po.stacks;	/* each slice carries its collection's stack */
+	return rc;
 }
 
 /* Fault injection for the tests: MMTRACE_TEST_ATTACH_DELAY_MS widens the

@@ -101,7 +101,7 @@ static struct stack_entry *find(struct stack_table *t, const char *frames, const
 	return &t->slots[i];
 }
 
-void stacks_add(struct stack_table *t, struct symbolizer *sym, const struct mm_stack_event *e)
+const struct stack_entry *stacks_add(struct stack_table *t, struct symbolizer *sym, const struct mm_stack_event *e)
 {
 	char *frames = fold(sym, e);
 	pid_t tid = (pid_t)e->tid;
@@ -109,7 +109,7 @@ void stacks_add(struct stack_table *t, struct symbolizer *sym, const struct mm_s
 
 	if (!frames || ((t->n + 1) * 2 > t->cap && grow(t))) {
 		free(frames);
-		return;
+		return NULL;
 	}
 	t->events++;
 	t->truncated += !!(e->flags & STACK_TRUNCATED);
@@ -125,7 +125,7 @@ void stacks_add(struct stack_table *t, struct symbolizer *sym, const struct mm_s
 		tid = 0;
 		t->overflowed++;
 		if (!frames)
-			return;
+			return NULL;
 		s = find(t, frames, e, tid);
 		t->others += !s->frames;
 	}
@@ -138,6 +138,7 @@ void stacks_add(struct stack_table *t, struct symbolizer *sym, const struct mm_s
 	s->weight += e->weight;
 	s->count++;
 	s->pause_ns += e->pause_ns;
+	return s;
 }
 
 const char *folded_metric_name(enum folded_metric m)

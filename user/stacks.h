@@ -47,8 +47,9 @@ struct stack_table {
 
 void stacks_init(struct stack_table *t);
 void stacks_free(struct stack_table *t);
-/* One event, symbolised now (the frames may be gone later). */
-void stacks_add(struct stack_table *t, struct symbolizer *sym, const struct mm_stack_event *e);
+/* One event, symbolised now (the frames may be gone later); the entry it
+ * was counted in, NULL when it was not. */
+const struct stack_entry *stacks_add(struct stack_table *t, struct symbolizer *sym, const struct mm_stack_event *e);
 
 const char *folded_metric_name(enum folded_metric m);
 /* -1 when name is none of them */

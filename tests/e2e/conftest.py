@@ -17,6 +17,7 @@ PYENV = "/root/.pyenv/versions"
 MINORS = ["3.8", "3.9", "3.10", "3.11", "3.12", "3.13"]
 DEBIAN_PY = "/usr/bin/python3.11"
 NO_DEBUG_DIR = "/nonexistent-debug-dir"
+SCHEMA = os.path.join(ROOT, "docs", "mmtrace.schema.json")
 
 
 def pyenv_interpreter(minor):
@@ -93,6 +94,8 @@ class LineReader:
             while b"\n" in self.buf:
                 line, self.buf = self.buf.split(b"\n", 1)
                 text = line.decode(errors="replace")
+                if text.startswith("{"):
+                    schema_check_text(text)
                 if match is None or text.startswith(match):
                     return text
             left = deadline - time.monotonic()
@@ -129,8 +132,87 @@ def go(go_file, name):
     open(go_file + "." + name, "w").close()
 
 
+_validator = []
+# (argv, message) of every --json line that did not match docs/mmtrace.schema.json
+SCHEMA_VIOLATIONS = []
+schema_cost = {"lines": 0, "seconds": 0.0}
+
+
+def schema_validator():
+    """The validator of docs/mmtrace.schema.json, built once per session;
+    None without python3-jsonschema (a failure under CI)."""
+    if not _validator:
+        try:
+            import jsonschema
+        except ImportError:
+            if os.environ.get("CI") == "true":
+                raise
+            _validator.append(None)
+        else:
+            with open(SCHEMA) as f:
+                _validator.append(jsonschema.Draft202012Validator(json.load(f)))
+    return _validator[0]
+
+
+def schema_check(d, argv):
+    """Records a line of mmtrace --json that does not match the schema;
+    the test that produced it fails (check_schema_violations)."""
+    v = schema_validator()
+    if v is None:
+        return None
+    import jsonschema
+    t0 = time.perf_counter()
+    err = jsonschema.exceptions.best_match(v.iter_errors(d))
+    schema_cost["lines"] += 1
+    schema_cost["seconds"] += time.perf_counter() - t0
+    if err is None:
+        return None
+    msg = "mmtrace %s: a --json line does not match docs/mmtrace.schema.json at /%s: %s (schema: %s)\nline: %s" % (
+        " ".join(argv), "/".join(str(p) for p in err.absolute_path), err.message[:500],
+        "/".join(str(p) for p in err.absolute_schema_path), json.dumps(d)[:2000])
+    SCHEMA_VIOLATIONS.append(msg)
+    return msg
+
+
+def schema_check_text(text, argv=("(a pipe read by LineReader)",)):
+    """A line that parses as one of mmtrace's JSON lines is checked; others
+    (a workload's, a line the test itself finds broken) are left to the test."""
+    try:
+        d = json.loads(text)
+    except ValueError:
+        return None
+    if isinstance(d, dict) and ({"processes", "event", "targets"} & set(d)):
+        return schema_check(d, list(argv))
+    return None
+
+
+def is_json_run(args):
+    return "--json" in args or "-j" in args
+
+
 def run_mmtrace(args, **kw):
-    return subprocess.run([MMTRACE] + args, capture_output=True, text=True, timeout=60, **kw)
+    r = subprocess.run([MMTRACE] + args, capture_output=True, text=True, timeout=60, **kw)
+    if is_json_run(args):
+        for line in r.stdout.splitlines():
+            if line.startswith("{"):
+                schema_check_text(line, args)
+    return r
+
+
+def pytest_terminal_summary(terminalreporter):
+    if schema_cost["lines"]:
+        terminalreporter.write_line("schema: %d --json lines validated in %.2f s" %
+                                    (schema_cost["lines"], schema_cost["seconds"]))
+
+
+@pytest.fixture(autouse=True)
+def check_schema_violations():
+    """Fails the test during which mmtrace printed a line off the schema."""
+    seen = len(SCHEMA_VIOLATIONS)
+    yield
+    new = SCHEMA_VIOLATIONS[seen:]
+    if new:
+        pytest.fail("%d --json line(s) off the schema; the first:\n%s" % (len(new), new[0]), pytrace=False)
 
 
 def stop(proc, sig=signal.SIGINT, timeout=20):
@@ -198,6 +280,7 @@ class Traced:
         import queue
         import threading
         self.reports, self.events, self.stderr = queue.Queue(), [], []
+        self.argv, self.violations = list(argv), []
         self.p = subprocess.Popen([MMTRACE] + list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                   text=True, **kw)
         self.last = None
@@ -209,11 +292,36 @@ class Traced:
     def _read_out(self):
         for line in self.p.stdout:
             d = json.loads(line)
+            if self._schema_sample(d):
+                bad = schema_check(self._schema_rows(d), self.argv)
+                if bad:
+                    self.violations.append(bad)
             if "event" in d:
                 self.events.append(d)
             else:
                 self.reports.put(d)
         self.reports.put(None)
+
+    def _schema_sample(self, d):
+        """The lines checked against the schema: every event, the first
+        reports, every tenth after them and the final one (a system-wide
+        report carries every CPython process of the machine: ~3 ms each)."""
+        if "event" in d or d.get("final"):
+            return True
+        self.nreports = getattr(self, "nreports", 0) + 1
+        return self.nreports <= 5 or self.nreports % 10 == 0
+
+    @staticmethod
+    def _schema_rows(d):
+        """A system-wide report lists every CPython process of the machine:
+        one row of each kind is checked (keys, probe method, origin, ended)."""
+        rows = d.get("processes")
+        if "event" in d or not rows or len(rows) <= 4:
+            return d
+        kinds = {}
+        for r in rows:
+            kinds.setdefault((frozenset(r), r.get("probe_method"), r.get("traced_from"), r.get("exited")), r)
+        return dict(d, processes=list(kinds.values()))
 
     def _read_err(self):
         for line in self.p.stderr:
@@ -223,6 +331,7 @@ class Traced:
         import queue
         deadline = time.monotonic() + timeout
         while True:
+            assert not self.violations, self.violations[0]
             left = deadline - time.monotonic()
             try:
                 r = self.reports.get(timeout=max(left, 0.01))

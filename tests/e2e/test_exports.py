@@ -600,3 +600,113 @@ def test_slow_scrape_clients_do_not_stall_reports(tmp_path):
         w.finish()
         if mm:
             mm.finish()
+
+
+def test_json_schema_is_valid_and_documented():
+    """docs/mmtrace.schema.json is itself a valid JSON Schema, the README
+    points at it, and its objects are closed: a field it does not describe
+    is refused (every --json line of the suite is checked in conftest)."""
+    jsonschema = pytest.importorskip("jsonschema")
+    from conftest import ROOT, SCHEMA
+    with open(SCHEMA) as f:
+        schema = json.load(f)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    with open(os.path.join(ROOT, "README.md")) as f:
+        assert "docs/mmtrace.schema.json" in f.read()
+    v = jsonschema.Draft202012Validator(schema)
+    r = run_mmtrace(["--json", "--probes", "-p", str(os.getpid())])
+    assert r.returncode == 0, r.stderr
+    plan = json.loads(r.stdout)
+    assert v.is_valid(plan)
+    plan["targets"][0]["new_field"] = 1
+    assert not v.is_valid(plan), "closed objects refuse a field the schema does not describe"
+
+
+def check_trace_file(events):
+    """The Trace Event Format's rules, as Perfetto's JSON importer reads them:
+    every event has ph, ts, pid, tid; complete events a duration >= 0;
+    counters numeric args; B/E pairs nest per thread; the slices of one
+    thread do not overlap (ts and dur are written to 0.001 us)."""
+    open_b = {}
+    slices = {}
+    for e in events:
+        assert {"ph", "ts", "pid", "tid", "name"} <= set(e), e
+        assert isinstance(e["ts"], (int, float)) and isinstance(e["pid"], int) and isinstance(e["tid"], int), e
+        ph = e["ph"]
+        assert ph in ("X", "B", "E", "C", "M"), e
+        if ph == "X":
+            assert isinstance(e["dur"], (int, float)) and e["dur"] >= 0, e
+            slices.setdefault((e["pid"], e["tid"]), []).append((e["ts"], e["ts"] + e["dur"], e))
+        elif ph == "B":
+            open_b.setdefault((e["pid"], e["tid"]), []).append(e)
+        elif ph == "E":
+            stack = open_b.get((e["pid"], e["tid"]))
+            assert stack, "E without an open B: %s" % e
+            b = stack.pop()
+            assert e["ts"] >= b["ts"] and e.get("name", b["name"]) == b["name"], (b, e)
+        elif ph == "C":
+            assert e["args"] and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                     for v in e["args"].values()), e
+    for key, stack in open_b.items():
+        assert not stack, "B without its E on %s: %s" % (key, stack)
+    for key, s in slices.items():
+        s.sort(key=lambda x: x[0])
+        for (_, end, a), (start, _, b) in zip(s, s[1:]):
+            assert start >= end - 0.002, "overlapping slices on %s: %s %s" % (key, a, b)
+
+
+@pytest.mark.parametrize("alloc", ["--alloc=growth", "--alloc=exact"])
+def test_trace_counters_and_collection_stacks(tmp_path, alloc):
+    """--trace with --heap=live, --alloc and --stacks: at each report a
+    counter event per figure (RSS, pymalloc arena bytes, net arenas or
+    live bytes) equal to the same report's JSON; one slice per collection,
+    per generation as many as gc.get_stats() counted, each carrying the
+    stack that triggered it, equal to the JSON's gc-count stacks."""
+    from collections import Counter
+    from conftest import Traced, stop
+    exe = interpreter_or_skip("3.12")
+    trace = tmp_path / "gc.trace.json"
+    w = Workload([exe], tmp_path, "tc", args=("150" if alloc == "--alloc=growth" else "20",))
+    mm, reports = None, []
+    keep = lambda pred: lambda r: reports.append(r) or pred(r)
+    try:
+        start, _ = w.barrier("START")
+        mm = Traced(["--json", "--trace", str(trace), "--heap=live", alloc, "--stacks", "-p", str(w.pid), "0.2"])
+        mm.report(keep(lambda r: True))
+        w.go("START")
+        end, _ = w.barrier("END")
+        window = [e[0] - s[0] for s, e in zip(start, end)]
+        mm.report(keep(lambda r: [c[0] for c in mm_triplets(row(r, w.pid))] == window))
+        stop(mm.p)
+        final = mm.report(keep(lambda r: r["final"]), what="final report")
+    finally:
+        w.finish()
+        if mm and mm.p.poll() is None:
+            stop(mm.p)
+    events = json.loads(trace.read_text())
+    check_trace_file(events)
+    p = row(final, w.pid)
+    mine = [e for e in events if e["pid"] == w.pid and e["ph"] == "X"]
+    for g in range(3):
+        assert len([e for e in mine if e["args"]["generation"] == g]) == p["gc"]["collections"][g] == window[g]
+    # counters: in report order, the figures the same report printed
+    rows = [row(r, w.pid) for r in reports]
+    assert all("heap_error" not in x and "heap" in x for x in rows), rows[-1]
+    want = {"rss_bytes": [x["rss_bytes"] for x in rows],
+            "pymalloc_arena_bytes": [x["heap"]["arena_bytes"] for x in rows],
+            # the exact level includes the growth figures
+            "pymalloc_arenas_net": [x["alloc"]["arenas_allocated"] - x["alloc"]["arenas_freed"] for x in rows]}
+    if alloc == "--alloc=exact":
+        want["exact_live_bytes"] = [sum(d["live_bytes"] for d in x["alloc_exact"]["domains"].values())
+                                    for x in rows]
+    got = {}
+    for e in events:
+        if e["ph"] == "C" and e["pid"] == w.pid:
+            got.setdefault(e["name"], []).append(e["args"]["value"])
+    assert got == want
+    # each collection's slice carries its stack: the same stacks, as often, as the JSON's
+    assert all("stack" in e["args"] for e in mine), [e for e in mine if "stack" not in e["args"]][:3]
+    slices = Counter((e["tid"], e["args"]["generation"], e["args"]["stack"]) for e in mine)
+    gc_count = p["stacks"]["gc-count"]
+    assert len(gc_count) < 20, "every stack is listed"
+    assert slices == Counter({(s["tid"], s["generation"], ";".join(s["frames"])): s["count"] for s in gc_count})
