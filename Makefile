@@ -36,7 +36,7 @@ LIB_SRCS  := user/elf_file.c user/resolve.c user/layout.c user/plan.c user/plan_
              user/present_stacks.c user/options.c user/parse.c user/export.c user/present_metrics.c user/registry.c user/proctable.c user/discover_host.c user/host.c
 # _Py_DebugOffsets: the reader and one schema per minor
 LIB_SRCS  += user/gcpoll.c
-PYOFF_SRCS := user/pyoffsets.c user/pyoffsets_313.c user/pyoffsets_314.c user/pyoffsets_315.c
+PYOFF_SRCS := user/pyoffsets.c user/pyoffsets_313.c user/pyoffsets_314.c user/pyoffsets_315.c user/pyoffsets_dwarf.c
 LIB_SRCS  += $(PYOFF_SRCS)
 # --pprof: profile.proto's C, generated from the file Debian's pprof package installs
 PPROF_PROTO := /usr/share/gocode/src/github.com/google/pprof/proto/profile.proto

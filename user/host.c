@@ -18,6 +18,7 @@
 #include "exitcodes.h"
 #include "export.h"
 #include "host.h"
+#include "pyoffsets_dwarf.h"
 #include "present.h"
 #include "proctable.h"
 #include "registry.h"
@@ -699,20 +700,28 @@ static void plan_pid(void *arg, pid_t pid)
 static int print_host_probes(struct host *h)
 {
 	struct probe_view *v;
+	char (*offsets)[384];
 	int i;
 
 	discover_host_each(plan_pid, h);
 	if (stop_pending(h->c->ro->stop))
 		return MMX_OK;	/* main() says how it ended */
 	v = calloc((size_t)h->reg.nbins + 1, sizeof(*v));
-	if (!v)
+	offsets = calloc((size_t)h->reg.nbins + 1, sizeof(*offsets));
+	if (!v || !offsets) {
+		free(v);
+		free(offsets);
 		return MMX_INTERNAL;
-	for (i = 0; i < h->reg.nbins; i++)
-		v[i] = (struct probe_view){ 0, NULL, &interp(h, i)->bin, &interp(h, i)->plan };
+	}
+	for (i = 0; i < h->reg.nbins; i++) {
+		pyoff_describe(&interp(h, i)->bin, offsets[i], sizeof(offsets[i]));
+		v[i] = (struct probe_view){ 0, NULL, &interp(h, i)->bin, &interp(h, i)->plan, offsets[i] };
+	}
 	(h->c->opt->json ? present_probes_json : present_probes_text)(h->c->out, v, h->reg.nbins);
 	if (!h->reg.nbins && !h->c->opt->json)
 		fprintf(h->c->out, "no running process maps a CPython interpreter\n");
 	free(v);
+	free(offsets);
 	return MMX_OK;
 }
 

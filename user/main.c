@@ -27,6 +27,7 @@
 #include "parse.h"
 #include "present.h"
 #include "pprof.h"
+#include "pyoffsets_dwarf.h"
 #include "stacks.h"
 #include "stop.h"
 #include "symbolize.h"
@@ -609,12 +610,15 @@ static int child_exit_code(const struct mmtrace *m)
 
 static void print_probes(struct mmtrace *m)
 {
+	static char offsets[OPT_MAX_PIDS][384];
 	struct probe_view v[OPT_MAX_PIDS];
 	int i;
 
-	for (i = 0; i < m->ntargets; i++)
+	for (i = 0; i < m->ntargets; i++) {
+		pyoff_describe(&m->targets[i].bin, offsets[i], sizeof(offsets[i]));
 		v[i] = (struct probe_view){ m->targets[i].pid, m->targets[i].comm, &m->targets[i].bin,
-					    &m->targets[i].plan };
+					    &m->targets[i].plan, offsets[i] };
+	}
 	(m->opt.json ? present_probes_json : present_probes_text)(m->out, v, m->ntargets);
 }
 

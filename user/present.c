@@ -231,6 +231,8 @@ void present_probes_text(FILE *f, const struct probe_view *ts, int n)
 		fprintf(f, "  symbols: %s%s%s\n", sym_source_name(t->bin->sym_source),
 			t->bin->debug_path[0] ? " " : "", t->bin->debug_path);
 		fprintf(f, "  usdt:    %s\n", t->bin->has_gc_usdt ? "python:gc__start, python:gc__done" : "none");
+		if (t->offsets)
+			fprintf(f, "  offsets: %s\n", t->offsets);
 		fprintf(f, "  sites (%s):\n", t->plan->method);
 		if (t->plan->polled)
 			fprintf(f, "  none: the interpreter's own GC counters are read from its memory at each "

@@ -72,6 +72,7 @@ struct probe_view {
 	const char *comm;
 	const struct python_binary *bin;
 	const struct probe_plan *plan;
+	const char *offsets;	/* where CPython's offsets came from, and their cross-check */
 };
 
 /* present.c: one-process table and histograms, probe plan as text */

@@ -274,6 +274,7 @@ static void probes_json_target(FILE *f, const struct probe_view *t)
 	json_key(f, "debug_file", &first), json_string(f, t->bin->debug_path);
 	json_key(f, "debug_hint", &first), json_string(f, t->bin->debug_hint);
 	json_key(f, "usdt", &first), fputs(t->bin->has_gc_usdt ? "true" : "false", f);
+	json_key(f, "offsets", &first), json_string(f, t->offsets ? t->offsets : "");
 	json_key(f, "method", &first), json_string(f, t->plan->method);
 	json_key(f, "sites", &first), fputc('[', f);
 	for (j = 0; j < t->plan->nsites; j++) {

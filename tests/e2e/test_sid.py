@@ -185,6 +185,9 @@ def test_sid_probe_plan_finds_debug_file_in_its_root(sid):
             assert t["symbol_source"] == "build-id debug file", t
             # under mmtrace's own name for the root's file, which outlives the process
             assert t["debug_file"].startswith(SID + "/usr/lib/debug/.build-id/"), t
+            # the file's own offsets, cross-checked with that DWARF: no difference
+            assert "from the file's _Py_DebugOffsets" in t["offsets"], t["offsets"]
+            assert "cross-checked with its DWARF: all " in t["offsets"], t["offsets"]
     finally:
         wl.finish()
 

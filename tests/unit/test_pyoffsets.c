@@ -15,6 +15,7 @@
 #include "dwarf_layout.h"
 #include "plan.h"
 #include "pyoffsets.h"
+#include "pyoffsets_dwarf.h"
 #include "resolve.h"
 #include "stack_layout.h"
 
@@ -255,57 +256,6 @@ static void test_names(void **state)
 	assert_string_equal(small, "runtime_sta");
 }
 
-/* Where DWARF has each value: a member path in a struct, or (no members)
- * the struct's size; the names are CPython's own. */
-static const struct {
-	const char *type;
-	const char *members[DWARF_QUERY_DEPTH];
-} truth[PYOFF__COUNT] = {
-	[PYOFF_RUNTIME_SIZE] = { "pyruntimestate", { NULL } },
-	[PYOFF_RUNTIME_INTERPRETERS_HEAD] = { "pyruntimestate", { "interpreters", "head" } },
-	[PYOFF_INTERP_SIZE] = { "_is", { NULL } },
-	[PYOFF_INTERP_NEXT] = { "_is", { "next" } },
-	[PYOFF_INTERP_THREADS_HEAD] = { "_is", { "threads", "head" } },
-	[PYOFF_INTERP_THREADS_MAIN] = { "_is", { "threads", "main" } },
-	[PYOFF_INTERP_GC] = { "_is", { "gc" } },
-	[PYOFF_INTERP_CEVAL_GIL] = { "_is", { "ceval", "gil" } },
-	[PYOFF_INTERP_GIL_RUNTIME_STATE] = { "_is", { "_gil" } },
-	[PYOFF_INTERP_GIL_LOCKED] = { "_is", { "_gil", "locked" } },
-	[PYOFF_INTERP_GIL_HOLDER] = { "_is", { "_gil", "last_holder" } },
-	[PYOFF_THREAD_SIZE] = { "_ts", { NULL } },
-	[PYOFF_THREAD_NEXT] = { "_ts", { "next" } },
-	[PYOFF_THREAD_INTERP] = { "_ts", { "interp" } },
-	[PYOFF_THREAD_CURRENT_FRAME] = { "_ts", { "current_frame" } },
-	[PYOFF_THREAD_BASE_FRAME] = { "_ts", { "base_frame" } },
-	[PYOFF_THREAD_THREAD_ID] = { "_ts", { "thread_id" } },
-	[PYOFF_THREAD_NATIVE_THREAD_ID] = { "_ts", { "native_thread_id" } },
-	[PYOFF_FRAME_SIZE] = { "_PyInterpreterFrame", { NULL } },
-	[PYOFF_FRAME_PREVIOUS] = { "_PyInterpreterFrame", { "previous" } },
-	[PYOFF_FRAME_EXECUTABLE] = { "_PyInterpreterFrame", { "f_executable" } },
-	[PYOFF_FRAME_INSTR_PTR] = { "_PyInterpreterFrame", { "instr_ptr" } },
-	[PYOFF_FRAME_OWNER] = { "_PyInterpreterFrame", { "owner" } },
-	[PYOFF_CODE_SIZE] = { "PyCodeObject", { NULL } },
-	[PYOFF_CODE_FILENAME] = { "PyCodeObject", { "co_filename" } },
-	[PYOFF_CODE_NAME] = { "PyCodeObject", { "co_name" } },
-	[PYOFF_CODE_QUALNAME] = { "PyCodeObject", { "co_qualname" } },
-	[PYOFF_CODE_LINETABLE] = { "PyCodeObject", { "co_linetable" } },
-	[PYOFF_CODE_FIRSTLINENO] = { "PyCodeObject", { "co_firstlineno" } },
-	[PYOFF_CODE_CO_CODE_ADAPTIVE] = { "PyCodeObject", { "co_code_adaptive" } },
-	[PYOFF_OBJECT_SIZE] = { "_object", { NULL } },
-	[PYOFF_OBJECT_OB_TYPE] = { "_object", { "ob_type" } },
-	[PYOFF_TYPE_SIZE] = { "_typeobject", { NULL } },
-	[PYOFF_TYPE_TP_NAME] = { "_typeobject", { "tp_name" } },
-	[PYOFF_UNICODE_SIZE] = { "PyUnicodeObject", { NULL } },
-	[PYOFF_UNICODE_STATE] = { "PyASCIIObject", { "state" } },
-	[PYOFF_UNICODE_LENGTH] = { "PyASCIIObject", { "length" } },
-	[PYOFF_UNICODE_ASCIIOBJECT_SIZE] = { "PyASCIIObject", { NULL } },
-	[PYOFF_GC_SIZE] = { "_gc_runtime_state", { NULL } },
-	[PYOFF_GC_COLLECTING] = { "_gc_runtime_state", { "collecting" } },
-	[PYOFF_GC_FRAME] = { "_gc_runtime_state", { "frame" } },
-	[PYOFF_GC_GENERATION_STATS_SIZE] = { "gc_stats", { NULL } },
-	[PYOFF_GC_GENERATION_STATS] = { "_gc_runtime_state", { "generation_stats" } },
-};
-
 /* Per field: [0] its value, [1] its position in _Py_DebugOffsets (the
  * group and field names are the struct's own members); then the struct's
  * size. */
@@ -323,8 +273,7 @@ static void ask(struct answers *a)
 	for (f = 0; f < PYOFF__COUNT; f++) {
 		char *dot;
 
-		a->q[f][0].type = truth[f].type;
-		memcpy(a->q[f][0].members, truth[f].members, sizeof(truth[f].members));
+		pyoff_dwarf_query(f, &a->q[f][0]);	/* the product's own table of names */
 		snprintf(a->names[f], sizeof(a->names[f]), "%s", pyoff_field_name(f));
 		dot = strchr(a->names[f], '.');
 		assert_non_null(dot);
@@ -574,6 +523,38 @@ static void test_real_sid_314_plan(void **state)
 	free(plan);
 }
 
+/* --probes' cross-check: the sid build's offsets all agree with its DWARF;
+ * one moved by 24 bytes (as 3.14.5 moved interp fields) is the one named. */
+static void test_crosscheck_flags_a_difference(void **state)
+{
+	struct resolve_opts ro = { .debug_dirs = { SID "/usr/lib/debug" }, .ndebug_dirs = 1 };
+	struct python_binary *pb = malloc(sizeof(*pb));
+	struct pyoff_check c;
+	char line[384];
+
+	(void)state;
+	assert_non_null(pb);
+	if (access(SID "/usr/bin/python3.14", R_OK) || resolve_python(SID "/usr/bin/python3.14", &ro, pb) ||
+	    !pb->debug_path[0]) {
+		print_message("SKIP: no sid python3.14 with its debug file under " SID "\n");
+		missing_cell();
+	}
+	assert_int_equal(pyoff_crosscheck(&pb->pyoff, pb->debug_path, &c), 0);
+	assert_int_equal(c.differ, 0);
+	assert_true(c.agree >= 30);
+	pyoff_describe(pb, line, sizeof(line));
+	assert_non_null(strstr(line, "all "));
+	pb->pyoff.f[PYOFF_INTERP_GC].value += 24;
+	assert_int_equal(pyoff_crosscheck(&pb->pyoff, pb->debug_path, &c), 0);
+	assert_int_equal(c.differ, 1);
+	assert_int_equal(c.first_differ, PYOFF_INTERP_GC);
+	assert_int_equal(c.dwarf_value + 24, pb->pyoff.f[PYOFF_INTERP_GC].value);
+	pyoff_describe(pb, line, sizeof(line));
+	assert_non_null(strstr(line, "1 DIFFER, e.g. interpreter_state.gc"));
+	assert_int_equal(pyoff_crosscheck(&pb->pyoff, "/nonexistent", &c) < 0, 1);
+	free(pb);
+}
+
 static void test_real_sid_315_plan(void **state)
 {
 	struct dwarf_query q[] = {
@@ -755,6 +736,7 @@ int main(void)
 		cmocka_unit_test(test_real_sid_315),
 		cmocka_unit_test(test_real_sid_315_ring),
 		cmocka_unit_test(test_real_sid_314_plan),
+		cmocka_unit_test(test_crosscheck_flags_a_difference),
 		cmocka_unit_test(test_real_sid_315_plan),
 		cmocka_unit_test(test_real_pyenv_313),
 		cmocka_unit_test(test_real_sid_313_stacks),
