@@ -3,14 +3,16 @@
 # Debian bookworm minbase root (the release the .deb is built on) with the
 # package's runtime libraries. The test installs the .deb into an overlay
 # over it, in a private mount namespace, so this root itself never changes.
-# Idempotent: a root that is complete is left as it is.
+# Idempotent: a root that is complete, with these libraries, is left as it
+# is (its marker holds the list: a new runtime library makes it again).
 #   tools/make-deb-root.sh [DIR]      (default /var/lib/mmtrace/deb-root, the test's path)
 set -eu
 ROOT=${1:-/var/lib/mmtrace/deb-root}
-LIBS="libbpf1,libelf1,libdw1,zlib1g"
+LIBS="libbpf1,libelf1,libdw1,zlib1g,libprotobuf-c1"
 DONE="$ROOT/.mmtrace-complete"
 
-[ -f "$DONE" ] && exit 0
+complete() { [ -f "$DONE" ] && [ "$(cat "$DONE")" = "$LIBS" ]; }
+complete && exit 0
 if [ "$(id -u)" != 0 ]; then
 	echo "make-deb-root: $ROOT is missing (run as root to make it)" >&2
 	exit 1
@@ -19,7 +21,7 @@ fi
 mkdir -p "$(dirname "$ROOT")"
 exec 9>"$ROOT.lock"
 flock 9
-[ -f "$DONE" ] && exit 0
+complete && exit 0
 mirror=$(sed -n 's/^URIs: *\(http[^ ]*debian\)\/*$/\1/p' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n 1)
 [ -n "$mirror" ] || mirror=$(sed -n 's/^deb \(http[^ ]*debian\)\/* .*/\1/p' /etc/apt/sources.list 2>/dev/null | head -n 1)
 [ -n "$mirror" ] || { echo "make-deb-root: no Debian mirror in the apt sources" >&2; exit 1; }
@@ -30,4 +32,4 @@ echo "make-deb-root: debootstrap bookworm into $ROOT from $mirror"
 debootstrap --variant=minbase --include="$LIBS" bookworm "$ROOT" "$mirror" >"$ROOT.log" 2>&1 ||
 	{ tail -20 "$ROOT.log" >&2; exit 1; }
 chroot "$ROOT" /usr/bin/apt-get clean
-touch "$DONE"
+echo "$LIBS" >"$DONE"

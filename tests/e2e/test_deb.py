@@ -199,9 +199,9 @@ def test_service_command_serves_metrics(tree):
         w.stdin.flush()
         assert w.stdout.readline() == "done\n"
         text = scrape(port)
-        counts = re.findall(r'^mmtrace_gc_collections_total\{[^}]*pid="%d"[^}]*generation="2"[^}]*\} (\S+)' % w.pid,
+        counts = re.findall(r'^python_gc_collections_total\{[^}]*pid="%d"[^}]*generation="2"[^}]*\} (\S+)' % w.pid,
                             text, re.M) or \
-            re.findall(r'^mmtrace_gc_collections_total\{[^}]*generation="2"[^}]*pid="%d"[^}]*\} (\S+)' % w.pid,
+            re.findall(r'^python_gc_collections_total\{[^}]*generation="2"[^}]*pid="%d"[^}]*\} (\S+)' % w.pid,
                        text, re.M)
         assert counts and float(counts[0]) >= 3, [l for l in text.splitlines() if 'pid="%d"' % w.pid]
     finally:

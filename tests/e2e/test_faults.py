@@ -27,6 +27,11 @@ def skeleton_programs(out_dir=os.path.dirname(MMTRACE)):
 _programs = set()
 
 
+# attached only for a target whose arenas are counted at its mmap calls (a
+# build hiding the arena functions), which these tests do not trace
+ON_DEMAND = {"arena_mmap", "arena_mmap_ret"}
+
+
 def our_programs():
     if not _programs:
         _programs.update(skeleton_programs())
@@ -104,7 +109,7 @@ def test_kill_9_removes_probes_and_the_target_is_unchanged(tmp_path, mode):
         assert ("perf", "gc_begin") in {l[:2] for l in during} and ("perf", "gc_end") in {l[:2] for l in during}, \
             during
         if mode:
-            assert {l[1] for l in during} == our_programs(), during
+            assert {l[1] for l in during} == our_programs() - ON_DEMAND, during
         mm.kill()
         mm.wait()
         gone = host_links()
