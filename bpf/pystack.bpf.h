@@ -77,29 +77,35 @@ struct walk_ctx {
 	__u64 frame;
 	const struct py_stack_layout *l;
 	struct mm_stack_event *e;
-	__u32 n, max_depth;
+	__u32 max_depth;
 	__u32 done;		/* the walk ended on its own, not by the loop's budget */
 };
 
-/* One step of bpf_loop: the verifier checks it once, not once per frame. */
+/* One step of bpf_loop: the verifier checks it once, not once per frame.
+ * The count of frames lives in the event (map memory, whose contents the
+ * verifier does not track), not in walk_ctx on the stack: a counter there
+ * used as an index is tracked precisely, so each step's state differs from
+ * the last and the callback was explored ~560,000 instructions deep per
+ * program (1.5 s of load time each, half the verifier's limit). */
 static long walk_one(__u32 index, void *arg)
 {
 	struct walk_ctx *w = arg;
 	__u64 next = 0;
+	__u32 n = w->e->depth;
 	int r;
 
 	w->done = 1;	/* every return below ends the walk, but the last one */
-	if (w->n >= w->max_depth) {
+	if (n >= w->max_depth) {
 		w->e->flags |= STACK_TRUNCATED;
 		return 1;
 	}
-	r = read_frame(w->frame, w->l, &w->e->frames[w->n & (MMTRACE_STACK_MAX - 1)]);
+	r = read_frame(w->frame, w->l, &w->e->frames[n & (MMTRACE_STACK_MAX - 1)]);
 	if (r < 0) {
 		w->e->flags |= STACK_BROKEN;
 		return 1;
 	}
 	if (r == 0)
-		w->n++;
+		w->e->depth = n + 1;
 	if (bpf_probe_read_user(&next, sizeof(next), (void *)(w->frame + w->l->frame_back))) {
 		w->e->flags |= STACK_BROKEN;
 		return 1;
@@ -128,7 +134,8 @@ static __always_inline __u32 walk_python_stack(__u64 runtime, const struct py_st
 	bpf_loop(2 * MMTRACE_STACK_MAX, walk_one, &w, 0);
 	if (!w.done)
 		e->flags |= STACK_TRUNCATED;	/* the budget ran out (a chain of shims) */
-	e->depth = w.n < MMTRACE_STACK_MAX ? w.n : MMTRACE_STACK_MAX;
+	if (e->depth > MMTRACE_STACK_MAX)
+		e->depth = MMTRACE_STACK_MAX;
 	return e->depth;
 }
 
