@@ -26,7 +26,6 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MMTRACE = os.path.join(ROOT, "build", "mmtrace")
@@ -37,10 +36,11 @@ WORKLOAD = r"""
 import gc, sys, time
 class N:
     def __init__(s): s.me = s
+print("ready", flush=True)
 sys.stdin.readline()
 c0 = sum(s["collections"] for s in gc.get_stats())
 t = time.perf_counter()
-for i in range(300000):
+for i in range(1000000):
     a = []; a.append(a); N()
 dt = time.perf_counter() - t
 print(dt, sum(s["collections"] for s in gc.get_stats()) - c0, flush=True)
@@ -70,6 +70,7 @@ def argv_for(minor, mechanism):
 
 def run_once(argv, traced, method):
     p = subprocess.Popen(argv + ["-c", WORKLOAD], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    p.stdout.readline()                       # the interpreter runs (unshare, sh and chroot have exec'd)
     mm = None
     if traced:
         mm = subprocess.Popen([MMTRACE, "--json", "-p", str(p.pid), "0.5"], stdout=subprocess.PIPE,
@@ -98,9 +99,9 @@ def syscall_cost(minor):
     base, traced = [], []
     for _ in range(ROUNDS):
         base.append(float(subprocess.check_output([sys.executable, "-c", SYSCALLS])))
-        target = subprocess.Popen(argv_for(minor, "polled") + ["-c", "import sys; sys.stdin.read()"],
-                                  stdin=subprocess.PIPE, text=True)
-        time.sleep(0.3)
+        target = subprocess.Popen(argv_for(minor, "polled") + ["-c", "import sys; print(1, flush=True); "
+                                  "sys.stdin.read()"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        target.stdout.readline()
         mm = subprocess.Popen([MMTRACE, "--alloc=growth", "--json", "-p", str(target.pid), "0.5"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         mm.stdout.readline()                  # attached: the tracepoints are live
