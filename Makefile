@@ -57,8 +57,12 @@ FUZZ_SRCS    := user/elf_file.c user/resolve.c user/layout.c user/plan.c user/pl
                 user/present_heap.c user/heap_run.c user/dwarf_layout.c user/stack_layout.c user/linetable.c \
                 user/symbolize.c user/stacks.c user/present_stacks.c
 FUZZ_SRCS    += $(PYOFF_SRCS) user/gcpoll.c user/pprof.c $(OUT)/profile.pb-c.c
-FUZZ_CFLAGS  := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-                $(WARN) -D_GNU_SOURCE -Iuser -Ibpf -I$(OUT)
+FUZZ_COMMON  := -g -O1 -fno-sanitize-recover=all $(WARN) -D_GNU_SOURCE -Iuser -Ibpf -I$(OUT)
+FUZZ_CFLAGS  := -fsanitize=fuzzer,address,undefined $(FUZZ_COMMON)
+# the sources are compiled once for every target (instrumented, without
+# libFuzzer's main), each target links them with its own entry point
+FUZZ_OBJ_CFLAGS := -fsanitize=fuzzer-no-link,address,undefined $(FUZZ_COMMON)
+FUZZ_OBJS    := $(patsubst %.c,$(FUZZ_OUT)/obj/%.o,$(notdir $(FUZZ_SRCS)))
 FUZZ_SECONDS ?= 60
 
 .DELETE_ON_ERROR:
@@ -121,9 +125,19 @@ test: deps
 	$(MAKE) -j$(TEST_JOBS) fuzz-build
 	tests/run.sh $(OUT)
 
-$(FUZZ_OUT)/%: tests/fuzz/%.c $(FUZZ_SRCS) user/*.h bpf/gc.h bpf/alloc.h
+.SECONDARY: $(FUZZ_OBJS)
+
+$(FUZZ_OUT)/obj/%.o: user/%.c user/*.h bpf/gc.h bpf/alloc.h $(OUT)/profile.pb-c.h
 	mkdir -p $(@D)
-	$(CLANG) $(FUZZ_CFLAGS) $< $(FUZZ_SRCS) -lbpf -ldw -lelf -lz -lprotobuf-c -o $@
+	$(CLANG) $(FUZZ_OBJ_CFLAGS) -c $< -o $@
+
+$(FUZZ_OUT)/obj/profile.pb-c.o: $(OUT)/profile.pb-c.c $(OUT)/profile.pb-c.h
+	mkdir -p $(@D)
+	$(CLANG) $(FUZZ_OBJ_CFLAGS) -c $< -o $@
+
+$(FUZZ_OUT)/%: tests/fuzz/%.c $(FUZZ_OBJS) user/*.h bpf/gc.h bpf/alloc.h
+	mkdir -p $(@D)
+	$(CLANG) $(FUZZ_CFLAGS) $< $(FUZZ_OBJS) -lbpf -ldw -lelf -lz -lprotobuf-c -o $@
 
 $(FUZZ_OUT)/seeds/.done: tools/fuzz-seeds.sh | fixtures
 	rm -rf $(@D)
