@@ -10,6 +10,7 @@ What a row claims decides what it must equal:
       counts at the fork, and inherited + counts is absolute when
       counts_absolute is true.
 """
+import concurrent.futures
 import json
 import os
 import subprocess
@@ -120,6 +121,22 @@ def get_json(url):
         return json.loads(resp.read())
 
 
+def answers_from_every_worker(port, path, workers, limit=2000):
+    """One answer of PATH from each of WORKERS pre-fork workers, by pid.
+    Sequential requests may all be accepted by one worker, so they go out in
+    concurrent batches: a worker busy with one leaves the next to another."""
+    answers, sent = {}, 0
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2 * workers) as pool:
+        while len(answers) < workers and sent < limit:
+            batch = [pool.submit(get_json, "http://127.0.0.1:%d%s" % (port, path)) for _ in range(2 * workers)]
+            sent += len(batch)
+            for f in batch:
+                d = f.result()
+                answers.setdefault(d["pid"], d["stats"])
+    assert len(answers) == workers, "%d requests for %s reached %d of %d workers" % (sent, path, len(answers), workers)
+    return answers
+
+
 def test_gunicorn_workers_match_their_own_stats(tmp_path):
     """A pre-fork server: workers are forks, never exec'd. Each worker row,
     with what it inherited at fork, equals the worker's own gc.get_stats()."""
@@ -143,18 +160,12 @@ def test_gunicorn_workers_match_their_own_stats(tmp_path):
         assert master["traced_from"] == "exec"
         kids = [p for p in r["processes"] if p.get("parent_pid") == srv.pid]
         assert all(p["traced_from"] == "fork" and p["counts_absolute"] for p in kids)
-        for _ in range(60):
-            get_json("http://127.0.0.1:%d/work" % port)
+        # every worker makes garbage and collects it at least once
+        answers_from_every_worker(port, "/work", workers)
         # each worker's own stats, then mmtrace's view of the same moment; a
         # worker that collects between the two is asked again
         for attempt in range(20):
-            seen = {}
-            for _ in range(200):
-                d = get_json("http://127.0.0.1:%d/stats" % port)
-                seen[d["pid"]] = d["stats"]
-                if len(seen) == workers:
-                    break
-            assert len(seen) == workers, "requests reached every worker"
+            seen = answers_from_every_worker(port, "/stats", workers)
             try:
                 r = mm.report(lambda r: all(row(r, pid) and absolute(row(r, pid)) == st
                                             for pid, st in seen.items()),
