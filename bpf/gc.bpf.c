@@ -789,6 +789,8 @@ static int read_polled(const struct poll_target *t, struct mm_poll_final_event *
 			break;
 		if (bpf_probe_read_user(&addr, sizeof(addr), (void *)(addr + t->site.deref_off[i])))
 			return -14;	/* EFAULT */
+		if (!addr && i == 0)
+			addr = t->main_static;
 		if (!addr)
 			return -2;	/* ENOENT: not initialised, or finalised */
 	}

@@ -252,6 +252,10 @@ struct mmap_watch {
  * tracepoint fires before the address space goes, from Linux 6.16) */
 struct poll_target {
 	__u64 runtime;		/* &_PyRuntime in the process */
+	/* the main interpreter where it is static storage inside _PyRuntime
+	 * (3.12+), 0 otherwise: the chain's first hop when Py_Finalize has
+	 * cleared interpreters.main, so an exit after it is read too */
+	__u64 main_static;
 	struct gc_site site;	/* the chain from it: base GC_BASE_RUNTIME */
 };
 

@@ -318,9 +318,10 @@ int attacher_watched_fd(const struct attacher *a)
 	return bpf_map__fd(a->skel->maps.watched);
 }
 
-int attacher_poll_at_exit(struct attacher *a, pid_t pid, uint64_t runtime, const struct gc_site *cfg)
+int attacher_poll_at_exit(struct attacher *a, pid_t pid, uint64_t runtime, uint64_t main_static,
+			  const struct gc_site *cfg)
 {
-	struct poll_target t = { .runtime = runtime, .site = *cfg };
+	struct poll_target t = { .runtime = runtime, .main_static = main_static, .site = *cfg };
 	__u32 key = (__u32)pid;
 
 	return bpf_map_update_elem(bpf_map__fd(a->skel->maps.poll_targets), &key, &t, BPF_ANY) ? -errno : 0;

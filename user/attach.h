@@ -48,8 +48,10 @@ int attacher_stats_fd(const struct attacher *a);
 int attacher_watched_fd(const struct attacher *a);
 int attacher_events_fd(const struct attacher *a);
 /* A polled process: read its counters once more as it exits (an
- * MM_EV_POLL_FINAL event), through cfg's chain from runtime. 0 or -errno. */
-int attacher_poll_at_exit(struct attacher *a, pid_t pid, uint64_t runtime, const struct gc_site *cfg);
+ * MM_EV_POLL_FINAL event), through cfg's chain from runtime (its first hop
+ * main_static when that reads NULL, unless 0). Again: updated. 0 or -errno. */
+int attacher_poll_at_exit(struct attacher *a, pid_t pid, uint64_t runtime, uint64_t main_static,
+			  const struct gc_site *cfg);
 void attacher_poll_forget(struct attacher *a, pid_t pid);
 /* Counts pid's arenas at its mmap/munmap of arena_size (plan.mmap_arena_size),
  * into its counters under bin_id; held: a command not yet exec'd. The

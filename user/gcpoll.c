@@ -152,14 +152,37 @@ int gc_poll_read(pid_t pid, const struct python_binary *pb, const struct probe_p
 	return err;
 }
 
-int gc_poll_runtime(pid_t pid, const struct python_binary *pb, uint64_t *runtime)
+uint64_t gc_poll_static_main(const struct python_binary *pb, const struct probe_plan *plan, uint64_t runtime,
+			     uint64_t main_ptr)
+{
+	if (!gc_poll_may_be_static(pb, plan) || main_ptr <= runtime || main_ptr - runtime >= pb->runtime_size)
+		return 0;
+	return main_ptr;
+}
+
+bool gc_poll_may_be_static(const struct python_binary *pb, const struct probe_plan *plan)
+{
+	/* one hop: the stats inside the interpreter (3.15's ring is behind a
+	 * second pointer, into memory Py_Finalize may free) */
+	return plan->polled && plan->poll_cfg.nderef == 1 && pb->major == 3 && pb->minor >= 12;
+}
+
+int gc_poll_locate(pid_t pid, const struct python_binary *pb, const struct probe_plan *plan,
+		   struct gc_poll_where *w)
 {
 	struct procmem pm;
+	struct mem_reader r;
+	uint64_t main_ptr;
 	int err = procmem_open(&pm, pid);
 
 	if (err)
 		return err;
-	err = runtime_addr(&pm, pb, runtime);
+	memset(w, 0, sizeof(*w));
+	err = runtime_addr(&pm, pb, &w->runtime);
+	r = procmem_reader(&pm);
+	if (!err && plan->poll_cfg.nderef >= 1 &&
+	    !r.read(r.ctx, w->runtime + plan->poll_cfg.deref_off[0], &main_ptr, sizeof(main_ptr)))
+		w->main_static = gc_poll_static_main(pb, plan, w->runtime, main_ptr);
 	procmem_close(&pm);
 	return err;
 }

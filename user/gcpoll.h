@@ -31,8 +31,24 @@ int gc_poll_read_mem(struct mem_reader *r, uint64_t runtime, const struct probe_
 int gc_poll_read(pid_t pid, const struct python_binary *pb, const struct probe_plan *plan,
 		 struct gc_poll_read *out);
 
-/* &_PyRuntime in pid (the interpreter file mapped): 0, or -errno. */
-int gc_poll_runtime(pid_t pid, const struct python_binary *pb, uint64_t *runtime);
+/* Where BPF reads a polled process as it exits (struct poll_target). */
+struct gc_poll_where {
+	uint64_t runtime;	/* &_PyRuntime */
+	uint64_t main_static;	/* see struct poll_target; 0 until known, or not so */
+};
+
+/* Fills w for pid (the interpreter file mapped): 0, or -errno. main_static
+ * stays 0 until the interpreter is initialised: locate again later. */
+int gc_poll_locate(pid_t pid, const struct python_binary *pb, const struct probe_plan *plan,
+		   struct gc_poll_where *w);
+
+/* The main interpreter's address when main_ptr (interpreters.main, read at
+ * the chain's first hop) lies inside _PyRuntime's own storage, as the main
+ * interpreter does from 3.12 on, and the stats are inside it; else 0 (heap
+ * memory, freed at finalize, or a ring behind another pointer). */
+bool gc_poll_may_be_static(const struct python_binary *pb, const struct probe_plan *plan);
+uint64_t gc_poll_static_main(const struct python_binary *pb, const struct probe_plan *plan, uint64_t runtime,
+			     uint64_t main_ptr);
 
 /* The reading BPF took as the process exited (attacher_poll_at_exit): false
  * when that read failed or holds what no interpreter would. */

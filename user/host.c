@@ -408,10 +408,13 @@ static void refresh_polled(struct host *h, struct proc_row *row)
 {
 	const struct interp_file *f = interp(h, row->bin_id);
 	struct gc_poll_read now;
-	uint64_t runtime;
+	struct gc_poll_where w;
 
-	if (!row->poll_at_exit && !gc_poll_runtime(row->pid, &f->bin, &runtime))
-		row->poll_at_exit = !attacher_poll_at_exit(&h->att, row->pid, runtime, &f->plan.poll_cfg);
+	if ((!row->poll_at_exit || !row->poll_located) && !gc_poll_locate(row->pid, &f->bin, &f->plan, &w) &&
+	    !attacher_poll_at_exit(&h->att, row->pid, w.runtime, w.main_static, &f->plan.poll_cfg)) {
+		row->poll_at_exit = true;
+		row->poll_located = w.main_static || !gc_poll_may_be_static(&f->bin, &f->plan);
+	}
 	if (gc_poll_read(row->pid, &f->bin, &f->plan, &now))
 		return;
 	if (!row->poll_based) {

@@ -59,6 +59,7 @@ struct mmtrace {
 	/* polled targets: the reading at attach, counts are taken from */
 	struct gc_poll_read poll_base[OPT_MAX_PIDS];
 	bool poll_registered[OPT_MAX_PIDS];	/* BPF reads it at its exit */
+	bool poll_located[OPT_MAX_PIDS];	/* ... wherever its interpreter is then */
 	/* --alloc=exact: the figures of the latest report */
 	struct alloc_exact_stats exact[OPT_MAX_PIDS];
 	struct type_row types[OPT_MAX_PIDS][TYPES_KEPT];
@@ -273,10 +274,13 @@ static int start_child(struct mmtrace *m)
 static void poll_at_exit(struct mmtrace *m, int i)
 {
 	struct target *t = &m->targets[i];
-	uint64_t runtime;
+	struct gc_poll_where w;
 
-	if (!gc_poll_runtime(t->pid, &t->bin, &runtime))
-		m->poll_registered[i] = !attacher_poll_at_exit(&m->att, t->pid, runtime, &t->plan.poll_cfg);
+	if (!gc_poll_locate(t->pid, &t->bin, &t->plan, &w) &&
+	    !attacher_poll_at_exit(&m->att, t->pid, w.runtime, w.main_static, &t->plan.poll_cfg)) {
+		m->poll_registered[i] = true;
+		m->poll_located[i] = w.main_static || !gc_poll_may_be_static(&t->bin, &t->plan);
+	}
 }
 
 /* Nothing to attach: the first reading is where counting starts. A
@@ -326,6 +330,8 @@ static void read_polled(struct mmtrace *m, int i)
 
 	if (t->exited || m->has_final[i] || kill(t->pid, 0))
 		return;
+	if (m->poll_registered[i] && !m->poll_located[i])
+		poll_at_exit(m, i);	/* its interpreter is initialised by now */
 	if (gc_poll_read(t->pid, &t->bin, &t->plan, &now) ||
 	    !gc_poll_delta(&t->plan, &now, &m->poll_base[i], &m->last[i]))
 		m->last[i].read_errors++;
@@ -770,6 +776,7 @@ int main(int argc, char **argv)
 		m.ro.ndebug_dirs = m.opt.ndebug_dirs;
 	}
 	m.po.no_usdt = m.opt.no_usdt;
+	m.po.force_poll = m.opt.poll;
 	/* a running process (-p, or found system-wide) can be read from
 	 * outside; a command mmtrace starts has no interpreter to read yet when
 	 * it attaches */

@@ -46,6 +46,7 @@ static const char doc[] =
 "    mmtrace -H -p 1234            # add log2 histograms of GC pauses\n"
 "    mmtrace --json -p 1234        # one JSON object per line per interval\n"
 "    mmtrace --probes -p 1234      # show the probe plan and exit\n"
+"    mmtrace --poll -p 1234        # no probe in the target: its own GC counters, read each second\n"
 "    mmtrace -- python3.12 app.py  # trace a command from its first instruction\n"
 "    mmtrace -c 'python3 app.py'   # the same, words split on spaces, no shell\n"
 "\n"
@@ -53,7 +54,7 @@ static const char doc[] =
 
 enum { OPT_PROBES = 1000, OPT_NO_USDT, OPT_DEBUG_DIR, OPT_MIN_PAUSE, OPT_MERGE, OPT_EVENTS_KIB, OPT_OPENMETRICS,
        OPT_OPENMETRICS_FILE, OPT_METRICS_GRACE, OPT_TRACE, OPT_ALLOC, OPT_HEAP, OPT_STACKS, OPT_FOLDED,
-       OPT_FOLDED_METRIC, OPT_STACK_DEPTH, OPT_SAMPLE_BYTES, OPT_PPROF, OPT_METRIC_NAMES };
+       OPT_FOLDED_METRIC, OPT_STACK_DEPTH, OPT_SAMPLE_BYTES, OPT_PPROF, OPT_METRIC_NAMES, OPT_POLL };
 
 static const struct argp_option opts[] = {
 	{ "pid", 'p', "PID", 0, "Trace this process (repeatable)", 0 },
@@ -80,6 +81,7 @@ static const struct argp_option opts[] = {
 	{ "histogram", 'H', NULL, 0, "Print log2 histograms of GC pause per generation", 0 },
 	{ "json", 'j', NULL, 0, "One JSON object per line per interval, then a final one", 0 },
 	{ "probes", OPT_PROBES, NULL, 0, "Print the probe plan (with --json: as JSON) and exit", 0 },
+	{ "poll", OPT_POLL, NULL, 0, "No probe in any target: read the interpreter's own GC counters at each report (exact counts; 3.15: pause totals; no per-collection pauses)", 0 },
 	{ "no-usdt", OPT_NO_USDT, NULL, 0, "Probe the collector's symbols even where USDT exists", 0 },
 	{ "debug-dir", OPT_DEBUG_DIR, "DIR", 0, "Debug file root (default /usr/lib/debug; repeatable)", 0 },
 	{ "output", 'o', "FILE", 0, "Write reports to FILE instead of stdout", 0 },
@@ -281,6 +283,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 	case 'o': o->output = arg; break;
 	case OPT_PROBES: o->probes_only = true; break;
 	case OPT_NO_USDT: o->no_usdt = true; break;
+	case OPT_POLL: o->poll = true; break;
 	case OPT_DEBUG_DIR:
 		if (o->ndebug_dirs >= RESOLVE_MAX_DEBUG_DIRS)
 			argp_error(st, "at most %d --debug-dir options", RESOLVE_MAX_DEBUG_DIRS);
@@ -295,6 +298,18 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 		return ARGP_ERR_UNKNOWN;
 	}
 	return 0;
+}
+
+/* --poll places no probe: what needs one moment of the target is refused */
+static bool poll_excluded(const struct options *o)
+{
+	const char *what = o->no_usdt ? "--no-usdt" : o->alloc_growth ? "--alloc" :
+			   o->stacks || o->folded ? "--stacks and --folded" : o->histograms ? "-H" :
+			   o->min_pause_ms > 0 ? "--min-pause" : o->trace_file ? "--trace" : NULL;
+
+	if (what)
+		fprintf(stderr, "mmtrace: --poll places no probe, and %s needs one at each collection or call\n", what);
+	return what != NULL;
 }
 
 static int check_combination(struct options *o)
@@ -348,6 +363,8 @@ static int check_combination(struct options *o)
 			"(system-wide, use --alloc=growth)\n");
 		return MMX_USAGE;
 	}
+	if (o->poll && poll_excluded(o))
+		return MMX_USAGE;
 	if (o->npids && o->cmd_argc) {
 		fprintf(stderr, "mmtrace: -p and a command exclude each other\n");
 		return MMX_USAGE;

@@ -55,6 +55,21 @@ static void chain_from_runtime(const struct cpython_layout *l, int64_t delta, st
 	s->stats_off = l->interp_gc + l->gc_generation_stats;
 }
 
+/* The main interpreter's stats from _PyRuntime, whatever thread runs: a
+ * read from outside has no collecting thread (3.9-3.11's current thread
+ * state may be none while every thread waits) */
+static void chain_to_main_interp(const struct cpython_layout *l, struct gc_site *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->base = GC_BASE_RUNTIME;
+	if (l->runtime_gc) {
+		s->stats_off = l->runtime_gc + l->gc_generation_stats;
+		return;
+	}
+	s->deref_off[s->nderef++] = l->runtime_interp_main;
+	s->stats_off = l->interp_gc + l->gc_generation_stats;
+}
+
 static void chain_from_tstate(const struct cpython_layout *l, struct gc_site *s)
 {
 	memset(s, 0, sizeof(*s));
@@ -182,10 +197,10 @@ static void explain_missing(const struct python_binary *pb, const struct cpython
  * Cumulative counters read twice give exact differences; what happened
  * between two reads is one sum, so nothing per collection is seen.
  */
-static int plan_polled(const struct python_binary *pb, const struct gc_site *cfg, bool durations,
-		       const char *where, struct probe_plan *p)
+static int plan_polled(const struct python_binary *pb, const struct plan_opts *o, const struct gc_site *cfg,
+		       bool durations, const char *where, struct probe_plan *p)
 {
-	char why[640];
+	char why[640], chosen[128];
 	int m;
 
 	p->nsites = 0;
@@ -194,10 +209,15 @@ static int plan_polled(const struct python_binary *pb, const struct gc_site *cfg
 	p->poll_durations = durations;
 	p->poll_cfg = *cfg;
 	p->poll_cfg.runtime_delta = 0;
-	snprintf(why, sizeof(why), "read from the interpreter's memory at each report (CPython %s has no USDT "
-		 "notes and no collector symbol here): the main interpreter's stats, %s; exact since attach (a "
-		 "command: since its start), and read once more by BPF as the process exits (Linux 6.16+; "
-		 "earlier kernels: up to the last report); subinterpreters not seen", pb->version, where);
+	if (o->force_poll)
+		snprintf(chosen, sizeof(chosen), "--poll: no probe in CPython %s", pb->version);
+	else
+		snprintf(chosen, sizeof(chosen), "CPython %s has no USDT notes and no collector symbol here",
+			 pb->version);
+	snprintf(why, sizeof(why), "read from the interpreter's memory at each report (%s): the main "
+		 "interpreter's stats, %s; exact since attach (a command: since its start), and read once more by "
+		 "BPF as the process exits (Linux 6.16+; earlier kernels: up to the last report); subinterpreters "
+		 "not seen", chosen, where);
 	for (m = M_COLLECTIONS; m <= M_UNCOLLECTABLE; m++)
 		plan_set_metric(p, m, COV_PARTIAL, why);
 	if (durations)
@@ -297,7 +317,7 @@ static int plan_gc_debug_offsets(const struct python_binary *pb, const struct pl
 			 "(free-threaded or another layout)", (unsigned long long)gs_size, GC_STATS_SIZE_315);
 		goto refuse;
 	}
-	if ((!pb->has_gc_usdt || o->no_usdt) && !pb->ncollectors && !o->allow_poll) {
+	if ((!pb->has_gc_usdt || o->no_usdt) && !pb->ncollectors && !o->allow_poll && !o->force_poll) {
 		snprintf(why, sizeof(why), "no python:gc__start/gc__done USDT notes%s and no symbol gc_collect_main "
 			 "in %s", pb->has_gc_usdt ? " used (--no-usdt)" : "", sym_source_name(pb->sym_source));
 		goto refuse;
@@ -330,8 +350,8 @@ static int plan_gc_debug_offsets(const struct python_binary *pb, const struct pl
 	if (incremental_gc(pb))
 		snprintf(where + strlen(where), sizeof(where) - strlen(where), "; generation 1 counts increments "
 			 "(3.14.0-3.14.4's incremental collector, from its sources, not verified on a build)");
-	if ((!pb->has_gc_usdt || o->no_usdt) && !pb->ncollectors)
-		return plan_polled(pb, &cfg, pb->minor >= 15, where, p);
+	if (o->force_poll || ((!pb->has_gc_usdt || o->no_usdt) && !pb->ncollectors))
+		return plan_polled(pb, o, &cfg, pb->minor >= 15, where, p);
 	if (pb->has_gc_usdt && !o->no_usdt) {
 		p->method = "usdt";
 		cfg.runtime_delta = (int64_t)(pb->runtime_vaddr - pb->usdt_gc_start.vaddr);
@@ -399,18 +419,21 @@ int plan_gc(const struct python_binary *pb, const struct plan_opts *o, struct pr
 		set_all(p, COV_UNAVAILABLE, why);
 		return -ENOENT;
 	}
-	if (pb->has_gc_usdt && !o->no_usdt)
+	if (o->force_poll)
+		;
+	else if (pb->has_gc_usdt && !o->no_usdt)
 		plan_usdt(pb, l, p);
 	else if (pb->ncollectors)
 		plan_uprobes(pb, l, p);
-	if (!p->nsites && o->allow_poll && pb->minor >= 12) {
-		/* the built-in offsets of the builds verified here (3.12, 3.13) */
+	/* without a probe point the built-in offsets of the stripped builds
+	 * verified here (3.12, 3.13); with --poll, every minor's */
+	if (!p->nsites && ((o->allow_poll && pb->minor >= 12) || o->force_poll)) {
 		struct gc_site cfg;
 		uint64_t head, interp_gc;
 		const char *src = "built-in layout";
 		char where[160];
 
-		chain_from_runtime(l, 0, &cfg);
+		chain_to_main_interp(l, &cfg);
 		/* 3.13: the file's own _Py_DebugOffsets where they can be read
 		 * (interpreters.main follows head, as for 3.14+); the gc state's
 		 * generation_stats offset is the same 3.8-3.13 */
@@ -422,7 +445,7 @@ int plan_gc(const struct python_binary *pb, const struct plan_opts *o, struct pr
 		}
 		snprintf(where, sizeof(where), "_PyRuntime +%llu -> interp, generation_stats +%llu (%s)",
 			 (unsigned long long)cfg.deref_off[0], (unsigned long long)cfg.stats_off, src);
-		return plan_polled(pb, &cfg, false, where, p);
+		return plan_polled(pb, o, &cfg, false, where, p);
 	}
 	if (!p->nsites) {
 		explain_missing(pb, l, o, p);

@@ -53,6 +53,7 @@ struct probe_plan {
 struct plan_opts {
 	bool no_usdt;		/* use the collector's symbols even where USDT exists */
 	bool allow_poll;	/* no probe point: read the counters from outside (-p) */
+	bool force_poll;	/* --poll: read them from outside even where a probe point exists */
 	bool alloc_growth;	/* --alloc=growth: probe pymalloc's slow paths */
 	bool alloc_exact;	/* --alloc=exact: every allocator call, and deallocations */
 	bool stacks;		/* Python stacks at collections and growth events */

@@ -99,7 +99,10 @@ static void table_process(FILE *f, const struct report_row *row)
 	if (gc_sum(s->sub_collections))
 		fprintf(f, "    subinterpreters: %llu collections, %llu collected (not in the rows above)\n",
 			(unsigned long long)gc_sum(s->sub_collections), (unsigned long long)gc_sum(s->sub_collected));
-	if (s->read_errors || s->unmatched_ends)
+	if (s->read_errors && row->plan->polled)
+		fprintf(f, "    lost: %llu readings of the interpreter failed (what it counted after the last good "
+			"one is not here)\n", (unsigned long long)s->read_errors);
+	else if (s->read_errors || s->unmatched_ends)
 		fprintf(f, "    lost: %llu collections unreadable, %llu ends without a start\n",
 			(unsigned long long)s->read_errors, (unsigned long long)s->unmatched_ends);
 }

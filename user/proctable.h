@@ -59,6 +59,7 @@ struct proc_row {
 	 * read, which the row's counts are taken from */
 	bool poll_based;
 	bool poll_at_exit;	/* BPF reads its counters once more as it exits */
+	bool poll_located;	/* ... wherever its interpreter is then (gc_poll_where) */
 	struct gc_poll_read poll_base;
 	struct gc_proc_stats now;	/* cumulative at the last read */
 	struct gc_proc_stats prev;	/* cumulative at the previous report */

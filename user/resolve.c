@@ -513,7 +513,7 @@ static void find_usdt(struct elf_file *ef, struct python_binary *pb)
 }
 
 /* CPython by content: it defines _PyRuntime and Py_GetVersion or Py_Version. */
-static int cpython_symbols(struct elf_file *ef, Elf64_Word *symtype, uint64_t *runtime)
+static int cpython_symbols(struct elf_file *ef, Elf64_Word *symtype, uint64_t *runtime, uint64_t *size)
 {
 	GElf_Sym sym;
 	Elf64_Word t = elf_has_section_type(ef, SHT_DYNSYM) ? SHT_DYNSYM : SHT_SYMTAB;
@@ -521,6 +521,7 @@ static int cpython_symbols(struct elf_file *ef, Elf64_Word *symtype, uint64_t *r
 	if (elf_find_defined(ef, t, "_PyRuntime", &sym))
 		return -ENOEXEC;
 	*runtime = sym.st_value;
+	*size = sym.st_size;
 	*symtype = t;
 	if (elf_find_defined(ef, t, "Py_GetVersion", &sym) && elf_find_defined(ef, t, "Py_Version", &sym))
 		return -ENOEXEC;
@@ -603,7 +604,7 @@ int resolve_python(const char *path, const struct resolve_opts *o, struct python
 	err = elf_file_open(&ef, pb->open_path);
 	if (err)
 		return err;
-	err = cpython_symbols(&ef, &symtype, &pb->runtime_vaddr);
+	err = cpython_symbols(&ef, &symtype, &pb->runtime_vaddr, &pb->runtime_size);
 	if (!err)
 		find_anchor(&ef, symtype, pb);
 	if (!err)

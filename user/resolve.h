@@ -60,6 +60,7 @@ struct python_binary {
 	bool stripped;		  /* no .symtab in the binary itself */
 	enum sym_source sym_source;
 	uint64_t runtime_vaddr;	  /* _PyRuntime */
+	uint64_t runtime_size;	  /* its symbol's size: the static storage it spans */
 	/* a function mapped from the file: its address in a process gives the
 	 * load bias (_PyRuntime itself may be .bss, which has no file offset) */
 	uint64_t anchor_vaddr, anchor_offset;

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 #include "gcpoll.h"
@@ -294,6 +295,43 @@ static void test_exit_event(void **state)
 	assert_false(gc_poll_from_event(&p, &e, &out));
 }
 
+/* The main interpreter is read at its static address after finalization
+ * only where it is inside _PyRuntime's own storage, on 3.12+, with the
+ * stats inside it (one hop) */
+static void test_static_main(void **state)
+{
+	struct python_binary *pb = calloc(1, sizeof(*pb));
+	struct probe_plan p;
+
+	(void)state;
+	assert_non_null(pb);
+	pb->major = 3;
+	pb->minor = 12;
+	pb->runtime_size = 0x70000;
+	inline_plan(&p);
+	assert_true(gc_poll_may_be_static(pb, &p));
+	assert_int_equal(gc_poll_static_main(pb, &p, RUNTIME, RUNTIME + 0x1000), RUNTIME + 0x1000);
+	/* outside _PyRuntime: heap memory, or the symbol's last byte passed */
+	assert_int_equal(gc_poll_static_main(pb, &p, RUNTIME, RUNTIME + 0x70000), 0);
+	assert_int_equal(gc_poll_static_main(pb, &p, RUNTIME, RUNTIME - 8), 0);
+	assert_int_equal(gc_poll_static_main(pb, &p, RUNTIME, 0), 0);
+	assert_int_equal(gc_poll_static_main(pb, &p, RUNTIME, RUNTIME), 0);
+	/* 3.9-3.11 allocate it, and free it at finalization */
+	pb->minor = 11;
+	assert_false(gc_poll_may_be_static(pb, &p));
+	assert_int_equal(gc_poll_static_main(pb, &p, RUNTIME, RUNTIME + 0x1000), 0);
+	/* 3.15: the ring is behind a second pointer */
+	pb->minor = 15;
+	ring_plan(&p);
+	assert_false(gc_poll_may_be_static(pb, &p));
+	/* not polled: nothing to read at the exit */
+	pb->minor = 13;
+	inline_plan(&p);
+	p.polled = false;
+	assert_int_equal(gc_poll_static_main(pb, &p, RUNTIME, RUNTIME + 0x1000), 0);
+	free(pb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -305,6 +343,7 @@ int main(void)
 		cmocka_unit_test(test_changing_under_the_reader),
 		cmocka_unit_test(test_delta),
 		cmocka_unit_test(test_exit_event),
+		cmocka_unit_test(test_static_main),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
