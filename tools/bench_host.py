@@ -12,7 +12,8 @@
    live, measured from just before the spawn (so fork+exec are included).
    The same for a file already attached, where it must be the very first.
 
-CPU% is mmtrace's utime+stime from /proc over wall time; RSS is VmRSS.
+CPU% is mmtrace's utime+stime from /proc over wall time; RSS is VmRSS; BPF
+maps is the memlock of the maps mmtrace holds (from their fds' fdinfo).
 """
 import glob
 import json
@@ -79,6 +80,22 @@ def rss_kib(pid):
     return 0
 
 
+def map_kib(pid):
+    """Kernel memory of the BPF maps pid holds: each map fd's memlock (what
+    the kernel charges for it: buckets and live entries of a hash map that
+    is not preallocated, every entry of one that is)."""
+    total = 0
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            if os.readlink("/proc/%d/fd/%s" % (pid, fd)) != "anon_inode:bpf-map":
+                continue
+            with open("/proc/%d/fdinfo/%s" % (pid, fd)) as f:
+                total += sum(int(line.split()[1]) for line in f if line.startswith("memlock:"))
+        except FileNotFoundError:
+            continue
+    return total // 1024
+
+
 class Mmtrace:
     def __init__(self):
         self.p = subprocess.Popen([MMTRACE, "--json", "1"], stdout=subprocess.PIPE,
@@ -98,7 +115,7 @@ class Mmtrace:
         t0, c0 = time.monotonic(), cpu_ticks(self.p.pid)
         time.sleep(seconds)
         t1, c1 = time.monotonic(), cpu_ticks(self.p.pid)
-        return 100.0 * (c1 - c0) / TICK / (t1 - t0), rss_kib(self.p.pid)
+        return 100.0 * (c1 - c0) / TICK / (t1 - t0), rss_kib(self.p.pid), map_kib(self.p.pid)
 
     def final(self):
         self.p.send_signal(2)
@@ -109,11 +126,11 @@ class Mmtrace:
 
 def idle_and_loaded(exes):
     mm = Mmtrace()
-    idle_cpu, idle_rss = mm.usage(WINDOW)
+    idle_cpu, idle_rss, idle_maps = mm.usage(WINDOW)
     procs = [subprocess.Popen([exes[i % len(exes)], "-c", LOOP, str(WINDOW + 4)]) for i in range(NPROCS)]
     time.sleep(2)
     n0 = len(mm.reports)
-    busy_cpu, busy_rss = mm.usage(WINDOW)
+    busy_cpu, busy_rss, busy_maps = mm.usage(WINDOW)
     window_reports = mm.reports[n0:]
     for p in procs:
         p.wait()
@@ -122,11 +139,11 @@ def idle_and_loaded(exes):
     traced = [r for r in final["processes"] if r["pid"] in pids]
     colls = sum(sum(r["gc"]["collections"]) for r in traced)
     secs = statistics.mean(r["traced_ns"] for r in traced) / 1e9 if traced else 0
-    print("idle (no CPython but this script): mmtrace CPU %.2f%%, RSS %d KiB over %.0f s"
-          % (idle_cpu, idle_rss, WINDOW))
-    print("%d CPython processes (%d interpreter files): mmtrace CPU %.2f%%, RSS %d KiB; "
+    print("idle (no CPython but this script): mmtrace CPU %.2f%%, RSS %d KiB, BPF maps %d KiB over %.0f s"
+          % (idle_cpu, idle_rss, idle_maps, WINDOW))
+    print("%d CPython processes (%d interpreter files): mmtrace CPU %.2f%%, RSS %d KiB, BPF maps %d KiB; "
           "%d/%d processes traced, %.0f collections/s counted, %d reports in the window"
-          % (NPROCS, len(exes), busy_cpu, busy_rss, len(traced), NPROCS,
+          % (NPROCS, len(exes), busy_cpu, busy_rss, busy_maps, len(traced), NPROCS,
              colls / secs if secs else 0, len(window_reports)))
 
 
