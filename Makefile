@@ -35,7 +35,7 @@ LIB_SRCS  := user/elf_file.c user/resolve.c user/layout.c user/plan.c user/plan_
              user/dwarf_layout.c user/stack_layout.c user/linetable.c user/symbolize.c user/stacks.c \
              user/present_stacks.c user/options.c user/parse.c user/export.c user/present_metrics.c user/registry.c user/proctable.c user/discover_host.c user/host.c
 # _Py_DebugOffsets: the reader and one schema per minor
-LIB_SRCS  += user/gcpoll.c
+LIB_SRCS  += user/gcpoll.c user/insn.c
 PYOFF_SRCS := user/pyoffsets.c user/pyoffsets_313.c user/pyoffsets_314.c user/pyoffsets_315.c user/pyoffsets_dwarf.c
 LIB_SRCS  += $(PYOFF_SRCS)
 # --pprof: profile.proto's C, generated from the file Debian's pprof package installs
@@ -49,14 +49,14 @@ UNIT      += $(OUT)/test_pyoffsets $(OUT)/test_gcpoll
 # libFuzzer targets for every parser of untrusted input, with ASan+UBSan
 FUZZ_OUT     := build-fuzz
 FUZZ_TARGETS := fuzz_elf fuzz_resolve fuzz_procfs fuzz_heap fuzz_stacks
-FUZZ_TARGETS += fuzz_pyoffsets fuzz_gcpoll
+FUZZ_TARGETS += fuzz_pyoffsets fuzz_gcpoll fuzz_insn
 FUZZ_SRCS    := user/elf_file.c user/resolve.c user/layout.c user/plan.c user/plan_exact.c user/discover.c \
                 user/discover_host.c user/registry.c user/parse.c user/export.c user/present_metrics.c \
                 user/collect.c user/json.c user/present.c user/present_host.c user/present_json.c \
                 user/present_exact.c user/collect_exact.c user/procmem.c user/heap.c user/heap_layout.c \
                 user/present_heap.c user/heap_run.c user/dwarf_layout.c user/stack_layout.c user/linetable.c \
                 user/symbolize.c user/stacks.c user/present_stacks.c
-FUZZ_SRCS    += $(PYOFF_SRCS) user/gcpoll.c user/pprof.c $(OUT)/profile.pb-c.c
+FUZZ_SRCS    += $(PYOFF_SRCS) user/gcpoll.c user/insn.c user/pprof.c $(OUT)/profile.pb-c.c
 FUZZ_COMMON  := -g -O1 -fno-sanitize-recover=all $(WARN) -D_GNU_SOURCE -Iuser -Ibpf -I$(OUT)
 FUZZ_CFLAGS  := -fsanitize=fuzzer,address,undefined $(FUZZ_COMMON)
 # the sources are compiled once for every target (instrumented, without

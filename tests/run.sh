@@ -24,7 +24,7 @@ done
 
 # The fuzz targets' short run: every seed and every past crash input, then
 # 20000 mutations each. New inputs go to a scratch corpus, never the tree.
-for t in fuzz_elf fuzz_resolve fuzz_procfs fuzz_heap fuzz_stacks fuzz_pyoffsets fuzz_gcpoll; do
+for t in fuzz_elf fuzz_resolve fuzz_procfs fuzz_heap fuzz_stacks fuzz_pyoffsets fuzz_gcpoll fuzz_insn; do
 	b=build-fuzz/$t
 	[ -x "$b" ] || continue
 	mkdir -p "build-fuzz/smoke/$t" "tests/fuzz/regressions/$t"

@@ -105,3 +105,16 @@ for name, plan, ring in (("inline", 0, False), ("ring", 0x81, True)):
         struct.pack_into("<9q", mem, 0x1000 + 200, *range(1, 10))
     open(os.path.join(sys.argv[1], "seed-" + name), "wb").write(bytes([plan]) + mem)
 PY
+
+# fuzz_insn: the flag byte, then the first instructions of the functions
+# mmtrace probes (push, mov, test, sub, endbr64, nops, branches)
+mkdir -p "$OUT/fuzz_insn"
+i=0
+for code in '\x41\x57\x41\x56' '\x48\x8b\x05\x19\x48\x37\x00' '\x48\x85\xff\x78\x18' \
+	'\x48\x83\xec\x08' '\xf3\x0f\x1e\xfa\x55' '\x0f\x1f\x44\x00\x00' '\x66\x0f\x1f\x44\x00\x00' \
+	'\x90' '\xe9\x00\x00\x00\x00' '\x0f\x84\x10\x00\x00\x00' '\x66\xe8\x00\x00' '\xff\x60\x30'; do
+	for flag in '\x00' '\x01'; do
+		i=$((i + 1))
+		printf "$flag$code" > "$OUT/fuzz_insn/seed$i"
+	done
+done

@@ -769,6 +769,7 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	m.ro.stop = &stop_signal;
+	m.ro.at_entry = m.opt.at_entry;
 	m.ro.debug_dirs[0] = "/usr/lib/debug";
 	m.ro.ndebug_dirs = 1;
 	if (m.opt.ndebug_dirs) {

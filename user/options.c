@@ -54,7 +54,7 @@ static const char doc[] =
 
 enum { OPT_PROBES = 1000, OPT_NO_USDT, OPT_DEBUG_DIR, OPT_MIN_PAUSE, OPT_MERGE, OPT_EVENTS_KIB, OPT_OPENMETRICS,
        OPT_OPENMETRICS_FILE, OPT_METRICS_GRACE, OPT_TRACE, OPT_ALLOC, OPT_HEAP, OPT_STACKS, OPT_FOLDED,
-       OPT_FOLDED_METRIC, OPT_STACK_DEPTH, OPT_SAMPLE_BYTES, OPT_PPROF, OPT_METRIC_NAMES, OPT_POLL };
+       OPT_FOLDED_METRIC, OPT_STACK_DEPTH, OPT_SAMPLE_BYTES, OPT_PPROF, OPT_METRIC_NAMES, OPT_POLL, OPT_AT_ENTRY };
 
 static const struct argp_option opts[] = {
 	{ "pid", 'p', "PID", 0, "Trace this process (repeatable)", 0 },
@@ -82,6 +82,7 @@ static const struct argp_option opts[] = {
 	{ "json", 'j', NULL, 0, "One JSON object per line per interval, then a final one", 0 },
 	{ "probes", OPT_PROBES, NULL, 0, "Print the probe plan (with --json: as JSON) and exit", 0 },
 	{ "poll", OPT_POLL, NULL, 0, "No probe in any target: read the interpreter's own GC counters at each report (exact counts; 3.15: pause totals; no per-collection pauses)", 0 },
+	{ "at-entry", OPT_AT_ENTRY, NULL, 0, "Probe each function at its first byte, even where the next instruction costs a hit less (to measure the difference)", 0 },
 	{ "no-usdt", OPT_NO_USDT, NULL, 0, "Probe the collector's symbols even where USDT exists", 0 },
 	{ "debug-dir", OPT_DEBUG_DIR, "DIR", 0, "Debug file root (default /usr/lib/debug; repeatable)", 0 },
 	{ "output", 'o', "FILE", 0, "Write reports to FILE instead of stdout", 0 },
@@ -284,6 +285,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 	case OPT_PROBES: o->probes_only = true; break;
 	case OPT_NO_USDT: o->no_usdt = true; break;
 	case OPT_POLL: o->poll = true; break;
+	case OPT_AT_ENTRY: o->at_entry = true; break;
 	case OPT_DEBUG_DIR:
 		if (o->ndebug_dirs >= RESOLVE_MAX_DEBUG_DIRS)
 			argp_error(st, "at most %d --debug-dir options", RESOLVE_MAX_DEBUG_DIRS);

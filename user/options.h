@@ -21,6 +21,7 @@ struct options {
 	bool probes_only;
 	bool verbose;
 	bool no_usdt;
+	bool at_entry;		/* --at-entry: no site moved past an endbr64 */
 	bool poll;		/* --poll: no probe in any target, its own counters read at each report */
 	bool all;		/* system-wide: no -p and no command, or -a */
 	enum sort_key sort;	/* -s, system-wide table */

@@ -217,7 +217,11 @@ static void probes_text_site(FILE *f, const struct probe_view *t, const struct p
 		(unsigned long long)s->at.offset);
 	if (s->kind == SITE_USDT && s->at.sem_offset)
 		fprintf(f, " semaphore 0x%llx", (unsigned long long)s->at.sem_offset);
-	fprintf(f, " in %s\n", t->bin->path);
+	/* a return probe traps at the function's entry too, then at its return */
+	fprintf(f, " in %s; a hit: %s (%s", t->bin->path, insn_trap_name(s->at.cost.trap), s->at.cost.insn);
+	if (s->at.past_entry)
+		fprintf(f, ", %u bytes past the entry's endbr64", s->at.past_entry);
+	fprintf(f, ")%s\n", s->kind == SITE_URETPROBE ? " at entry, one more at return" : "");
 }
 
 void present_probes_text(FILE *f, const struct probe_view *ts, int n)

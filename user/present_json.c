@@ -236,6 +236,9 @@ static void probes_json_site(FILE *f, const struct plan_site *s)
 	json_u64(f, "vaddr", s->at.vaddr, &first);
 	json_u64(f, "offset", s->at.offset, &first);
 	json_u64(f, "semaphore_offset", s->at.sem_offset, &first);
+	json_key(f, "trap", &first), json_string(f, insn_trap_name(s->at.cost.trap));
+	json_key(f, "instruction", &first), json_string(f, s->at.cost.insn);
+	json_u64(f, "past_entry", s->at.past_entry, &first);
 	fputc('}', f);
 }
 

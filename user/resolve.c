@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 #include <linux/openat2.h>
 #include "elf_file.h"
@@ -592,6 +593,67 @@ static void find_gc_stats_314(struct python_binary *pb)
 	}
 }
 
+#define ENDBR64_LEN 4
+
+/*
+ * CET builds (sid's) begin every function with endbr64, which Linux
+ * single-steps. It writes no register and leaves the stack as it is, so the
+ * next instruction sees the same arguments and, at the top of the stack,
+ * the same return address (what a uretprobe takes): when the kernel
+ * emulates that one, the site moves there and a hit is one trap. Every
+ * path into the function passes it (calls and jumps go to the entry; an
+ * indirect one must, to find the endbr64).
+ */
+static void price_site(struct elf_file *ef, bool kernel_nops, bool movable, struct code_site *s)
+{
+	uint8_t code[16];
+	struct insn_cost next;
+
+	/* a site near the end of its section: fewer bytes, decoded as far
+	 * as they go */
+	size_t len = sizeof(code);
+
+	while (len && elf_read_vaddr(ef, s->vaddr, code, len))
+		len /= 2;
+	s->cost = insn_uprobe_cost(code, len, kernel_nops);
+	if (!movable || s->cost.trap != INSN_TRAP_SINGLE_STEP || strcmp(s->cost.insn, "endbr64"))
+		return;
+	next = insn_uprobe_cost(code + ENDBR64_LEN, len - ENDBR64_LEN, kernel_nops);
+	if (next.trap != INSN_TRAP_EMULATED)
+		return;
+	s->vaddr += ENDBR64_LEN;
+	s->offset += ENDBR64_LEN;
+	s->past_entry = ENDBR64_LEN;
+	s->cost = next;
+}
+
+/* What a hit costs at every site found, read from the file's own code
+ * (the debug file has none: its sections are NOBITS). */
+static void price_sites(struct elf_file *ef, bool movable, struct python_binary *pb)
+{
+	struct utsname u;
+	bool nops = !uname(&u) && insn_kernel_emulates_nops(u.release);
+	int i;
+
+	for (i = 0; i < pb->ncollectors; i++)
+		price_site(ef, nops, movable, &pb->collectors[i]);
+	for (i = 0; i < pb->narena_alloc; i++)
+		price_site(ef, nops, movable, &pb->arena_alloc[i]);
+	for (i = 0; i < pb->narena_free; i++)
+		price_site(ef, nops, movable, &pb->arena_free[i]);
+	for (i = 0; i < pb->npool_new; i++)
+		price_site(ef, nops, movable, &pb->pool_new[i]);
+	for (i = 0; i < pb->nsubtype_dealloc; i++)
+		price_site(ef, nops, movable, &pb->subtype_dealloc[i]);
+	for (i = 0; i < API__COUNT; i++)
+		if (pb->has_api[i])
+			price_site(ef, nops, movable, &pb->api[i]);
+	if (pb->has_gc_usdt) {
+		price_site(ef, nops, false, &pb->usdt_gc_start);
+		price_site(ef, nops, false, &pb->usdt_gc_done);
+	}
+}
+
 int resolve_python(const char *path, const struct resolve_opts *o, struct python_binary *pb)
 {
 	struct elf_file ef;
@@ -615,6 +677,7 @@ int resolve_python(const char *path, const struct resolve_opts *o, struct python
 		read_debug_offsets(&ef, pb);
 		find_usdt(&ef, pb);
 		find_gc_stats_314(pb);
+		price_sites(&ef, !o->at_entry, pb);
 	}
 	elf_file_close(&ef);
 	return err;

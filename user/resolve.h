@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include "insn.h"
 #include "pyoffsets.h"
 #include "stop.h"
 
@@ -29,6 +30,10 @@ struct code_site {
 	uint64_t vaddr;
 	uint64_t offset;	/* file offset in the probed binary */
 	uint64_t sem_offset;	/* USDT semaphore file offset, 0 if none */
+	struct insn_cost cost;	/* what a uprobe hit here costs (its instruction) */
+	/* bytes past the function's entry (an endbr64) the site was moved by,
+	 * so that a hit is one trap: vaddr and offset include them */
+	uint32_t past_entry;
 };
 
 /* Exported functions probed by --alloc=exact: domain * 4 + call for the
@@ -105,6 +110,9 @@ struct resolve_opts {
 	/* the target's own root when it is not mmtrace's (/proc/PID/root): the
 	 * debug directories are searched under it first, then on the host */
 	const char *debug_root;
+	/* --at-entry: every site at its function's first byte, even where a
+	 * later one costs a hit less (for measuring the difference) */
+	bool at_entry;
 };
 
 /*

@@ -297,10 +297,73 @@ static void test_version_strings(void **state)
 	assert_false(parse_python_version("99999999999999999999.1.1", &M, &m, &u));
 }
 
+/* What a uprobe hit costs, from first instructions seen in the matrix's
+ * builds (pyenv 3.12's gc_collect_main, PyObject_Malloc, PyObject_Calloc,
+ * _PyMem_ArenaAlloc, _Py_Dealloc; USDT sites) and the kernel's edge cases */
+static void test_uprobe_cost(void **state)
+{
+	static const struct {
+		const char *code;
+		size_t len;
+		bool nops;
+		enum insn_trap trap;
+		const char *insn;
+	} cases[] = {
+		{ "\x41\x57", 2, false, INSN_TRAP_EMULATED, "push" },		/* push %r15 */
+		{ "\x55", 1, false, INSN_TRAP_EMULATED, "push" },			/* push %rbp */
+		{ "\x48\x55", 2, false, INSN_TRAP_SINGLE_STEP, "other" },	/* REX.W push: not 0x41 */
+		{ "\x66\x55", 2, false, INSN_TRAP_SINGLE_STEP, "other" },	/* pushw */
+		{ "\x48\x89\xfe", 3, false, INSN_TRAP_SINGLE_STEP, "mov" },
+		{ "\x48\x85\xf6", 3, false, INSN_TRAP_SINGLE_STEP, "test" },
+		{ "\x48\x83\xec\x08", 4, false, INSN_TRAP_SINGLE_STEP, "arithmetic with an immediate" },
+		{ "\x48\x8b\x47\x08", 4, false, INSN_TRAP_SINGLE_STEP, "mov" },
+		{ "\xf3\x0f\x1e\xfa", 4, true, INSN_TRAP_SINGLE_STEP, "endbr64" },
+		{ "\x90", 1, false, INSN_TRAP_EMULATED, "nop" },			/* every USDT site */
+		{ "\xf3\x90", 2, false, INSN_TRAP_EMULATED, "nop" },		/* prefix* + nop */
+		{ "\x0f\x1f\x44\x00\x00", 5, true, INSN_TRAP_EMULATED, "nop" },
+		{ "\x0f\x1f\x44\x00\x00", 5, false, INSN_TRAP_SINGLE_STEP,
+		  "multi-byte nop (emulated from Linux 6.16)" },
+		{ "\x66\x0f\x1f\x44\x00\x00", 6, true, INSN_TRAP_EMULATED, "nop" },
+		{ "\x0f\x1f\x44\x00", 4, true, INSN_TRAP_SINGLE_STEP,		/* truncated nop5 */
+		  "multi-byte nop (emulated from Linux 6.16)" },
+		{ "\xeb\x10", 2, false, INSN_TRAP_EMULATED, "jmp" },
+		{ "\xe9\x00\x00\x00\x00", 5, false, INSN_TRAP_EMULATED, "jmp" },
+		{ "\xe8\x00\x00\x00\x00", 5, false, INSN_TRAP_EMULATED, "call" },
+		{ "\x66\xe8\x00\x00", 4, false, INSN_TRAP_SINGLE_STEP, "other" },	/* callw */
+		{ "\x78\x18", 2, false, INSN_TRAP_EMULATED, "jcc" },		/* js */
+		{ "\x0f\x84\x10\x00\x00\x00", 6, false, INSN_TRAP_EMULATED, "jcc" },
+		{ "\x0f\x84", 1, false, INSN_TRAP_SINGLE_STEP, "other" },		/* cut short */
+		{ "\xff\x60\x30", 3, false, INSN_TRAP_SINGLE_STEP, "indirect call, jmp or push" },
+		{ "\x66\x66\x66", 3, false, INSN_TRAP_SINGLE_STEP, "truncated" },	/* prefixes only */
+		{ "\x41", 1, false, INSN_TRAP_SINGLE_STEP, "truncated" },
+		{ "", 0, false, INSN_TRAP_UNKNOWN, "unreadable" },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct insn_cost c = insn_uprobe_cost((const uint8_t *)cases[i].code, cases[i].len, cases[i].nops);
+
+		if (c.trap != cases[i].trap || strcmp(c.insn, cases[i].insn))
+			fail_msg("case %zu: %s, %s; expected %s, %s", i, insn_trap_name(c.trap), c.insn,
+				 insn_trap_name(cases[i].trap), cases[i].insn);
+	}
+	assert_true(insn_kernel_emulates_nops("6.18.1-amd64"));
+	assert_true(insn_kernel_emulates_nops("6.16.0"));
+	assert_true(insn_kernel_emulates_nops("7.0"));
+	assert_false(insn_kernel_emulates_nops("6.15.9"));
+	assert_false(insn_kernel_emulates_nops("6.1.0-18-amd64"));
+	assert_false(insn_kernel_emulates_nops("6"));
+	assert_false(insn_kernel_emulates_nops("x.y"));
+	assert_false(insn_kernel_emulates_nops(""));
+	assert_false(insn_kernel_emulates_nops(NULL));
+}
+
 int main(void)
 {
 	const char *dir = getenv("MMTRACE_FIXTURES");
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_uprobe_cost),
 		cmocka_unit_test(test_full_symtab),
 		cmocka_unit_test(test_usdt_with_semaphores),
 		cmocka_unit_test(test_stripped_debuglink),
