@@ -32,7 +32,7 @@ LIB_SRCS  := user/elf_file.c user/resolve.c user/layout.c user/plan.c user/plan_
              user/attach.c user/collect.c user/present.c user/present_host.c user/present_json.c \
              user/present_exact.c user/collect_exact.c user/json.c \
              user/procmem.c user/heap.c user/heap_layout.c user/heap_run.c user/present_heap.c \
-             user/dwarf_layout.c user/stack_layout.c user/linetable.c user/symbolize.c user/stacks.c \
+             user/dwarf_layout.c user/dwarf_cache.c user/stack_layout.c user/linetable.c user/symbolize.c user/stacks.c \
              user/present_stacks.c user/options.c user/parse.c user/export.c user/present_metrics.c user/registry.c user/proctable.c user/discover_host.c user/host.c
 # _Py_DebugOffsets: the reader and one schema per minor
 LIB_SRCS  += user/gcpoll.c user/insn.c
@@ -54,7 +54,7 @@ FUZZ_SRCS    := user/elf_file.c user/resolve.c user/layout.c user/plan.c user/pl
                 user/discover_host.c user/registry.c user/parse.c user/export.c user/present_metrics.c \
                 user/collect.c user/json.c user/present.c user/present_host.c user/present_json.c \
                 user/present_exact.c user/collect_exact.c user/procmem.c user/heap.c user/heap_layout.c \
-                user/present_heap.c user/heap_run.c user/dwarf_layout.c user/stack_layout.c user/linetable.c \
+                user/present_heap.c user/heap_run.c user/dwarf_layout.c user/dwarf_cache.c user/stack_layout.c user/linetable.c \
                 user/symbolize.c user/stacks.c user/present_stacks.c
 FUZZ_SRCS    += $(PYOFF_SRCS) user/gcpoll.c user/insn.c user/pprof.c $(OUT)/profile.pb-c.c
 FUZZ_COMMON  := -g -O1 -fno-sanitize-recover=all $(WARN) -D_GNU_SOURCE -Iuser -Ibpf -I$(OUT)

@@ -7,6 +7,10 @@ OUT=${1:-build}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 passed=0 failed=0 skipped=0
+# the DWARF cache: none for the unit tests and the fuzzers (which would keep
+# a record per input), a fresh one of the run's own for the end-to-end
+# passes, so that they meet both its misses and its hits
+export MMTRACE_CACHE_DIR=
 
 unit() {	# $1: test binary
 	log=$(MMTRACE_FIXTURES="$ROOT/$OUT/fixtures" "$1" 2>&1)
@@ -63,6 +67,8 @@ PY
 # writes it here, the second reads it)
 export MMTRACE_SUITE_REFERENCE="$ROOT/$OUT/suite-reference.json"
 rm -f "$MMTRACE_SUITE_REFERENCE"
+export MMTRACE_CACHE_DIR="$ROOT/$OUT/dwarf-cache"
+rm -rf "$MMTRACE_CACHE_DIR"
 e2e "$ROOT/$OUT/mmtrace" e2e
 # the same suite against the ASan+UBSan build: a leak or undefined behaviour
 # fails it. Its user-space paths differ by layout, not by every version, so

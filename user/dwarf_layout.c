@@ -5,10 +5,12 @@
  * partial units); a declaration without members is skipped.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <dwarf.h>
 #include <elfutils/libdw.h>
+#include "dwarf_cache.h"
 #include "dwarf_layout.h"
 #include "elf_file.h"
 
@@ -103,47 +105,85 @@ static void visit_struct(Dwarf_Die *die, struct dwarf_offsets *out)
 			resolve_field(die, f, out);
 }
 
-/* Calls visit on each top-level DIE of every compile unit of path's DWARF. */
-static int for_each_top_die(const char *path, void (*visit)(Dwarf_Die *die, void *arg), void *arg)
+/* Calls visit on each top-level DIE of every compile unit of path's DWARF,
+ * until it returns true: it has all it wants (a debug file of 11 MB takes
+ * ~0.2 s to walk whole, so the walk ends as soon as it can). */
+static int for_each_top_die(int fd, bool (*visit)(Dwarf_Die *die, void *arg), void *arg)
 {
 	Dwarf_Off off = 0, next;
 	Dwarf_Die cu, die;
 	size_t hsize;
 	Dwarf *dw;
-	int fd, units = 0;
+	int units = 0;
+	bool done = false;
 
-	fd = open_target_file(path);
-	if (fd < 0)
-		return fd;
 	dw = dwarf_begin(fd, DWARF_C_READ);
-	if (!dw) {
-		close(fd);
+	if (!dw)
 		return -ENOENT;
-	}
 	/* a hostile file may claim any number of units: bounded */
-	while (units++ < 100000 && !dwarf_nextcu(dw, off, &next, &hsize, NULL, NULL, NULL)) {
+	while (!done && units++ < 100000 && !dwarf_nextcu(dw, off, &next, &hsize, NULL, NULL, NULL)) {
 		if (dwarf_offdie(dw, off + hsize, &cu) && !dwarf_child(&cu, &die)) {
 			do
-				visit(&die, arg);
-			while (!dwarf_siblingof(&die, &die));
+				done = visit(&die, arg);
+			while (!done && !dwarf_siblingof(&die, &die));
 		}
 		off = next;
 	}
 	dwarf_end(dw);
-	close(fd);
 	return 0;
 }
 
-static void visit_heap_die(Dwarf_Die *die, void *arg)
+/* A cached record holds plain flags: anything else is not one. */
+static bool valid_offsets(const struct dwarf_offsets *d)
 {
-	if (dwarf_tag(die) == DW_TAG_structure_type)
-		visit_struct(die, arg);
+	const unsigned char *b = (const unsigned char *)d->found;
+	size_t i;
+
+	for (i = 0; i < DW__COUNT; i++)
+		if (b[i] > 1)
+			return false;
+	return *(const unsigned char *)&d->obmalloc_is_ptr <= 1;
 }
 
-int dwarf_heap_offsets(const char *path, struct dwarf_offsets *out)
+struct heap_walk {
+	struct dwarf_offsets *out;
+	uint32_t want;
+};
+
+static bool visit_heap_die(Dwarf_Die *die, void *arg)
 {
+	struct heap_walk *w = arg;
+	int f;
+
+	if (dwarf_tag(die) == DW_TAG_structure_type)
+		visit_struct(die, w->out);
+	for (f = 0; f < DW__COUNT; f++)
+		if ((w->want & (1u << f)) && !w->out->found[f])
+			return false;
+	return true;
+}
+
+int dwarf_heap_offsets(const char *path, uint32_t want, struct dwarf_offsets *out)
+{
+	struct heap_walk w = { out, want };
+	char question[16];
+	int fd, rc;
+
 	memset(out, 0, sizeof(*out));
-	return for_each_top_die(path, visit_heap_die, out);
+	fd = open_target_file(path);
+	if (fd < 0)
+		return fd;
+	snprintf(question, sizeof(question), "heap %08x", want);
+	if (dwarf_cache_load(fd, question, strlen(question), out, sizeof(*out)) && valid_offsets(out)) {
+		close(fd);
+		return 0;
+	}
+	memset(out, 0, sizeof(*out));
+	rc = for_each_top_die(fd, visit_heap_die, &w);
+	if (!rc)
+		dwarf_cache_store(fd, question, strlen(question), out, sizeof(*out));
+	close(fd);
+	return rc;
 }
 
 /* The struct a top-level DIE names, by tag or through a typedef, when it is
@@ -204,19 +244,95 @@ struct query_batch {
 	size_t n;
 };
 
-static void visit_query_die(Dwarf_Die *die, void *arg)
+static bool visit_query_die(Dwarf_Die *die, void *arg)
 {
 	struct query_batch *b = arg;
+	size_t i;
 
 	answer_all(die, b->q, b->n);
+	for (i = 0; i < b->n; i++)
+		if (!b->q[i].found)
+			return false;
+	return true;
+}
+
+/* A cached answer: each query's value and whether it was found. */
+struct query_answer {
+	uint64_t value;
+	uint8_t found;
+	uint8_t pad[7];
+};
+
+#define MAX_CACHED_QUERIES 128
+
+/* The queries' names, one after the other: what the cache is asked. */
+static size_t query_text(const struct dwarf_query *q, size_t n, char *buf, size_t cap)
+{
+	size_t len = 0, i, j;
+	int w;
+
+	for (i = 0; i < n; i++) {
+		w = snprintf(buf + len, cap - len, "%s", q[i].type);
+		for (j = 0; w >= 0 && (size_t)w < cap - len && j < DWARF_QUERY_DEPTH && q[i].members[j]; j++)
+			w += snprintf(buf + len + w, cap - len - w, ".%s", q[i].members[j]);
+		if (w < 0 || (size_t)w + 1 >= cap - len)
+			return 0;	/* too long to cache: asked of the file */
+		len += (size_t)w + 1;	/* the NUL separates */
+	}
+	return len;
+}
+
+static bool load_answers(int fd, const char *text, size_t len, struct dwarf_query *q, size_t n)
+{
+	struct query_answer a[MAX_CACHED_QUERIES];
+	size_t i;
+
+	if (!len || n > MAX_CACHED_QUERIES || !dwarf_cache_load(fd, text, len, a, n * sizeof(a[0])))
+		return false;
+	for (i = 0; i < n; i++) {
+		if (a[i].found > 1)
+			return false;
+		q[i].value = a[i].value;
+		q[i].found = a[i].found;
+	}
+	return true;
+}
+
+static void store_answers(int fd, const char *text, size_t len, const struct dwarf_query *q, size_t n)
+{
+	struct query_answer a[MAX_CACHED_QUERIES];
+	size_t i;
+
+	if (!len || n > MAX_CACHED_QUERIES)
+		return;
+	memset(a, 0, n * sizeof(a[0]));
+	for (i = 0; i < n; i++) {
+		a[i].value = q[i].value;
+		a[i].found = q[i].found;
+	}
+	dwarf_cache_store(fd, text, len, a, n * sizeof(a[0]));
 }
 
 int dwarf_query_file(const char *path, struct dwarf_query *q, size_t n)
 {
 	struct query_batch b = { q, n };
-	size_t i;
+	char text[4096];
+	size_t i, len;
+	int fd, rc;
 
 	for (i = 0; i < n; i++)
 		q[i].found = false;
-	return for_each_top_die(path, visit_query_die, &b);
+	fd = open_target_file(path);
+	if (fd < 0)
+		return fd;
+	len = query_text(q, n, text, sizeof(text));
+	if (load_answers(fd, text, len, q, n)) {
+		close(fd);
+		return 0;
+	}
+	rc = for_each_top_die(fd, visit_query_die, &b);
+	if (!rc)
+		store_answers(fd, text, len, q, n);
+	close(fd);
+	return rc;
 }

@@ -26,8 +26,11 @@ struct dwarf_offsets {
 	bool obmalloc_is_ptr;	/* _is.obmalloc is a pointer (3.13) */
 };
 
-/* 0 when the file has DWARF (some fields may still be missing), else -errno. */
-int dwarf_heap_offsets(const char *path, struct dwarf_offsets *out);
+/* 0 when the file has DWARF (some fields may still be missing), else -errno.
+ * want: the fields (1 << enum dwarf_field) the caller needs; the walk ends
+ * once they are all found (others found by then are filled in too). */
+#define DW_ALL ((1u << DW__COUNT) - 1)
+int dwarf_heap_offsets(const char *path, uint32_t want, struct dwarf_offsets *out);
 
 /* One question to a file's DWARF: the offset of a path of members inside a
  * struct named by its tag or a typedef, or, with no members, its size. */

@@ -224,6 +224,19 @@ static void take(const struct dwarf_offsets *d, enum dwarf_field f, uint64_t *fi
 	(*taken)++;
 }
 
+/* The fields apply_dwarf takes for this layout. */
+static uint32_t wanted_fields(const struct cpython_layout *l, bool in_interp)
+{
+	uint32_t w = 1u << DW_RUNTIME_INTERP_MAIN | 1u << DW_GC_ENABLED | 1u << DW_GC_GENERATIONS;
+
+	w |= l->runtime_gc ? 1u << DW_RUNTIME_GC : 1u << DW_INTERP_GC;
+	if (in_interp)
+		w |= 1u << DW_INTERP_OBMALLOC | 1u << DW_OBMALLOC_MGMT | 1u << DW_MGMT_ARENAS |
+		     1u << DW_MGMT_MAXARENAS | 1u << DW_MGMT_NARENAS_CURRENT | 1u << DW_MGMT_NTIMES |
+		     1u << DW_MGMT_HIGHWATER;
+	return w;
+}
+
 /* The interpreter's own DWARF, where it has it, over mmtrace's table; true
  * when it gave PyInterpreterState.obmalloc. */
 static bool apply_dwarf(const struct python_binary *pb, struct dwarf_cache *dc, struct cpython_layout *l,
@@ -236,7 +249,7 @@ static bool apply_dwarf(const struct python_binary *pb, struct dwarf_cache *dc, 
 	if (!path)
 		return false;
 	if (!dc->done) {
-		dc->rc = dwarf_heap_offsets(path, &dc->d);
+		dc->rc = dwarf_heap_offsets(path, wanted_fields(l, in_interp), &dc->d);
 		dc->done = true;
 	}
 	if (dc->rc)

@@ -70,8 +70,17 @@ static void read_dwarf(const uint8_t *data, size_t size)
 	if (fd < 0 || ftruncate(fd, 0) || pwrite(fd, data, size, 0) != (ssize_t)size)
 		return;
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	if (!dwarf_heap_offsets(path, &d) && d.obmalloc_is_ptr && !d.found[DW_INTERP_OBMALLOC])
+	if (!dwarf_heap_offsets(path, DW_ALL, &d) && d.obmalloc_is_ptr && !d.found[DW_INTERP_OBMALLOC])
 		abort();	/* the pointer flag comes only with the field */
+}
+
+/* the DWARF cache would keep a record per input: none while fuzzing */
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	setenv("MMTRACE_CACHE_DIR", "", 1);
+	return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -94,6 +94,15 @@ static void check_ring(const struct heap_gc_totals *t)
 			abort();
 }
 
+/* the DWARF cache would keep a record per input: none while fuzzing */
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	setenv("MMTRACE_CACHE_DIR", "", 1);
+	return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct image im = { data, size, 0 };

@@ -1,14 +1,19 @@
 // SPDX-License-Identifier: MIT
 /* Unit tests of ELF/USDT/debug-file resolution and planning on fixtures. */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
 #include "alloc.h"
+#include "dwarf_cache.h"
 #include "dwarf_layout.h"
 #include "elf_file.h"
 #include "plan.h"
@@ -240,7 +245,7 @@ static void test_dwarf_offsets(void **state)
 	struct dwarf_offsets d;
 
 	(void)state;
-	assert_int_equal(dwarf_heap_offsets(fx("fake_python"), &d), 0);
+	assert_int_equal(dwarf_heap_offsets(fx("fake_python"), DW_ALL, &d), 0);
 	assert_true(d.found[DW_RUNTIME_INTERP_MAIN]);
 	assert_int_equal(d.off[DW_RUNTIME_INTERP_MAIN], 64 + 16);
 	assert_int_equal(d.off[DW_INTERP_GC], 200);
@@ -253,7 +258,7 @@ static void test_dwarf_offsets(void **state)
 	assert_int_equal(d.off[DW_MGMT_NARENAS_CURRENT], 112);
 	assert_false(d.found[DW_RUNTIME_GC]);
 	/* stripped: no DWARF, nothing found, and no error beyond that */
-	dwarf_heap_offsets(fx("stripped_bare/fake_python"), &d);
+	dwarf_heap_offsets(fx("stripped_bare/fake_python"), DW_ALL, &d);
 	assert_false(d.found[DW_INTERP_GC]);
 }
 
@@ -359,11 +364,85 @@ static void test_uprobe_cost(void **state)
 	assert_false(insn_kernel_emulates_nops(NULL));
 }
 
+/* The DWARF cache: an answer comes back only for the same file, unchanged,
+ * and the same question, from a directory that is root's alone (as root:
+ * not root, there is no cache and nothing is kept) */
+static void test_dwarf_cache(void **state)
+{
+	char dir[] = "/tmp/mmtrace-cache-XXXXXX", cache[64], file[64], rec[128];
+	const char answer[] = "forty-two", other[] = "forty-three";
+	char got[sizeof(answer)];
+	struct dirent *de;
+	DIR *d;
+	int fd;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(cache, sizeof(cache), "%s/cache", dir);
+	snprintf(file, sizeof(file), "%s/debugfile", dir);
+	fd = open(file, O_RDWR | O_CREAT, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "DWARF", 5), 5);
+	setenv("MMTRACE_CACHE_DIR", cache, 1);
+	assert_false(dwarf_cache_load(fd, "q", 1, got, sizeof(got)));
+	dwarf_cache_store(fd, "q", 1, answer, sizeof(answer));
+	if (geteuid() != 0) {
+		assert_false(dwarf_cache_load(fd, "q", 1, got, sizeof(got)));
+		goto out;
+	}
+	assert_true(dwarf_cache_load(fd, "q", 1, got, sizeof(got)));
+	assert_memory_equal(got, answer, sizeof(answer));
+	/* another question, another length: misses */
+	assert_false(dwarf_cache_load(fd, "r", 1, got, sizeof(got)));
+	assert_false(dwarf_cache_load(fd, "q", 1, got, sizeof(got) - 1));
+	/* a record cut short or grown: a miss */
+	d = opendir(cache);
+	assert_non_null(d);
+	while ((de = readdir(d)) && de->d_name[0] == '.')
+		;
+	assert_non_null(de);
+	snprintf(rec, sizeof(rec), "%s/%s", cache, de->d_name);
+	closedir(d);
+	assert_int_equal(truncate(rec, 10), 0);
+	assert_false(dwarf_cache_load(fd, "q", 1, got, sizeof(got)));
+	dwarf_cache_store(fd, "q", 1, answer, sizeof(answer));
+	assert_true(dwarf_cache_load(fd, "q", 1, got, sizeof(got)));
+	/* the file changed (size, times): a miss, then its own answer */
+	assert_int_equal(write(fd, "more", 4), 4);
+	assert_false(dwarf_cache_load(fd, "q", 1, got, sizeof(got)));
+	dwarf_cache_store(fd, "q", 1, other, sizeof(got));
+	assert_true(dwarf_cache_load(fd, "q", 1, got, sizeof(got)));
+	assert_memory_equal(got, other, sizeof(got));
+	/* a directory others may write to is not used */
+	assert_int_equal(chmod(cache, 0777), 0);
+	assert_false(dwarf_cache_load(fd, "q", 1, got, sizeof(got)));
+	assert_int_equal(chmod(cache, 0700), 0);
+	/* an empty MMTRACE_CACHE_DIR: no cache */
+	setenv("MMTRACE_CACHE_DIR", "", 1);
+	assert_false(dwarf_cache_load(fd, "q", 1, got, sizeof(got)));
+out:
+	unsetenv("MMTRACE_CACHE_DIR");
+	close(fd);
+	d = opendir(cache);
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.' && (!de->d_name[1] || !strcmp(de->d_name, "..")))
+			continue;
+		snprintf(rec, sizeof(rec), "%s/%s", cache, de->d_name);
+		unlink(rec);
+	}
+	if (d)
+		closedir(d);
+	rmdir(cache);
+	unlink(file);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const char *dir = getenv("MMTRACE_FIXTURES");
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_uprobe_cost),
+		cmocka_unit_test(test_dwarf_cache),
 		cmocka_unit_test(test_full_symtab),
 		cmocka_unit_test(test_usdt_with_semaphores),
 		cmocka_unit_test(test_stripped_debuglink),
