@@ -8,7 +8,6 @@
  * writable by no one else: mmtrace runs as root over files anyone owns, and
  * these answers steer its reads. Everything read is still checked.
  */
-#include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -93,21 +92,31 @@ static int open_dir(bool create)
 	return fd;
 }
 
-static bool read_all(int fd, void *buf, size_t len)
+/* All of len bytes, or false. A signal (EINTR) ends it too: mmtrace's
+ * stages stop at one, and the cache only saves time. */
+static bool transfer_all(int fd, void *buf, size_t len, bool out)
 {
 	char *p = buf;
 	ssize_t n;
 
 	while (len) {
-		n = read(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
+		n = out ? write(fd, p, len) : read(fd, p, len);
 		if (n <= 0)
 			return false;
 		p += n;
 		len -= (size_t)n;
 	}
 	return true;
+}
+
+static bool read_all(int fd, void *buf, size_t len)
+{
+	return transfer_all(fd, buf, len, false);
+}
+
+static bool write_all(int fd, const void *buf, size_t len)
+{
+	return transfer_all(fd, (void *)buf, len, true);
 }
 
 bool dwarf_cache_load(int fd, const void *question, size_t qlen, void *out, size_t len)
@@ -141,23 +150,6 @@ out:
 		close(rec);
 	close(dir);
 	return ok;
-}
-
-static bool write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-	ssize_t n;
-
-	while (len) {
-		n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		p += n;
-		len -= (size_t)n;
-	}
-	return true;
 }
 
 void dwarf_cache_store(int fd, const void *question, size_t qlen, const void *answer, size_t len)
