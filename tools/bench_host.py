@@ -4,8 +4,10 @@
 1. idle: mmtrace with no CPython process but this script (which sleeps):
    its CPU% over the window and RSS.
 2. loaded: 50 CPython processes (pyenv builds and Debian's python3.11, a
-   GC-heavy loop each) started after mmtrace: mmtrace's CPU% and RSS while
-   they run, and the collections it counted per second.
+   GC-heavy loop each; BENCH_PROCS) started after mmtrace: mmtrace's CPU% and
+   RSS while they run, and the collections it counted per second; with
+   BENCH_EXECS=N, N short CPython processes are also started each second
+   during the window (exec, one collection, exit).
 3. reaction: a process of an interpreter file mmtrace has not attached yet
    runs gc.collect() in a tight loop for 400 ms, stamping CLOCK_MONOTONIC before each;
    the first collection mmtrace counted dates the moment its probes went
@@ -29,6 +31,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MMTRACE = os.path.join(ROOT, "build", "mmtrace")
 WINDOW = float(os.environ.get("BENCH_WINDOW", "10"))
 NPROCS = int(os.environ.get("BENCH_PROCS", "50"))
+EXECS = float(os.environ.get("BENCH_EXECS", "0"))    # short CPython processes started per second
 TICK = os.sysconf("SC_CLK_TCK")
 
 LOOP = r"""
@@ -124,13 +127,38 @@ class Mmtrace:
         return self.reports[-1]
 
 
+def exec_churn(exes, stop, pids):
+    """EXECS short CPython processes a second (each: start, one
+    collection, exit), until stop is set."""
+    i = 0
+    next_t = time.monotonic()
+    while not stop.is_set():
+        p = subprocess.Popen([exes[i % len(exes)], "-S", "-c", "import gc; gc.collect()"])
+        pids.append(p.pid)
+        threading.Thread(target=p.wait, daemon=True).start()
+        i += 1
+        next_t += 1.0 / EXECS
+        stop.wait(max(0, next_t - time.monotonic()))
+
+
 def idle_and_loaded(exes):
     mm = Mmtrace()
     idle_cpu, idle_rss, idle_maps = mm.usage(WINDOW)
-    procs = [subprocess.Popen([exes[i % len(exes)], "-c", LOOP, str(WINDOW + 4)]) for i in range(NPROCS)]
-    time.sleep(2)
+    procs = [subprocess.Popen([exes[i % len(exes)], "-c", LOOP, str(WINDOW + 4 + NPROCS / 50)])
+             for i in range(NPROCS)]
+    time.sleep(2 + NPROCS / 50)      # every one started and found
+    stop, churned = threading.Event(), []
+    churn = threading.Thread(target=exec_churn, args=(exes, stop, churned), daemon=True)
+    if EXECS:
+        churn.start()
     n0 = len(mm.reports)
+    t0 = time.monotonic()
     busy_cpu, busy_rss, busy_maps = mm.usage(WINDOW)
+    stop.set()
+    if EXECS:
+        churn.join()
+        print("exec churn: %d short CPython processes in %.1f s (%.1f/s)"
+              % (len(churned), time.monotonic() - t0, len(churned) / (time.monotonic() - t0)))
     window_reports = mm.reports[n0:]
     for p in procs:
         p.wait()

@@ -306,17 +306,20 @@ static int attach_polled(struct mmtrace *m, int i)
 }
 
 /* A released command maps its interpreter within milliseconds of its exec;
- * until then there is no &_PyRuntime to give BPF. Bounded: a command that
- * ends or fails first has no final reading (its last report stands). */
+ * until then there is no &_PyRuntime to give BPF, and until its interpreter
+ * is initialised no address of it (3.12+: what its exit is read through
+ * once Py_Finalize has cleared interpreters.main; a command shorter than
+ * an interval has no other reading). Bounded: a command that ends or fails
+ * first has no final reading (its last report stands). */
 static void poll_spawned_at_exit(struct mmtrace *m)
 {
 	int tries;
 
 	if (!m->targets[0].plan.polled)
 		return;
-	for (tries = 0; tries < 2000 && !m->poll_registered[0] && !kill(m->targets[0].pid, 0); tries++) {
+	for (tries = 0; tries < 2000 && !m->poll_located[0] && !kill(m->targets[0].pid, 0); tries++) {
 		poll_at_exit(m, 0);
-		if (!m->poll_registered[0])
+		if (!m->poll_located[0])
 			usleep(1000);
 	}
 }

@@ -134,3 +134,38 @@ def test_poll_refuses_what_needs_a_probe(extra):
     r = subprocess.run([MMTRACE, "--poll", "-p", "1"] + extra, capture_output=True, text=True, timeout=30)
     assert r.returncode == 2, r
     assert r.stderr.startswith("mmtrace: --poll places no probe") and r.stderr.count("\n") == 1, r.stderr
+
+
+SHORT = """
+import gc, json, sys
+for i in range(100000):
+    a = []
+    a.append(a)
+gc.collect(1)
+print(json.dumps([s["collections"] for s in gc.get_stats()]), file=sys.stderr)
+"""
+
+
+@pytest.fixture(params=["3.8", "3.12", "3.13"])
+def short_cell(request):
+    cell = next(c for c in MATRIX if c.name == "pyenv-" + request.param)
+    require(cell)
+    return cell
+
+
+def test_poll_command_shorter_than_an_interval_is_counted_whole(short_cell):
+    """mmtrace --poll -- CMD, CMD over before the first report: its exit
+    read is registered once its interpreter is up, so its counts are its
+    own, from zero, plus the full collections of its Py_Finalize (generation
+    2: the last line it printed is before them)."""
+    r = subprocess.run([MMTRACE, "--poll", "--json", "5", "--", short_cell.exe, "-c", SHORT],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    own = json.loads(r.stderr.strip().splitlines()[-1])
+    final = json.loads(r.stdout.strip().splitlines()[-1])
+    assert final["final"] is True
+    p = final["processes"][0]
+    assert p["probe_method"] == "polled" and p["gc"]["read_errors"] == 0, p["gc"]
+    got = p["gc"]["collections"]
+    assert got[:2] == own[:2] and own[0] > 0, (got, own)
+    assert got[2] > own[2], "Py_Finalize's own full collections are counted"
