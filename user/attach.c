@@ -116,8 +116,11 @@ static int load_programs(struct attacher *a, const struct attach_opts *o, char *
 		return MMX_OK;
 	rc = errno;
 	if (rc == ENOMEM) {
-		snprintf(err, errlen, "out of memory loading the BPF maps (~12 MiB of kernel memory; "
-			 "is mmtrace in a memory-limited cgroup?)");
+		/* the maps take memory per entry made; the rings are whole */
+		snprintf(err, errlen, "out of memory loading the BPF maps (~2 MiB of kernel memory, plus %u MiB "
+			 "of event ring%s; is mmtrace in a memory-limited cgroup?)",
+			 (unsigned int)((o->events_bytes ? o->events_bytes : 1u << 20) >> 20),
+			 o->alloc_exact ? " and ~24 MiB for the exact level" : "");
 		return MMX_INTERNAL;
 	}
 	/* as root, EACCES is the verifier's verdict, not a missing privilege */
