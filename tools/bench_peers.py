@@ -55,15 +55,20 @@ def missing():
 def run(mode, script, iters, workdir):
     """The loop's seconds under mode."""
     inroot = script[len(SID):]
-    argv = ["chroot", SID, PY]
+    # a mount namespace of its own with /proc in the root (memray reads
+    # /proc/self); the interpreter keeps the pid (sh and chroot exec)
+    argv = ["unshare", "--mount", "sh", "-c", 'mount -t proc proc "$1/proc" && exec chroot "$@"', "sh", SID, PY]
     if mode == "tracemalloc":
         argv += ["-X", "tracemalloc=1"]
     elif mode == "memray":
         argv += ["-m", "memray", "run", "-q", "-f", "--trace-python-allocators",
                  "-o", os.path.join(workdir[len(SID):], "capture.bin")]
     p = subprocess.Popen(argv + [inroot, str(iters)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    while p.stdout.readline().strip() != "ready":
-        pass
+    line = "-"
+    while line and line.strip() != "ready":
+        line = p.stdout.readline()
+    if not line:
+        sys.exit("%s: the workload ended before its loop (rc %s)" % (mode, p.wait()))
     mm = None
     if mode.startswith("mmtrace"):
         extra = ["--at-entry"] if mode.endswith("entry") else []
