@@ -105,7 +105,7 @@ def main():
     try:
         for name in ("alloc", "json"):
             full, code = WORKLOADS[name]
-            script = os.path.join(workdir, name + ".py")
+            script = os.path.join(workdir, "peers_" + name + ".py")   # not json.py: it would import itself
             with open(script, "w") as f:
                 f.write(GATE + code)
             times = {m: [] for m in MODES}
