@@ -165,13 +165,20 @@ def idle_and_loaded(exes):
     final = mm.final()
     pids = {p.pid for p in procs}
     traced = [r for r in final["processes"] if r["pid"] in pids]
+    seen = {}
+    for r in traced:
+        seen.setdefault(r["pid"], []).append(r)
+    for pid, rows in seen.items():
+        if len(rows) > 1:       # a pid two rows: its process ended and the pid came back
+            print("pid %d has %d rows: %s" % (pid, len(rows), [(r["comm"], r["exited"], r["traced_from"],
+                                                             sum(r["gc"]["collections"])) for r in rows]))
     colls = sum(sum(r["gc"]["collections"]) for r in traced)
     secs = statistics.mean(r["traced_ns"] for r in traced) / 1e9 if traced else 0
     print("idle (no CPython but this script): mmtrace CPU %.2f%%, RSS %d KiB, BPF maps %d KiB over %.0f s"
           % (idle_cpu, idle_rss, idle_maps, WINDOW))
     print("%d CPython processes (%d interpreter files): mmtrace CPU %.2f%%, RSS %d KiB, BPF maps %d KiB; "
           "%d/%d processes traced, %.0f collections/s counted, %d reports in the window"
-          % (NPROCS, len(exes), busy_cpu, busy_rss, busy_maps, len(traced), NPROCS,
+          % (NPROCS, len(exes), busy_cpu, busy_rss, busy_maps, len(seen), NPROCS,
              colls / secs if secs else 0, len(window_reports)))
 
 
