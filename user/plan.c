@@ -35,29 +35,9 @@ const char *site_kind_name(enum site_kind k)
 	return k == SITE_USDT ? "usdt" : k == SITE_URETPROBE ? "uretprobe" : "uprobe";
 }
 
-/* _PyRuntime -> ... -> &gcstate->generation_stats, found from the probe address. */
-static void chain_from_runtime(const struct cpython_layout *l, int64_t delta, struct gc_site *s)
-{
-	memset(s, 0, sizeof(*s));
-	s->base = GC_BASE_RUNTIME;
-	s->runtime_delta = delta;
-	if (l->runtime_gc) {
-		s->stats_off = l->runtime_gc + l->gc_generation_stats;
-		return;
-	}
-	if (l->runtime_tstate_current) {
-		/* the thread running the collection holds the GIL: it is current */
-		s->deref_off[s->nderef++] = l->runtime_tstate_current;
-		s->deref_off[s->nderef++] = l->tstate_interp;
-	} else {
-		s->deref_off[s->nderef++] = l->runtime_interp_main;
-	}
-	s->stats_off = l->interp_gc + l->gc_generation_stats;
-}
-
-/* The main interpreter's stats from _PyRuntime, whatever thread runs: a
- * read from outside has no collecting thread (3.9-3.11's current thread
- * state may be none while every thread waits) */
+/* The main interpreter's stats from _PyRuntime, whatever thread runs: what
+ * a read from outside takes, having no collecting thread (3.9-3.11's current
+ * thread state may be none while every thread waits) */
 static void chain_to_main_interp(const struct cpython_layout *l, struct gc_site *s)
 {
 	memset(s, 0, sizeof(*s));
@@ -68,6 +48,21 @@ static void chain_to_main_interp(const struct cpython_layout *l, struct gc_site 
 	}
 	s->deref_off[s->nderef++] = l->runtime_interp_main;
 	s->stats_off = l->interp_gc + l->gc_generation_stats;
+}
+
+/* _PyRuntime -> ... -> &gcstate->generation_stats, found from the probe
+ * address. At a collection the thread running it holds the GIL: where the
+ * runtime names the current thread state (3.9-3.11), the chain goes through
+ * it to the collecting interpreter. */
+static void chain_from_runtime(const struct cpython_layout *l, int64_t delta, struct gc_site *s)
+{
+	chain_to_main_interp(l, s);
+	s->runtime_delta = delta;
+	if (!l->runtime_gc && l->runtime_tstate_current) {
+		s->nderef = 0;
+		s->deref_off[s->nderef++] = l->runtime_tstate_current;
+		s->deref_off[s->nderef++] = l->tstate_interp;
+	}
 }
 
 static void chain_from_tstate(const struct cpython_layout *l, struct gc_site *s)
@@ -419,11 +414,9 @@ int plan_gc(const struct python_binary *pb, const struct plan_opts *o, struct pr
 		set_all(p, COV_UNAVAILABLE, why);
 		return -ENOENT;
 	}
-	if (o->force_poll)
-		;
-	else if (pb->has_gc_usdt && !o->no_usdt)
+	if (!o->force_poll && pb->has_gc_usdt && !o->no_usdt)
 		plan_usdt(pb, l, p);
-	else if (pb->ncollectors)
+	else if (!o->force_poll && pb->ncollectors)
 		plan_uprobes(pb, l, p);
 	/* without a probe point the built-in offsets of the stripped builds
 	 * verified here (3.12, 3.13); with --poll, every minor's */
