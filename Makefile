@@ -16,7 +16,7 @@ ARCH      := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 WARN      := -Wall -Wextra -Werror
 UWARN     := $(WARN) -Wno-format-truncation
 CFLAGS    ?= -g -O2
-CFLAGS    += $(UWARN) -MMD -MP -D_GNU_SOURCE -Iuser -Ibpf -I$(OUT)
+CFLAGS    += $(UWARN) -MMD -MP -D_GNU_SOURCE $(addprefix -I,$(USER_DIRS)) -Ibpf -I$(OUT)
 LDLIBS    := -lbpf -ldw -lelf -lz -lprotobuf-c
 ifeq ($(SANITIZE),1)
 CFLAGS    += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -26,22 +26,20 @@ endif
 # BPF_PROG() declares ctx and every tracepoint argument, used or not
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) $(WARN) -Wno-unused-parameter -Ivmlinux -Ibpf
 
-BPF_OBJS  := $(OUT)/gc.bpf.o $(OUT)/alloc.bpf.o
+# the GC skeleton is three programs' files linked into one object: the
+# collector's programs, the allocator growth programs, the process events
+GC_PARTS  := $(OUT)/gc.bpf.o $(OUT)/growth.bpf.o $(OUT)/proc.bpf.o
 SKELS     := $(OUT)/gc.skel.h $(OUT)/alloc.skel.h
-LIB_SRCS  := user/elf_file.c user/resolve.c user/layout.c user/plan.c user/plan_exact.c user/discover.c \
-             user/attach.c user/collect.c user/present.c user/present_host.c user/present_json.c \
-             user/present_exact.c user/collect_exact.c user/json.c \
-             user/procmem.c user/heap.c user/heap_layout.c user/heap_run.c user/present_heap.c \
-             user/dwarf_layout.c user/dwarf_cache.c user/stack_layout.c user/linetable.c user/symbolize.c user/stacks.c \
-             user/present_stacks.c user/options.c user/parse.c user/export.c user/present_metrics.c user/registry.c user/proctable.c user/discover_host.c user/host.c
-# _Py_DebugOffsets: the reader and one schema per minor
-LIB_SRCS  += user/gcpoll.c user/insn.c
-PYOFF_SRCS := user/pyoffsets.c user/pyoffsets_313.c user/pyoffsets_314.c user/pyoffsets_315.c user/pyoffsets_dwarf.c
-LIB_SRCS  += $(PYOFF_SRCS)
+# one directory per stage and per feature (README: Layout); every header is
+# included by its bare name, every object named by its source's
+USER_DIRS := user user/cli user/session user/procfs user/binary user/layout user/plan user/attach \
+             user/collect user/feature user/feature/alloc user/feature/heap user/feature/stacks \
+             user/present user/export
+LIB_SRCS  := $(filter-out user/main.c,$(wildcard $(addsuffix /*.c,$(USER_DIRS))))
+USER_HDRS := $(wildcard $(addsuffix /*.h,$(USER_DIRS)))
 # --pprof: profile.proto's C, generated from the file Debian's pprof package installs
 PPROF_PROTO := /usr/share/gocode/src/github.com/google/pprof/proto/profile.proto
-LIB_SRCS  += user/pprof.c
-LIB_OBJS  := $(LIB_SRCS:user/%.c=$(OUT)/%.o) $(OUT)/profile.pb-c.o
+LIB_OBJS  := $(patsubst %.c,$(OUT)/%.o,$(notdir $(LIB_SRCS))) $(OUT)/profile.pb-c.o
 APP       := $(OUT)/mmtrace
 UNIT      := $(OUT)/test_resolve $(OUT)/test_host $(OUT)/test_present
 UNIT      += $(OUT)/test_pyoffsets $(OUT)/test_gcpoll
@@ -50,14 +48,12 @@ UNIT      += $(OUT)/test_pyoffsets $(OUT)/test_gcpoll
 FUZZ_OUT     := build-fuzz
 FUZZ_TARGETS := fuzz_elf fuzz_resolve fuzz_procfs fuzz_heap fuzz_stacks
 FUZZ_TARGETS += fuzz_pyoffsets fuzz_gcpoll fuzz_insn
-FUZZ_SRCS    := user/elf_file.c user/resolve.c user/layout.c user/plan.c user/plan_exact.c user/discover.c \
-                user/discover_host.c user/registry.c user/parse.c user/export.c user/present_metrics.c \
-                user/collect.c user/json.c user/present.c user/present_host.c user/present_json.c \
-                user/present_exact.c user/collect_exact.c user/procmem.c user/heap.c user/heap_layout.c \
-                user/present_heap.c user/heap_run.c user/dwarf_layout.c user/dwarf_cache.c user/stack_layout.c user/linetable.c \
-                user/symbolize.c user/stacks.c user/present_stacks.c
-FUZZ_SRCS    += $(PYOFF_SRCS) user/gcpoll.c user/insn.c user/pprof.c $(OUT)/profile.pb-c.c
-FUZZ_COMMON  := -g -O1 -fno-sanitize-recover=all $(WARN) -D_GNU_SOURCE -Iuser -Ibpf -I$(OUT)
+# every parser of untrusted input and what it needs; not the loader, the
+# session engine or the option parser
+ENGINE_SRCS  := user/session/session.c user/session/rows.c user/session/report.c $(wildcard user/session/source_*.c)
+FUZZ_SRCS    := $(filter-out user/attach/attach.c user/cli/options.c $(ENGINE_SRCS) \
+                  $(wildcard user/feature/feature*.c user/feature/*/feature_*.c),$(LIB_SRCS)) $(OUT)/profile.pb-c.c
+FUZZ_COMMON  := -g -O1 -fno-sanitize-recover=all $(WARN) -D_GNU_SOURCE $(addprefix -I,$(USER_DIRS)) -Ibpf -I$(OUT)
 FUZZ_CFLAGS  := -fsanitize=fuzzer,address,undefined $(FUZZ_COMMON)
 # the sources are compiled once for every target (instrumented, without
 # libFuzzer's main), each target links them with its own entry point
@@ -76,10 +72,18 @@ $(OUT):
 $(OUT)/%.bpf.o: bpf/%.bpf.c bpf/*.h vmlinux/vmlinux.h | $(OUT)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
-$(OUT)/%.skel.h: $(OUT)/%.bpf.o
+$(OUT)/gc.linked.o: $(GC_PARTS)
+	$(BPFTOOL) gen object $@ $^
+
+$(OUT)/gc.skel.h: $(OUT)/gc.linked.o
+	$(BPFTOOL) gen skeleton $< name gc_bpf > $@
+
+$(OUT)/alloc.skel.h: $(OUT)/alloc.bpf.o
 	$(BPFTOOL) gen skeleton $< > $@
 
-$(OUT)/%.o: user/%.c | $(OUT)
+vpath %.c $(USER_DIRS)
+
+$(OUT)/%.o: %.c | $(OUT)
 	$(CC) $(CFLAGS) -c $< -o $@
 
 # user space includes the skeleton
@@ -127,7 +131,7 @@ test: deps
 
 .SECONDARY: $(FUZZ_OBJS)
 
-$(FUZZ_OUT)/obj/%.o: user/%.c user/*.h bpf/gc.h bpf/alloc.h $(OUT)/profile.pb-c.h
+$(FUZZ_OUT)/obj/%.o: %.c $(USER_HDRS) bpf/*.h $(OUT)/profile.pb-c.h
 	mkdir -p $(@D)
 	$(CLANG) $(FUZZ_OBJ_CFLAGS) -c $< -o $@
 
@@ -135,7 +139,7 @@ $(FUZZ_OUT)/obj/profile.pb-c.o: $(OUT)/profile.pb-c.c $(OUT)/profile.pb-c.h
 	mkdir -p $(@D)
 	$(CLANG) $(FUZZ_OBJ_CFLAGS) -c $< -o $@
 
-$(FUZZ_OUT)/%: tests/fuzz/%.c $(FUZZ_OBJS) user/*.h bpf/gc.h bpf/alloc.h
+$(FUZZ_OUT)/%: tests/fuzz/%.c $(FUZZ_OBJS) $(USER_HDRS) bpf/*.h
 	mkdir -p $(@D)
 	$(CLANG) $(FUZZ_CFLAGS) $< $(FUZZ_OBJS) -lbpf -ldw -lelf -lz -lprotobuf-c -o $@
 

@@ -16,7 +16,9 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include "alloc.h"
+#include "events.h"
 #include "bits.bpf.h"
+#include "maps.bpf.h"
 #include "pystack.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -117,12 +119,8 @@ static const struct call_stack zero_stack;
 
 static struct alloc_exact_stats *stats_of(__u32 tgid)
 {
-	struct alloc_exact_stats *s = bpf_map_lookup_elem(&exact_stats, &tgid);
+	struct alloc_exact_stats *s = lookup_or_try_init(&exact_stats, &tgid, &zero_stats);
 
-	if (s)
-		return s;
-	bpf_map_update_elem(&exact_stats, &tgid, &zero_stats, BPF_NOEXIST);
-	s = bpf_map_lookup_elem(&exact_stats, &tgid);
 	if (!s)
 		__sync_fetch_and_add(&drops[DROP_TABLE_FULL], 1);
 	return s;
@@ -130,12 +128,7 @@ static struct alloc_exact_stats *stats_of(__u32 tgid)
 
 static struct call_stack *stack_of(__u32 tid)
 {
-	struct call_stack *st = bpf_map_lookup_elem(&stacks, &tid);
-
-	if (st)
-		return st;
-	bpf_map_update_elem(&stacks, &tid, &zero_stack, BPF_NOEXIST);
-	return bpf_map_lookup_elem(&stacks, &tid);
+	return lookup_or_try_init(&stacks, &tid, &zero_stack);
 }
 
 static __u32 domain_index(__u32 d)
@@ -220,7 +213,7 @@ static void sample_stack(struct pt_regs *ctx, __u64 cookie, struct call_stack *s
 	__u32 idx = ALLOC_COOKIE_SITE(cookie), zero = 0;
 	struct mm_stack_event *e;
 	struct exact_site *site;
-	__u64 size, id;
+	__u64 id;
 
 	st->unsampled += bytes;
 	if (!sample_bytes || st->unsampled < sample_bytes || !idx)
@@ -240,10 +233,7 @@ static void sample_stack(struct pt_regs *ctx, __u64 cookie, struct call_stack *s
 	e->pause_ns = 0;
 	st->unsampled = 0;
 	walk_python_stack(PT_REGS_IP(ctx) + site->runtime_delta, &site->stack, stack_depth, e);
-	size = MM_STACK_EVENT_HEAD + (__u64)e->depth * sizeof(struct py_frame);
-	if (size > sizeof(*e))
-		size = sizeof(*e);
-	if (bpf_ringbuf_output(&samples, e, size, 0))
+	if (!stack_output(&samples, e))
 		__sync_fetch_and_add(&drops[DROP_SAMPLES_LOST], 1);
 }
 

@@ -68,11 +68,11 @@ def check_pymalloc(interp, heap, truth):
     assert sum(c["bytes_in_use"] for c in heap["classes"]) == heap["bytes_in_use"]
 
 
-def read_at_stable_stop(wl, stop, interp, live):
-    """mmtrace's reading at a stop whose statistics before and after agree."""
+def read_at_stable_stop(wl, stop, read):
+    """read()'s reading at a stop whose statistics before and after agree."""
     for _ in range(5):
         wait_stopped(wl)
-        p = heap_json(wl.pid, interp.extra_args, live)
+        p = read()
         os.kill(wl.pid, signal.SIGCONT)
         line = wl.stderr.readline().decode()
         while not line.startswith(stop):
@@ -89,7 +89,7 @@ def test_heap_equals_debugmallocstats_and_gc_state(interp):
     try:
         # the snapshot mode at the first stop, the live table's heap section at the second
         for stop, enabled, live in (("STOP1", True, False), ("STOP2", False, True)):
-            p, truth = read_at_stable_stop(wl, stop, interp, live)
+            p, truth = read_at_stable_stop(wl, stop, lambda: heap_json(wl.pid, interp.extra_args, live))
             g = p["gc_state"]
             assert truth["enabled"] is enabled
             assert (g["count"], g["threshold"], g["enabled"]) == (truth["count"], truth["threshold"], enabled)

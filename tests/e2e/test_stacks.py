@@ -113,8 +113,8 @@ def test_folded_metric_choice_and_bad_input(interp, tmp_path):
     assert bad.returncode == 2 and "invalid --folded-metric" in bad.stderr
     bad = subprocess.run([MMTRACE, "--stack-depth", "500", "--stacks", "-p", "1"], capture_output=True, text=True)
     assert bad.returncode == 2 and "invalid --stack-depth" in bad.stderr
-    bad = subprocess.run([MMTRACE, "--stacks"], capture_output=True, text=True)
-    assert bad.returncode == 2
+    bad = subprocess.run([MMTRACE, "--stacks", "--sample-bytes", "4096", "-p", "1"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "--sample-bytes goes with --alloc=exact" in bad.stderr
 
 
 def test_sampled_allocation_stacks(interp, tmp_path):

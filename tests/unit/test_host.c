@@ -15,7 +15,7 @@
 #include "export.h"
 #include "heap.h"
 #include "heap_run.h"
-#include "host.h"
+#include "session_impl.h"
 #include "linetable.h"
 #include "procmem.h"
 #include "proctable.h"
@@ -301,10 +301,10 @@ static void repeated_end_is_one_ended_row(void **state)
 	row = proctable_add(&t, 4242);
 	row->bin_id = bin;
 	row->found_ns = 100;
-	assert_true(host_end_event(&t, &reg, &e));
+	assert_true(session_end_event(&t, &reg, &e));
 	e.ts_ns = 1010;
 	e.stats.collections[0] = 6;
-	assert_false(host_end_event(&t, &reg, &e));
+	assert_false(session_end_event(&t, &reg, &e));
 	assert_int_equal(t.n, 1);
 	assert_int_equal(t.nended, 1);
 	assert_int_equal(t.seen, 1);
@@ -312,16 +312,16 @@ static void repeated_end_is_one_ended_row(void **state)
 	assert_int_equal(t.rows[0].now.collections[0], 5);
 	/* a process nobody saw live: adopted once, however many ENDs */
 	e.pid = 4343;
-	assert_false(host_end_event(&t, &reg, &e));
-	assert_false(host_end_event(&t, &reg, &e));
+	assert_false(session_end_event(&t, &reg, &e));
+	assert_false(session_end_event(&t, &reg, &e));
 	assert_int_equal(t.n, 2);
 	assert_int_equal(t.nended, 2);
 	/* the same pid with another image (it exec'd) or another start (pid
 	 * reused) is another process */
 	e.exec_id = 2;
-	host_end_event(&t, &reg, &e);
+	session_end_event(&t, &reg, &e);
 	e.start_ns = 888;
-	host_end_event(&t, &reg, &e);
+	session_end_event(&t, &reg, &e);
 	assert_int_equal(t.n, 4);
 	assert_int_equal(t.nended, 4);
 	proctable_free(&t);

@@ -6,6 +6,7 @@
 
 #include <linux/types.h>
 #include <sys/types.h>
+#include "events.h"
 #include "gc.h"
 
 struct ring_buffer;

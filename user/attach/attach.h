@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 #include <linux/types.h>
+#include "events.h"
 #include "gc.h"
 #include "plan.h"
 #include "resolve.h"

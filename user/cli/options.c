@@ -344,10 +344,6 @@ static int check_combination(struct options *o)
 		fprintf(stderr, "mmtrace: --pprof FILE writes the stacks --stacks records: give --stacks too\n");
 		return MMX_USAGE;
 	}
-	if (o->all && (o->stacks || o->folded)) {
-		fprintf(stderr, "mmtrace: --stacks and --folded need -p PID or a command\n");
-		return MMX_USAGE;
-	}
 	if ((o->stacks || o->folded) && !o->stack_depth)
 		o->stack_depth = 64;
 	if (o->sample_bytes && !(o->alloc_exact && (o->stacks || o->folded))) {
@@ -356,10 +352,6 @@ static int check_combination(struct options *o)
 	}
 	if (o->alloc_exact && (o->stacks || o->folded) && !o->sample_bytes)
 		o->sample_bytes = 512 * 1024;
-	if (o->all && o->heap_live) {
-		fprintf(stderr, "mmtrace: --heap=live needs -p PID or a command\n");
-		return MMX_USAGE;
-	}
 	if (o->all && o->alloc_exact) {
 		fprintf(stderr, "mmtrace: --alloc=exact probes every allocator call: it needs -p PID or a command "
 			"(system-wide, use --alloc=growth)\n");

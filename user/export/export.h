@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include "events.h"
 #include "gc.h"
 #include "present.h"
 

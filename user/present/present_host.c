@@ -222,6 +222,26 @@ static void host_row(FILE *f, const struct report_row *r, bool growth)
 	fprintf(f, "%s\n", r->exited ? "  [ended]" : "");
 }
 
+/* --heap=live and --stacks: under the table, one block per row shown */
+static void row_sections(FILE *f, const struct report *r, int shown)
+{
+	const struct report_row *row;
+	int i;
+
+	for (i = 0; i < shown; i++) {
+		row = &r->rows[i];
+		if (!row->heap && !row->stacks)
+			continue;
+		fprintf(f, "PID %d (%s)  Python %s%s\n", row->pid, row->comm, row->bin->version,
+			row->exited ? "  [exited]" : "");
+		if (row->heap)
+			present_heap_section(f, row->heap);
+		if (row->stacks)
+			present_stacks_text(f, row);
+		fputc('\n', f);
+	}
+}
+
 void present_host_table(FILE *f, struct report *r, enum sort_key key, int top, bool clear)
 {
 	int i, shown = 0;
@@ -235,6 +255,7 @@ void present_host_table(FILE *f, struct report *r, enum sort_key key, int top, b
 	if (i < r->n)
 		fprintf(f, "... %d more (-n)\n", r->n - i);
 	fputc('\n', f);
+	row_sections(f, r, shown);
 	fflush(f);
 }
 

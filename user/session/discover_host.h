@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 #include <sys/types.h>
+#include "events.h"
 #include "gc.h"
 #include "proctable.h"
 #include "registry.h"
@@ -28,6 +29,9 @@ int discover_host_pid(struct host_discovery *d, pid_t pid);
 /* The interpreter id of a process that just exec'd, from its executable
  * (it may have exited already); -ENOEXEC when the executable is no CPython. */
 int discover_host_exec(struct host_discovery *d, const struct mm_exec_event *e);
+/* The id of an interpreter mmtrace resolved for one process (-p, -- CMD),
+ * registered by the file it opens; -errno. */
+int discover_host_adopt(struct host_discovery *d, const struct python_binary *pb);
 /* Calls fn for every process in /proc but mmtrace itself; 0 or -errno. */
 int discover_host_each(void (*fn)(void *arg, pid_t pid), void *arg);
 /* Its executable's identity now; {0, 0} and -errno when it cannot be read. */

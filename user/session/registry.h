@@ -32,6 +32,8 @@ struct interp_file {
 	struct probe_plan plan;
 	struct file_id id;
 	bool planned;		/* plan filled in (for --probes), sites or not */
+	bool no_probe;		/* planned, with no GC probe point */
+	bool refusal_said;	/* why it is not attached, said on stderr */
 	bool attached;
 	uint64_t attach_ns;	/* CLOCK_MONOTONIC when its probes went live */
 	char attach_error[256];	/* why it is not attached, when it is not */

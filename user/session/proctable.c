@@ -10,6 +10,10 @@ void proctable_init(struct proctable *t)
 
 void proctable_free(struct proctable *t)
 {
+	int i;
+
+	for (i = 0; t->release && i < t->n; i++)
+		t->release(&t->rows[i], t->release_ctx);
 	free(t->rows);
 	free(t->live_pids);
 	memset(t, 0, sizeof(*t));
@@ -55,6 +59,8 @@ static void remove_at(struct proctable *t, int i)
 {
 	if (t->rows[i].ended)
 		t->nended--;
+	if (t->release)
+		t->release(&t->rows[i], t->release_ctx);
 	memmove(&t->rows[i], &t->rows[i + 1], (size_t)(t->n - i - 1) * sizeof(t->rows[0]));
 	memmove(&t->live_pids[i], &t->live_pids[i + 1], (size_t)(t->n - i - 1) * sizeof(t->live_pids[0]));
 	t->n--;

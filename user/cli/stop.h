@@ -12,6 +12,8 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
 
 /* The flag: 0, or the signal that asked to stop. */
 typedef volatile sig_atomic_t stop_flag;
@@ -38,6 +40,24 @@ static inline int stop_take_over(const stop_flag *stop)
 	sigaddset(&set, SIGTERM);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	return stop ? *stop : 0;
+}
+
+/* Reads what waits on the signalfd (SIGCHLD only wakes a loop): the
+ * SIGINT or SIGTERM that asks to stop, else 0; *from_tty (may be NULL) when
+ * a terminal sent it to the whole process group (^C). */
+static inline int stop_drain(int sigfd, bool *from_tty)
+{
+	struct signalfd_siginfo si;
+	int sig = 0;
+
+	while (read(sigfd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo != SIGINT && si.ssi_signo != SIGTERM)
+			continue;
+		sig = (int)si.ssi_signo;
+		if (from_tty)
+			*from_tty = si.ssi_code == SI_KERNEL;
+	}
+	return sig;
 }
 
 /* The reader of the reports went away (mmtrace ... | head): SIGPIPE is

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <sys/types.h>
+#include "events.h"
 #include "gc.h"
 #include "procmem.h"
 #include "plan.h"

@@ -119,6 +119,14 @@ static int register_interp(struct host_discovery *d, const struct resolve_opts *
 	return rc;
 }
 
+int discover_host_adopt(struct host_discovery *d, const struct python_binary *pb)
+{
+	struct file_id id;
+	int rc = id_of_path(NULL, pb->open_path, &id);
+
+	return rc ? rc : registry_add_interp(d->reg, id, pb);
+}
+
 static int classify_mapped(struct host_discovery *d, pid_t pid, const struct resolve_opts *ro_in,
 			   const struct mapped_file *f)
 {

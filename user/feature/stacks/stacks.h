@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
+#include "events.h"
 #include "gc.h"
 #include "symbolize.h"
 

@@ -9,7 +9,6 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 #include "discover.h"
 #include "exitcodes.h"
@@ -141,14 +140,8 @@ static int snapshot_all(const struct heap_config *c, struct heap_target *hs, int
 static bool wait_interval(const struct heap_config *c)
 {
 	struct pollfd p = { .fd = c->sigfd, .events = POLLIN };
-	struct signalfd_siginfo si;
 
-	if (poll(&p, 1, (int)(c->opt->interval_s * 1000)) <= 0)
-		return true;
-	while (read(c->sigfd, &si, sizeof(si)) == sizeof(si))
-		if (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM)
-			return false;
-	return true;
+	return poll(&p, 1, (int)(c->opt->interval_s * 1000)) <= 0 || !stop_drain(c->sigfd, NULL);
 }
 
 int heap_run(const struct heap_config *c)

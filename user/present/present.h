@@ -9,6 +9,7 @@
 #include <sys/types.h>
 #include <time.h>
 #include "collect_exact.h"
+#include "events.h"
 #include "gc.h"
 #include "present_heap.h"
 #include "stacks.h"

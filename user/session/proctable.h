@@ -10,11 +10,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "events.h"
 #include "gc.h"
 #include "gcpoll.h"
 
 /* ended rows kept for the final summary; older ones are folded into a count */
 #define PROCTABLE_MAX_ENDED 4096
+/* slots for the features' own state of a row (feature.h owns them) */
+#define PROC_ROW_FEATURES 3
 
 /* What a forked child's interpreter already counted when it was born. */
 struct gc_inherited {
@@ -63,6 +66,8 @@ struct proc_row {
 	struct gc_poll_read poll_base;
 	struct gc_proc_stats now;	/* cumulative at the last read */
 	struct gc_proc_stats prev;	/* cumulative at the previous report */
+	bool poll_final;	/* BPF read its counters as it exited: they stand */
+	void *feat[PROC_ROW_FEATURES];	/* each feature's state, NULL until used */
 };
 
 struct proctable {
@@ -73,6 +78,9 @@ struct proctable {
 	int nended;
 	uint64_t seen;		/* processes ever added */
 	uint64_t folded;	/* ended rows dropped past PROCTABLE_MAX_ENDED */
+	/* called for a row that leaves the table (its features' state) */
+	void (*release)(struct proc_row *row, void *ctx);
+	void *release_ctx;
 };
 
 void proctable_init(struct proctable *t);
