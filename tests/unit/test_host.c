@@ -277,6 +277,47 @@ static void proctable_folds_old_ended_rows(void **state)
 	proctable_free(&t);
 }
 
+/* A report read the child's pid after its exec, before the exec's events
+ * were drained: its fork row holds the new image's first counts. The END of
+ * the forked image has none of its own, so the fork row goes, and an image
+ * that ends with no counters has none, whatever a read under its pid saw. */
+static void fork_then_exec_counts_only_the_new_image(void **state)
+{
+	struct python_binary pb = { .version = "3.11.2" };
+	struct mm_end_event e = { .kind = MM_EV_END, .pid = 5000, .reason = MM_END_EXEC, .has_stats = 0,
+				  .ts_ns = 2000, .start_ns = 900, .exec_id = 1 };
+	struct registry reg;
+	struct proctable t;
+	struct proc_row *row;
+	int bin;
+
+	(void)state;
+	assert_int_equal(registry_init(&reg), 0);
+	bin = registry_add_interp(&reg, fid(1, 43), &pb);
+	reg.bins[bin]->attached = true;
+	proctable_init(&t);
+	row = proctable_add(&t, 5000);
+	row->bin_id = bin;
+	row->found_ns = 1000;
+	row->forked = true;
+	row->now.collections[0] = 3;	/* the next image's, read too early */
+	assert_false(session_end_event(&t, &reg, &e));
+	assert_int_equal(t.n, 0);
+	assert_int_equal(t.seen, 0);
+	/* an image found by a scan that exec'd with nothing counted */
+	row = proctable_add(&t, 5001);
+	row->bin_id = bin;
+	row->found_ns = 1000;
+	row->now.collections[0] = 2;
+	e.pid = 5001;
+	assert_false(session_end_event(&t, &reg, &e));
+	assert_int_equal(t.n, 1);
+	assert_true(t.rows[0].ended);
+	assert_int_equal(t.rows[0].now.collections[0], 0);
+	proctable_free(&t);
+	registry_free(&reg);
+}
+
 /* Two threads of one exit_group used to hand over two ENDs: the second
  * must neither add a row nor change the first. */
 static void repeated_end_is_one_ended_row(void **state)
@@ -396,13 +437,15 @@ static void memory_regions(void **state)
 	assert_int_equal(parse_mem_region(l1, &r[0]), 0);
 	assert_true(r[0].readable && r[0].offset == 0x1000);
 	assert_string_equal(r[0].path, "/usr/lib/libpython3.12.so.1.0");
+	assert_true(r[0].deleted && !r[0].executable);
+	assert_true(r[0].id.dev == kernel_dev(0xfe, 0) && r[0].id.ino == 42);
 	assert_int_equal(parse_mem_region(l2, &r[1]), 0);
 	assert_null(r[1].path);
 	assert_int_equal(parse_mem_region(l3, &r[2]), 0);
 	assert_false(r[2].readable);
 	assert_null(r[2].path);
 	assert_int_equal(parse_mem_region(bad, &r[2]), -EINVAL);
-	r[2] = (struct mem_region){ 0x7f30, 0x7f40, 0, false, NULL };
+	r[2] = (struct mem_region){ .start = 0x7f30, .end = 0x7f40 };
 	/* reads may span adjacent readable regions, never a gap or ---p */
 	assert_true(procmem_covers(&pm, 0x7f08, 0x10));
 	assert_false(procmem_covers(&pm, 0x7f18, 0x10));
@@ -541,6 +584,7 @@ int main(void)
 		cmocka_unit_test(proctable_gone_spares_a_reused_pid),
 		cmocka_unit_test(proctable_folds_old_ended_rows),
 		cmocka_unit_test(repeated_end_is_one_ended_row),
+		cmocka_unit_test(fork_then_exec_counts_only_the_new_image),
 		cmocka_unit_test(fork_adopts_only_a_child_that_did_not_exec),
 		cmocka_unit_test(exec_after_fork_undoes_the_adoption),
 		cmocka_unit_test(scan_tracks_only_an_image_that_held_still),

@@ -10,7 +10,8 @@
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
-#include "discover.h"	/* monotonic_ns */
+#include "collect_exact.h"
+#include "procfs.h"
 #include "exitcodes.h"
 #include "export.h"
 #include "heap_run.h"	/* parse_rss_rollup */

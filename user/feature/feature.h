@@ -52,6 +52,13 @@ void features_release_row(struct proc_row *p, void *unused);
 void features_fill(const struct feature_ctx *c, struct proc_row *p, const struct python_binary *bin, bool scrape,
 		   struct report_row *out);
 
+/* Adds the feature's presentation to the row. */
+static inline void feature_present(struct report_row *out, const struct row_part *part)
+{
+	if (out->nparts < ROW_PARTS_MAX)
+		out->parts[out->nparts++] = part;
+}
+
 /* --stacks: a stack event of the row's process, symbolised while it lives. */
 void feature_stacks_event(const struct feature_ctx *c, struct proc_row *p, const struct python_binary *bin,
 			  const struct mm_stack_event *e);

@@ -285,12 +285,7 @@ static bool apply_dwarf(const struct python_binary *pb, struct dwarf_cache *dc, 
 
 int interp_load_bias(const struct python_binary *pb, const struct procmem *pm, uint64_t *bias)
 {
-	uint64_t anchor;
-
-	if (!pb->anchor_vaddr || procmem_file_addr(pm, pb->path, pb->anchor_offset, &anchor))
-		return -ENOENT;
-	*bias = anchor - pb->anchor_vaddr;
-	return 0;
+	return procmem_load_bias(pm, pb->path, pb->anchor_offset, pb->anchor_vaddr, bias);
 }
 
 int heap_layout_for(const struct python_binary *pb, const struct procmem *pm, struct dwarf_cache *dc,

@@ -72,7 +72,7 @@ static void table_growth(FILE *f, const struct report_row *row)
 static void table_process(FILE *f, const struct report_row *row)
 {
 	const struct gc_proc_stats *s = &row->gc;
-	int g;
+	int g, i;
 
 	fprintf(f, "PID %d (%s)  Python %s  via %s  %s%s\n", row->pid, row->comm, row->bin->version,
 		row->plan->method, row->bin->path, row->exited ? "  [exited]" : "");
@@ -90,12 +90,8 @@ static void table_process(FILE *f, const struct report_row *row)
 		fprintf(f, "%7.3f\n", pct(gc_sum(s->pause_ns_total), row->traced_ns));
 	if (row->plan->metrics[M_ARENAS].cov != COV_UNAVAILABLE || row->plan->metrics[M_POOLS].cov != COV_UNAVAILABLE)
 		table_growth(f, row);
-	if (row->exact)
-		present_exact_table(f, row);
-	if (row->heap)
-		present_heap_section(f, row->heap);
-	if (row->stacks)
-		present_stacks_text(f, row);
+	for (i = 0; i < row->nparts; i++)
+		row->parts[i]->text(f, row);
 	if (gc_sum(s->sub_collections))
 		fprintf(f, "    subinterpreters: %llu collections, %llu collected (not in the rows above)\n",
 			(unsigned long long)gc_sum(s->sub_collections), (unsigned long long)gc_sum(s->sub_collected));
@@ -196,15 +192,16 @@ void log2_hist_of(FILE *f, const __u64 *slots, int n, const char *unit, const ch
 
 void present_histograms(FILE *f, const struct report *r)
 {
-	int i, g;
+	int i, g, p;
 
 	for (i = 0; i < r->n; i++) {
 		for (g = 0; g < MMTRACE_GENERATIONS; g++) {
 			fprintf(f, "PID %d (%s) gen %d GC pause:\n", r->rows[i].pid, r->rows[i].comm, g);
 			log2_hist(f, r->rows[i].gc.pause_hist[g], MMTRACE_HIST_SLOTS);
 		}
-		if (r->rows[i].exact)
-			present_exact_histograms(f, &r->rows[i]);
+		for (p = 0; p < r->rows[i].nparts; p++)
+			if (r->rows[i].parts[p]->histograms)
+				r->rows[i].parts[p]->histograms(f, &r->rows[i]);
 		fputc('\n', f);
 	}
 	fflush(f);

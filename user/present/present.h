@@ -8,14 +8,29 @@
 #include <stdio.h>
 #include <sys/types.h>
 #include <time.h>
-#include "collect_exact.h"
 #include "events.h"
 #include "gc.h"
-#include "present_heap.h"
-#include "stacks.h"
-#include "proctable.h"
 #include "plan.h"
 #include "resolve.h"
+
+/* what the features keep (their own headers say): a row only points at it */
+struct alloc_exact_stats;
+struct gc_inherited;
+struct heap_view;
+struct stack_table;
+struct symbolizer;
+struct type_row;
+struct report_row;
+
+/* A feature's part of a row's presentation, in the order the features are
+ * listed (feature.h): the present layer calls it and knows no feature. */
+struct row_part {
+	void (*text)(FILE *f, const struct report_row *row);	/* lines under the process's table */
+	void (*histograms)(FILE *f, const struct report_row *row);	/* may be NULL */
+	void (*json)(FILE *f, const struct report_row *row, int *first);	/* its fields */
+};
+
+#define ROW_PARTS_MAX 4
 
 struct report_row {
 	pid_t pid;
@@ -40,6 +55,8 @@ struct report_row {
 	int ntypes;
 	uint64_t traced_ns;	/* wall time the process was traced */
 	uint64_t interval_ns;	/* of the delta */
+	const struct row_part *parts[ROW_PARTS_MAX];	/* the features' presentation */
+	int nparts;
 };
 
 /* Host-wide figures of the system-wide mode. */
@@ -94,15 +111,6 @@ void log2_hist(FILE *f, const __u64 *slots, int n);
 /* the same with a unit ("nsecs", "bytes") and what an empty one says */
 void log2_hist_of(FILE *f, const __u64 *slots, int n, const char *unit, const char *empty);
 
-/* present_exact.c: --alloc=exact per domain, per type, and its histograms */
-void present_exact_table(FILE *f, const struct report_row *row);
-void present_exact_histograms(FILE *f, const struct report_row *row);
-void present_exact_json(FILE *f, const struct report_row *row);
-extern const char *const domain_names[];
-
-/* present_stacks.c: the heaviest stacks of one process per metric */
-void present_stacks_text(FILE *f, const struct report_row *row);
-void present_stacks_json(FILE *f, const struct report_row *row);
 
 /* present_json.c */
 void present_json(FILE *f, const struct report *r);

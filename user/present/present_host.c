@@ -4,6 +4,7 @@
 #include <string.h>
 #include "collect.h"
 #include "present.h"
+#include "proctable.h"
 
 /* Pause quantiles come from log2 buckets, so they are shown as the bucket's
  * upper bound with a '<': the true value is below it and above half of it. */
@@ -226,18 +227,16 @@ static void host_row(FILE *f, const struct report_row *r, bool growth)
 static void row_sections(FILE *f, const struct report *r, int shown)
 {
 	const struct report_row *row;
-	int i;
+	int i, p;
 
 	for (i = 0; i < shown; i++) {
 		row = &r->rows[i];
-		if (!row->heap && !row->stacks)
+		if (!row->nparts)
 			continue;
 		fprintf(f, "PID %d (%s)  Python %s%s\n", row->pid, row->comm, row->bin->version,
 			row->exited ? "  [exited]" : "");
-		if (row->heap)
-			present_heap_section(f, row->heap);
-		if (row->stacks)
-			present_stacks_text(f, row);
+		for (p = 0; p < row->nparts; p++)
+			row->parts[p]->text(f, row);
 		fputc('\n', f);
 	}
 }

@@ -5,6 +5,7 @@
 #include "collect.h"
 #include "json.h"
 #include "present.h"
+#include "proctable.h"
 
 /* "collections", "collected", "uncollectable" per generation, object left open */
 static void json_open_counts(FILE *f, const __u64 *collections, const __u64 *collected, const __u64 *uncollectable,
@@ -91,7 +92,7 @@ static void json_inherited(FILE *f, const struct gc_inherited *in)
 
 static void json_process(FILE *f, const struct report_row *row)
 {
-	int first = 1;
+	int first = 1, i;
 
 	fputc('{', f);
 	json_key(f, "pid", &first), fprintf(f, "%d", row->pid);
@@ -116,16 +117,8 @@ static void json_process(FILE *f, const struct report_row *row)
 		fprintf(f, "%.6f", pct(gc_sum(row->gc.pause_ns_total), row->traced_ns));
 	json_key(f, "gc", &first), json_gc(f, &row->gc, row->plan);
 	json_key(f, "alloc", &first), json_alloc(f, &row->gc.growth);
-	if (row->exact) {
-		json_key(f, "alloc_exact", &first);
-		present_exact_json(f, row);
-	}
-	if (row->heap)
-		present_heap_json_fields(f, row->heap, &first);
-	if (row->stacks) {
-		json_key(f, "stacks", &first);
-		present_stacks_json(f, row);
-	}
+	for (i = 0; i < row->nparts; i++)
+		row->parts[i]->json(f, row, &first);
 	fputc('}', f);
 }
 

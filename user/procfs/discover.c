@@ -17,97 +17,6 @@
 #include "elf_file.h"
 #include "exitcodes.h"
 
-uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-int read_comm(pid_t pid, char *buf, size_t len)
-{
-	char path[64];
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	n = fread(buf, 1, len - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-	return 0;
-}
-
-uint64_t parse_stat_starttime(const char *stat)
-{
-	const char *p = strrchr(stat, ')');
-	unsigned long long v = 0;
-	char *end;
-	int field;
-
-	/* "pid (comm) state ppid ...": starttime is field 22; comm may hold ')' */
-	if (!p)
-		return 0;
-	p++;
-	for (field = 3; field <= 22; field++) {
-		while (*p == ' ')
-			p++;
-		if (!*p)
-			return 0;
-		if (field == 22) {
-			errno = 0;
-			v = strtoull(p, &end, 10);
-			return errno || end == p ? 0 : v;
-		}
-		while (*p && *p != ' ')
-			p++;
-	}
-	return 0;
-}
-
-ssize_t read_proc_text(pid_t pid, const char *name, char *buf, size_t len)
-{
-	char path[64];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || len < 2) {
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	return n;
-}
-
-uint64_t process_start_ticks(pid_t pid)
-{
-	char buf[1024];
-
-	return read_proc_text(pid, "stat", buf, sizeof(buf)) > 0 ? parse_stat_starttime(buf) : 0;
-}
-
-bool process_alive(pid_t pid)
-{
-	char buf[512], *p;
-
-	if (read_proc_text(pid, "stat", buf, sizeof(buf)) <= 0)
-		return false;
-	/* "pid (comm) S ...": comm may hold spaces and parentheses */
-	p = strrchr(buf, ')');
-	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
-}
-
 static bool process_exists(pid_t pid)
 {
 	return !kill(pid, 0) || errno == EPERM;
@@ -141,28 +50,11 @@ static void remember_path(struct mapped_files *m, const struct maps_line *ml)
 
 int parse_maps_line(char *line, struct maps_line *out)
 {
-	unsigned long long ino, start, end;
-	unsigned int major, minor;
-	char perms[8];
-	size_t n;
-	int off = 0;
+	struct mem_region r;
 
-	line[strcspn(line, "\n")] = '\0';
-	if (sscanf(line, "%llx-%llx %7s %*s %x:%x %llu %n", &start, &end, perms, &major, &minor, &ino,
-		   &off) != 6 || !off || !strchr(perms, 'x'))
+	if (parse_mem_region(line, &r) || !r.executable || !r.path)
 		return 0;
-	out->start = start;
-	out->end = end;
-	out->path = line + off;
-	while (*out->path == ' ')
-		out->path++;
-	if (*out->path != '/')
-		return 0;
-	out->id = (struct file_id){ kernel_dev(major, minor), ino };
-	n = strlen(out->path);
-	out->deleted = n > 10 && !strcmp(out->path + n - 10, " (deleted)");
-	if (out->deleted)
-		out->path[n - 10] = '\0';
+	*out = (struct maps_line){ r.path, r.start, r.end, r.id, r.deleted };
 	return 1;
 }
 
@@ -228,19 +120,6 @@ static bool is_file(const char *path, struct file_id id)
 	ok = !fstat(fd, &st) && same_id(&st, id);
 	close(fd);
 	return ok;
-}
-
-void process_root(pid_t pid, char *buf, size_t len)
-{
-	struct stat mine, theirs;
-	char link[64];
-
-	snprintf(link, sizeof(link), "/proc/%d/root", pid);
-	if (!stat("/proc/self/root", &mine) && !stat(link, &theirs) && mine.st_dev == theirs.st_dev &&
-	    mine.st_ino == theirs.st_ino)
-		buf[0] = '\0';
-	else
-		snprintf(buf, len, "%s", link);
 }
 
 void locate_mapped(pid_t pid, const struct mapped_file *f, char *root, size_t rootlen,
@@ -538,7 +417,6 @@ int discover_command(const char *cmd, const struct resolve_opts *ro, struct targ
 
 	memset(t, 0, sizeof(*t));
 	t->pidfd = -1;
-	t->spawned = true;
 	if (search_path(cmd, exe, exelen)) {
 		snprintf(err, errlen, "command not found or not executable: %s", cmd);
 		return MMX_CMD_NOT_FOUND;

@@ -7,7 +7,8 @@
 #include <limits.h>
 #include <stdint.h>
 #include <sys/types.h>
-#include "plan.h"
+#include "maps.h"
+#include "procfs.h"
 #include "resolve.h"
 
 struct target {
@@ -15,12 +16,6 @@ struct target {
 	int pidfd;		/* -1 when not open */
 	char comm[32];
 	struct python_binary bin;
-	struct probe_plan plan;
-	uint64_t start_ns;	/* CLOCK_MONOTONIC when its probes were live */
-	uint64_t end_ns;	/* when it was seen gone, 0 while alive */
-	bool exited;
-	bool spawned;		/* started by mmtrace (-- CMD) */
-	int wait_status;	/* for spawned targets, from waitpid */
 };
 
 /* Fills t for a running process. Returns an exit code (MMX_*), with err set. */
@@ -43,23 +38,6 @@ int held_child_release(struct held_child *c);
  * when not 0, came first: the child dies of it too), and reaps it; a child
  * already released is only waited for. Its wait status, or -1. */
 int held_child_abort(struct held_child *c, int sig);
-
-/* A file as the kernel names it: s_dev in the kernel's encoding
- * (major << 20 | minor, as /proc/PID/maps and BPF see it) and inode. */
-struct file_id {
-	uint32_t dev;
-	uint64_t ino;
-};
-
-static inline bool file_id_eq(struct file_id a, struct file_id b)
-{
-	return a.dev == b.dev && a.ino == b.ino;
-}
-
-static inline uint32_t kernel_dev(unsigned int major, unsigned int minor)
-{
-	return (major << 20) | (minor & 0xfffff);
-}
 
 #define MAX_MAPPED_FILES 256
 
@@ -108,22 +86,10 @@ void free_mapped_files(struct mapped_files *m);
  */
 void locate_mapped(pid_t pid, const struct mapped_file *f, char *root, size_t rootlen,
 		   char *open, size_t openlen);
-/* "/proc/PID/root" when pid's root is not mmtrace's own, else "" */
-void process_root(pid_t pid, char *buf, size_t len);
 
 /* Finds a libpython among exe's DT_NEEDED entries, searched like ld.so does
  * (minus ld.so.cache), under ro->root when set. 0 or -ENOEXEC. */
 int linked_libpython(const char *exe, const struct resolve_opts *ro, struct python_binary *pb);
 
-uint64_t monotonic_ns(void);
-/* /proc/PID/NAME's first len - 1 bytes, NUL-terminated: the count, or -1 */
-ssize_t read_proc_text(pid_t pid, const char *name, char *buf, size_t len);
-/* false when pid is gone or a zombie (its /proc/PID/root is gone too) */
-bool process_alive(pid_t pid);
-/* Its start time in clock ticks since boot (/proc/PID/stat field 22), 0 if
- * unknown: with the pid, it names one process even after pid reuse. */
-uint64_t process_start_ticks(pid_t pid);
-uint64_t parse_stat_starttime(const char *stat);
-int read_comm(pid_t pid, char *buf, size_t len);
 
 #endif /* MMTRACE_DISCOVER_H */

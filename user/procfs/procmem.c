@@ -8,57 +8,6 @@
 #include "parse.h"
 #include "procmem.h"
 
-static int hex_field(char **s, char stop, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(*s, &end, 16);
-	if (errno || end == *s || *end != stop)
-		return -EINVAL;
-	*out = v;
-	*s = end + 1;
-	return 0;
-}
-
-static char *skip_field(char *s)
-{
-	s = strchr(s, ' ');
-	return s ? s + 1 : NULL;
-}
-
-/* "start-end perms offset dev inode   path" */
-int parse_mem_region(char *line, struct mem_region *r)
-{
-	char *s = line, *perms;
-	size_t n;
-
-	memset(r, 0, sizeof(*r));
-	if (hex_field(&s, '-', &r->start) || hex_field(&s, ' ', &r->end) || r->end <= r->start)
-		return -EINVAL;
-	perms = s;
-	if (strlen(perms) < 5 || perms[4] != ' ')
-		return -EINVAL;
-	r->readable = perms[0] == 'r';
-	s = perms + 5;
-	if (hex_field(&s, ' ', &r->offset))
-		return -EINVAL;
-	s = skip_field(s);	/* dev */
-	if (!s)
-		return -EINVAL;
-	while (*s && *s != ' ')	/* inode */
-		s++;
-	while (*s == ' ')
-		s++;
-	n = strcspn(s, "\n");
-	s[n] = '\0';
-	if (n > 10 && !strcmp(s + n - 10, " (deleted)"))
-		s[n - 10] = '\0';
-	r->path = *s == '/' ? s : NULL;
-	return 0;
-}
-
 void procmem_close(struct procmem *pm)
 {
 	int i;
@@ -204,4 +153,15 @@ static int read_process_batch(void *ctx, const uint64_t *addrs, size_t len, void
 struct mem_reader procmem_reader(struct procmem *pm)
 {
 	return (struct mem_reader){ read_process, read_process_batch, pm };
+}
+
+int procmem_load_bias(const struct procmem *pm, const char *path, uint64_t file_offset, uint64_t vaddr,
+		      uint64_t *bias)
+{
+	uint64_t addr;
+
+	if (!vaddr || procmem_file_addr(pm, path, file_offset, &addr))
+		return -ENOENT;
+	*bias = addr - vaddr;
+	return 0;
 }

@@ -15,16 +15,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "maps.h"
 
 #define PROCMEM_MAX_REGIONS 65536
 #define READER_MAX_BATCH 256
 
-struct mem_region {
-	uint64_t start, end;	/* [start, end) */
-	uint64_t offset;	/* in the mapped file */
-	bool readable;
-	char *path;		/* file-backed: as the process sees it; else NULL */
-};
 
 /* The source of a snapshot: a live process, or (fuzzing) bytes in memory. */
 struct mem_reader {
@@ -42,10 +37,6 @@ struct procmem {
 	int n;
 };
 
-/* Parses one /proc/PID/maps line in place (path points into line).
- * Returns 0, or -EINVAL for a line that is not one. */
-int parse_mem_region(char *line, struct mem_region *r);
-
 /* Reads /proc/PID/maps. 0, or -errno. procmem_close after. */
 int procmem_open(struct procmem *pm, pid_t pid);
 void procmem_close(struct procmem *pm);
@@ -55,5 +46,11 @@ bool procmem_covers(const struct procmem *pm, uint64_t addr, size_t len);
 int procmem_file_addr(const struct procmem *pm, const char *path, uint64_t off, uint64_t *addr);
 /* A reader over pm: validated process_vm_readv. */
 struct mem_reader procmem_reader(struct procmem *pm);
+
+/* How far the file at path is loaded from its link-time addresses: the
+ * address of file_offset in the process less vaddr, the link-time address
+ * of that offset. -ENOENT when not mapped (or vaddr unknown). */
+int procmem_load_bias(const struct procmem *pm, const char *path, uint64_t file_offset, uint64_t vaddr,
+		      uint64_t *bias);
 
 #endif /* MMTRACE_PROCMEM_H */

@@ -47,18 +47,16 @@ static const char *root_of(const struct host_discovery *d, pid_t pid, char *buf,
 /* The id of the mapping that starts at addr in our own /proc/self/maps. */
 static int id_of_own_mapping(const void *addr, struct file_id *id)
 {
-	unsigned long long start, ino;
-	unsigned int major, minor;
 	char line[PATH_MAX + 128];
 	FILE *f = fopen("/proc/self/maps", "re");
+	struct mem_region r;
 	int rc = -ENOENT;
 
 	if (!f)
 		return -errno;
 	while (rc && fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%llx-%*x %*s %*s %x:%x %llu", &start, &major, &minor, &ino) == 4 &&
-		    start == (unsigned long long)(uintptr_t)addr) {
-			*id = (struct file_id){ kernel_dev(major, minor), ino };
+		if (!parse_mem_region(line, &r) && r.start == (uint64_t)(uintptr_t)addr) {
+			*id = r.id;
 			rc = 0;
 		}
 	}
@@ -284,118 +282,4 @@ int discover_host_exec(struct host_discovery *d, const struct mm_exec_event *e)
 	else if (rc == -ENOEXEC)
 		registry_remember(d->reg, id, FILE_EXE_NOT_PYTHON, -1);
 	return rc;
-}
-
-static bool parse_pid_name(const char *s, pid_t *pid)
-{
-	long v;
-
-	if (parse_long(s, 1, INT_MAX, &v))
-		return false;
-	*pid = (pid_t)v;
-	return true;
-}
-
-int discover_host_each(void (*fn)(void *arg, pid_t pid), void *arg)
-{
-	DIR *dir = opendir("/proc");
-	struct dirent *de;
-	pid_t pid, self = getpid();
-
-	if (!dir)
-		return -errno;
-	while ((de = readdir(dir)))
-		if (parse_pid_name(de->d_name, &pid) && pid != self)
-			fn(arg, pid);
-	closedir(dir);
-	return 0;
-}
-
-int read_exe_id(pid_t pid, struct exe_id *id)
-{
-	char link[64];
-	struct stat st;
-
-	/* stat follows the link to the file the process runs: its device and
-	 * inode, in the one encoding all rows compare */
-	snprintf(link, sizeof(link), "/proc/%d/exe", pid);
-	if (stat(link, &st)) {
-		*id = (struct exe_id){ 0, 0 };
-		return -errno;
-	}
-	*id = (struct exe_id){ st.st_dev, st.st_ino };
-	return 0;
-}
-
-pid_t read_ns_pid(pid_t pid)
-{
-	char path[64], line[256];
-	pid_t ns = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f)) {
-		if (!strncmp(line, "NSpid:", 6)) {
-			ns = parse_nspid_line(line);
-			break;
-		}
-	}
-	fclose(f);
-	return ns;
-}
-
-static bool is_hex(char c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-}
-
-int parse_container_id(const char *line, char *out, size_t outlen)
-{
-	size_t n = strlen(line), i = 0, j;
-	const char *last = NULL;
-
-	/* runs of lowercase hex digits; the innermost (last) 64-digit one wins */
-	while (i < n) {
-		for (j = i; j < n && is_hex(line[j]); j++)
-			;
-		if (j - i == 64)
-			last = line + i;
-		i = j > i ? j : i + 1;
-	}
-	if (!last || outlen <= 64)
-		return -ENOENT;
-	snprintf(out, outlen, "%.64s", last);
-	return 0;
-}
-
-void read_container_id(pid_t pid, char *out, size_t outlen)
-{
-	char path[64], line[1024];
-	FILE *f;
-
-	out[0] = '\0';
-	snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f))
-		if (!parse_container_id(line, out, outlen))
-			break;
-	fclose(f);
-}
-
-pid_t parse_nspid_line(char *line)
-{
-	char *p, *last = NULL, *save = NULL;
-	long v;
-
-	if (strncmp(line, "NSpid:", 6))
-		return 0;
-	/* "NSpid:\t4242\t7": the innermost namespace comes last */
-	for (p = strtok_r(line + 6, " \t\n", &save); p; p = strtok_r(NULL, " \t\n", &save))
-		last = p;
-	return last && !parse_long(last, 1, INT_MAX, &v) ? (pid_t)v : 0;
 }

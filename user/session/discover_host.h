@@ -32,18 +32,5 @@ int discover_host_exec(struct host_discovery *d, const struct mm_exec_event *e);
 /* The id of an interpreter mmtrace resolved for one process (-p, -- CMD),
  * registered by the file it opens; -errno. */
 int discover_host_adopt(struct host_discovery *d, const struct python_binary *pb);
-/* Calls fn for every process in /proc but mmtrace itself; 0 or -errno. */
-int discover_host_each(void (*fn)(void *arg, pid_t pid), void *arg);
-/* Its executable's identity now; {0, 0} and -errno when it cannot be read. */
-int read_exe_id(pid_t pid, struct exe_id *id);
-/* Its pid in its own PID namespace (from NSpid), 0 when unknown. */
-pid_t read_ns_pid(pid_t pid);
-/* The last number of a "NSpid:" line of /proc/PID/status, 0 if none. */
-pid_t parse_nspid_line(char *line);
-/* A container's id from a /proc/PID/cgroup line: the last 64-hex-digit run
- * of the path (docker, containerd, cri-o, podman). 0 when found. */
-int parse_container_id(const char *line, char *out, size_t outlen);
-/* The same for a process; out is "" when it is in no container. */
-void read_container_id(pid_t pid, char *out, size_t outlen);
 
 #endif /* MMTRACE_DISCOVER_HOST_H */

@@ -13,6 +13,7 @@
 #include "events.h"
 #include "gc.h"
 #include "gcpoll.h"
+#include "procfs.h"
 
 /* ended rows kept for the final summary; older ones are folded into a count */
 #define PROCTABLE_MAX_ENDED 4096
@@ -26,12 +27,6 @@ struct gc_inherited {
 	__u64 uncollectable[MMTRACE_GENERATIONS];
 };
 
-/* A process's executable as stat(/proc/PID/exe) names it; {0, 0} when
- * unknown. A fork runs its parent's; another one means an exec since. */
-struct exe_id {
-	uint64_t dev;
-	uint64_t ino;
-};
 
 struct proc_row {
 	pid_t pid;

@@ -376,11 +376,6 @@ forked:
 	row->start_ns = e->ts_ns;
 }
 
-static bool own_collections(const struct proc_row *row)
-{
-	return gc_sum(row->now.collections) != 0;
-}
-
 bool session_end_event(struct proctable *t, const struct registry *reg, const struct mm_end_event *e)
 {
 	struct proc_row *row;
@@ -394,15 +389,20 @@ bool session_end_event(struct proctable *t, const struct registry *reg, const st
 		adopt_ended(t, reg, e);
 		return false;
 	}
-	if (row->forked && e->reason == MM_END_EXEC && !e->has_stats && !own_collections(row)) {
+	/* No counters at its end: the image counted nothing in BPF. What a
+	 * report read under its pid may be the next image's already (read
+	 * after the exec, before its events were drained): not this one's. */
+	if (row->forked && e->reason == MM_END_EXEC && !e->has_stats) {
 		proctable_discard(t, row);	/* fork + exec: the child's new image is what counts */
 		return false;
 	}
-	/* a polled process's GC counters come from its memory: BPF counted its arenas only */
-	if (e->has_stats && attached_bin(reg, row->bin_id) && reg->bins[row->bin_id]->plan.polled)
-		row->now.growth = e->stats.growth;
-	else if (e->has_stats)
-		row->now = e->stats;
+	if (attached_bin(reg, row->bin_id) && reg->bins[row->bin_id]->plan.polled) {
+		/* a polled process's GC counters come from its memory: BPF counted its arenas only */
+		if (e->has_stats)
+			row->now.growth = e->stats.growth;
+	} else {
+		row->now = e->has_stats ? e->stats : (struct gc_proc_stats){ .bin_id = e->stats.bin_id };
+	}
 	end_as(t, row, e);
 	/* user space may have watched it again after BPF let it go (exec and
 	 * exit drained together): no live row is left to need the entries */

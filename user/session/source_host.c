@@ -46,7 +46,7 @@ static int host_probes(struct session *s)
 	char (*offsets)[384];
 	int i;
 
-	discover_host_each(plan_pid, s);
+	procfs_each_pid(plan_pid, s);
 	if (stop_pending(s->c->ro->stop))
 		return MMX_OK;	/* main() says how it ended */
 	s->c->err[0] = '\0';
@@ -71,7 +71,7 @@ static int host_probes(struct session *s)
 
 static int host_start(struct session *s)
 {
-	discover_host_each(consider, s);
+	procfs_each_pid(consider, s);
 	s->c->err[0] = '\0';	/* files without probes were said on stderr; not mmtrace's failure */
 	return MMX_OK;
 }
@@ -85,7 +85,7 @@ static bool host_follows(const struct session *s, pid_t pid)
 
 static void host_rescan(struct session *s)
 {
-	discover_host_each(consider, s);
+	procfs_each_pid(consider, s);
 }
 
 static bool host_done(struct session *s)

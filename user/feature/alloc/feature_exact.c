@@ -5,6 +5,7 @@
 #include "attach.h"
 #include "collect_exact.h"
 #include "feature.h"
+#include "present_exact.h"
 
 /* per-type rows kept per process for the table and JSON */
 #define TYPES_KEPT 50
@@ -37,6 +38,7 @@ static void exact_fill(const struct feature_ctx *c, const struct proc_row *p, co
 	out->exact = &st->stats;
 	out->types = st->types;
 	out->ntypes = st->ntypes;
+	feature_present(out, &present_exact_part);
 }
 
 const struct feature feature_exact = {

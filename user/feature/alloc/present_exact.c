@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 /* --alloc=exact: per-domain calls and bytes, per-type deallocations, and
  * their histograms, as text and JSON. */
+#include "collect_exact.h"
 #include "json.h"
 #include "present.h"
+#include "present_exact.h"
 
-const char *const domain_names[ALLOC_DOMAINS] = { "raw", "mem", "obj" };
+static const char *const domain_names[ALLOC_DOMAINS] = { "raw", "mem", "obj" };
 static const enum gc_metric domain_metric[ALLOC_DOMAINS] = { M_ALLOC_RAW, M_ALLOC_MEM, M_ALLOC_OBJ };
 
 #define TYPES_SHOWN 10
@@ -47,7 +49,7 @@ static void types_table(FILE *f, const struct report_row *row)
 		(unsigned long long)row->exact->type_allocs, (unsigned long long)row->exact->weakref_clears);
 }
 
-void present_exact_table(FILE *f, const struct report_row *row)
+static void present_exact_table(FILE *f, const struct report_row *row)
 {
 	const struct alloc_exact_stats *s = row->exact;
 	int d;
@@ -69,7 +71,7 @@ void present_exact_table(FILE *f, const struct report_row *row)
 	types_table(f, row);
 }
 
-void present_exact_histograms(FILE *f, const struct report_row *row)
+static void present_exact_histograms(FILE *f, const struct report_row *row)
 {
 	int d;
 
@@ -126,7 +128,7 @@ static void json_types(FILE *f, const struct report_row *row)
 	fputc(']', f);
 }
 
-void present_exact_json(FILE *f, const struct report_row *row)
+static void present_exact_json(FILE *f, const struct report_row *row)
 {
 	const struct alloc_exact_stats *s = row->exact;
 	int first = 1, d, df = 1;
@@ -151,3 +153,11 @@ void present_exact_json(FILE *f, const struct report_row *row)
 	json_key(f, "types", &first), json_types(f, row);
 	fputc('}', f);
 }
+
+static void exact_json_field(FILE *f, const struct report_row *row, int *first)
+{
+	json_key(f, "alloc_exact", first);
+	present_exact_json(f, row);
+}
+
+const struct row_part present_exact_part = { present_exact_table, present_exact_histograms, exact_json_field };

@@ -2,6 +2,7 @@
 /* --heap=live: the heap section of a live process, read from its memory at
  * each report (nothing runs in it). An ended process keeps no section. */
 #include "feature.h"
+#include "present_heap.h"
 #include "heap_run.h"
 
 struct heap_state {
@@ -25,6 +26,7 @@ static void heap_fill(const struct feature_ctx *c, const struct proc_row *p, con
 	heap_read_process(p->pid, bin, &st->reading);
 	st->view = heap_view_of(p->pid, p->comm, bin, &st->reading);
 	out->heap = &st->view;
+	feature_present(out, &present_heap_part);
 }
 
 const struct feature feature_heap = {

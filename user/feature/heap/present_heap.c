@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "json.h"
+#include "present.h"
 #include "present_heap.h"
 
 static double mib(unsigned long long b)
@@ -301,3 +302,15 @@ void present_heap_json(FILE *f, const struct heap_view *v, int n, const struct t
 	fputs("]}\n", f);
 	fflush(f);
 }
+
+static void heap_text(FILE *f, const struct report_row *row)
+{
+	present_heap_section(f, row->heap);
+}
+
+static void heap_json(FILE *f, const struct report_row *row, int *first)
+{
+	present_heap_json_fields(f, row->heap, first);
+}
+
+const struct row_part present_heap_part = { heap_text, NULL, heap_json };

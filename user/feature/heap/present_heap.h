@@ -25,4 +25,8 @@ void present_heap_section(FILE *f, const struct heap_view *v);
 void present_heap_json_fields(FILE *f, const struct heap_view *v, int *first);
 void present_heap_json(FILE *f, const struct heap_view *v, int n, const struct timespec *wall);
 
+/* --heap=live's part of a live report's row (present.h) */
+struct row_part;
+extern const struct row_part present_heap_part;
+
 #endif /* MMTRACE_PRESENT_HEAP_H */

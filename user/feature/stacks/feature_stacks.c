@@ -5,6 +5,7 @@
 #include "discover.h"
 #include "export.h"
 #include "feature.h"
+#include "present_stacks.h"
 #include "stacks.h"
 #include "symbolize.h"
 
@@ -31,6 +32,7 @@ static void stacks_fill(const struct feature_ctx *c, const struct proc_row *p, c
 	(void)scrape;
 	out->stacks = c->stacks;
 	out->symbolizer = st->open ? &st->sym : NULL;
+	feature_present(out, &present_stacks_part);
 }
 
 static void stacks_release(void *state)

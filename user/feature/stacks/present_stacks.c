@@ -3,6 +3,8 @@
 #include <string.h>
 #include "json.h"
 #include "present.h"
+#include "present_stacks.h"
+#include "stacks.h"
 
 #define TEXT_TOP 5
 #define JSON_TOP 20
@@ -31,7 +33,7 @@ static void text_frames(FILE *f, const char *frames)
 	}
 }
 
-void present_stacks_text(FILE *f, const struct report_row *row)
+static void present_stacks_text(FILE *f, const struct report_row *row)
 {
 	const struct stack_entry *top[TEXT_TOP];
 	uint64_t total;
@@ -77,7 +79,7 @@ static void json_frames(FILE *f, const char *frames)
 	fputc(']', f);
 }
 
-void present_stacks_json(FILE *f, const struct report_row *row)
+static void present_stacks_json(FILE *f, const struct report_row *row)
 {
 	const struct stack_entry *top[JSON_TOP];
 	int m, n, i, first = 1, ef;
@@ -113,3 +115,11 @@ void present_stacks_json(FILE *f, const struct report_row *row)
 	}
 	fputc('}', f);
 }
+
+static void stacks_json_field(FILE *f, const struct report_row *row, int *first)
+{
+	json_key(f, "stacks", first);
+	present_stacks_json(f, row);
+}
+
+const struct row_part present_stacks_part = { present_stacks_text, NULL, stacks_json_field };

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include "discover.h"
-#include "heap_layout.h"
 #include "linetable.h"
 #include "symbolize.h"
 
@@ -64,7 +63,7 @@ int symbolizer_open(struct symbolizer *s, pid_t pid, const struct python_binary 
 		return -ENOENT;
 	if (reopen_maps(s, true))
 		return -ESRCH;
-	if (bin->code_type_vaddr && !interp_load_bias(bin, &s->pm, &bias))
+	if (bin->code_type_vaddr && !procmem_load_bias(&s->pm, bin->path, bin->anchor_offset, bin->anchor_vaddr, &bias))
 		s->code_type = bin->code_type_vaddr + bias;
 	return 0;
 }
