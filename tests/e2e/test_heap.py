@@ -68,6 +68,17 @@ def check_pymalloc(interp, heap, truth):
     assert sum(c["bytes_in_use"] for c in heap["classes"]) == heap["bytes_in_use"]
 
 
+def check_reading(interp, p, truth, enabled):
+    """A process's heap fields against what it printed at the stop."""
+    g = p["gc_state"]
+    assert truth["enabled"] is enabled
+    assert (g["count"], g["threshold"], g["enabled"]) == (truth["count"], truth["threshold"], enabled)
+    assert g["objects"][:2] == truth["objects"], "gen0 and gen1 list lengths"
+    check_offsets_source(interp, g["offsets"])
+    check_pymalloc(interp, p["heap"], truth)
+    assert p["rss_bytes"] > 0
+
+
 def read_at_stable_stop(wl, stop, read):
     """read()'s reading at a stop whose statistics before and after agree."""
     for _ in range(5):
@@ -90,13 +101,7 @@ def test_heap_equals_debugmallocstats_and_gc_state(interp):
         # the snapshot mode at the first stop, the live table's heap section at the second
         for stop, enabled, live in (("STOP1", True, False), ("STOP2", False, True)):
             p, truth = read_at_stable_stop(wl, stop, lambda: heap_json(wl.pid, interp.extra_args, live))
-            g = p["gc_state"]
-            assert truth["enabled"] is enabled
-            assert (g["count"], g["threshold"], g["enabled"]) == (truth["count"], truth["threshold"], enabled)
-            assert g["objects"][:2] == truth["objects"], "gen0 and gen1 list lengths"
-            check_offsets_source(interp, g["offsets"])
-            check_pymalloc(interp, p["heap"], truth)
-            assert p["rss_bytes"] > 0
+            check_reading(interp, p, truth, enabled)
         assert wl.wait(timeout=30) == 0
     finally:
         if wl.poll() is None:

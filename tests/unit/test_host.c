@@ -277,6 +277,18 @@ static void proctable_folds_old_ended_rows(void **state)
 	proctable_free(&t);
 }
 
+/* A registry with one interpreter file (inode ino), its probes live since attach_ns. */
+static int attached_interp(struct registry *reg, const struct python_binary *pb, uint64_t ino, uint64_t attach_ns)
+{
+	int bin;
+
+	assert_int_equal(registry_init(reg), 0);
+	bin = registry_add_interp(reg, fid(1, ino), pb);
+	reg->bins[bin]->attached = true;
+	reg->bins[bin]->attach_ns = attach_ns;
+	return bin;
+}
+
 /* A report read the child's pid after its exec, before the exec's events
  * were drained: its fork row holds the new image's first counts. The END of
  * the forked image has none of its own, so the fork row goes, and an image
@@ -292,9 +304,7 @@ static void fork_then_exec_counts_only_the_new_image(void **state)
 	int bin;
 
 	(void)state;
-	assert_int_equal(registry_init(&reg), 0);
-	bin = registry_add_interp(&reg, fid(1, 43), &pb);
-	reg.bins[bin]->attached = true;
+	bin = attached_interp(&reg, &pb, 43, 10);
 	proctable_init(&t);
 	row = proctable_add(&t, 5000);
 	row->bin_id = bin;
@@ -331,10 +341,7 @@ static void repeated_end_is_one_ended_row(void **state)
 	int bin;
 
 	(void)state;
-	assert_int_equal(registry_init(&reg), 0);
-	bin = registry_add_interp(&reg, fid(1, 42), &pb);
-	reg.bins[bin]->attached = true;
-	reg.bins[bin]->attach_ns = 10;
+	bin = attached_interp(&reg, &pb, 42, 10);
 	proctable_init(&t);
 	e.stats.bin_id = (__u32)bin;
 	e.stats.collections[0] = 5;
