@@ -50,7 +50,7 @@ FUZZ_TARGETS := fuzz_elf fuzz_resolve fuzz_procfs fuzz_heap fuzz_stacks
 FUZZ_TARGETS += fuzz_pyoffsets fuzz_gcpoll fuzz_insn
 # every parser of untrusted input and what it needs; not the loader, the
 # session engine or the option parser
-ENGINE_SRCS  := user/session/session.c user/session/rows.c user/session/report.c $(wildcard user/session/source_*.c)
+ENGINE_SRCS  := $(addprefix user/session/,session.c probes.c rows.c events.c report.c) $(wildcard user/session/source_*.c)
 FUZZ_SRCS    := $(filter-out user/attach/attach.c user/cli/options.c $(ENGINE_SRCS) \
                   $(wildcard user/feature/feature*.c user/feature/*/feature_*.c),$(LIB_SRCS)) $(OUT)/profile.pb-c.c
 FUZZ_COMMON  := -g -O1 -fno-sanitize-recover=all $(WARN) -D_GNU_SOURCE $(addprefix -I,$(USER_DIRS)) -Ibpf -I$(OUT)

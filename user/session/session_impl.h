@@ -112,16 +112,14 @@ static inline struct interp_file *session_interp(const struct session *s, int bi
 	return s->reg.bins[bin_id];
 }
 
-/* rows.c: the process table, fed by the sources and by BPF's events */
-/* An END event applied to the process table: the row it ends, a row for a
- * process that ended unseen, or nothing when that image already ended.
- * True when the process's map entries can go. */
-bool session_end_event(struct proctable *t, const struct registry *reg, const struct mm_end_event *e);
+/* probes.c: which probes serve a process */
 /* bin_id's plan, made once; MMX_NO_PROBE (err says why) when it has no GC probe point */
 int session_plan(struct session *s, int bin_id);
 /* Plans and attaches bin_id's probes (for pid, or for every process when
  * the source is not per-process); MMX_*, with why in its attach_error. */
 int session_attach(struct session *s, int bin_id, pid_t pid, uint64_t *attach_ns);
+
+/* rows.c: the process table, fed by the sources */
 /* A live row for a CPython process once its probes are live (NULL when
  * not traceable or known). exec_ns: when it exec'd, 0 when unknown. */
 struct proc_row *session_track(struct session *s, pid_t pid, int bin_id, const char *comm, pid_t ns_pid,
@@ -132,8 +130,14 @@ void session_consider(struct session *s, pid_t pid);
 void session_refresh(struct session *s, uint64_t now);
 /* A polled row's counters now (its base at the first read). */
 void session_refresh_polled(struct session *s, struct proc_row *row);
+
+/* events.c: BPF's events applied to the table */
 /* the handlers of BPF's events, for the collector */
 struct collect_handlers session_handlers(struct session *s);
+/* An END event applied to the process table: the row it ends, a row for a
+ * process that ended unseen, or nothing when that image already ended.
+ * True when the process's map entries can go. */
+bool session_end_event(struct proctable *t, const struct registry *reg, const struct mm_end_event *e);
 
 /* session.c: probes and events closed (a command keeps running) */
 void session_detach(struct session *s);
