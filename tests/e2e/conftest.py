@@ -215,6 +215,15 @@ def check_schema_violations():
         pytest.fail("%d --json line(s) off the schema; the first:\n%s" % (len(new), new[0]), pytrace=False)
 
 
+def final_line(reader, timeout=30.0):
+    """The final report, read past the reports still in the pipe (a report
+    may be written between the one a test read and the stop signal)."""
+    report = json.loads(reader.line(timeout=timeout))
+    while not report["final"]:
+        report = json.loads(reader.line(timeout=timeout))
+    return report
+
+
 def stop(proc, sig=signal.SIGINT, timeout=20):
     if proc.poll() is None:
         proc.send_signal(sig)

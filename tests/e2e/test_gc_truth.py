@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from conftest import (MMTRACE, WORKLOADS, LineReader, barrier_stats, deltas, go,
+from conftest import (final_line, MMTRACE, WORKLOADS, LineReader, barrier_stats, deltas, go,
                       mm_triplets, stop)
 
 WORKLOAD = os.path.join(WORKLOADS, "gc_workload.py")
@@ -113,7 +113,7 @@ def test_pid_attach_mid_run_equals_gc_get_stats(interp, tmp_path):
         end, pauses = barrier_stats(wl_err.line(match="END"))
         mm_out.line()                              # one report after END
         stop(mm)
-        final = json.loads(mm_out.line())
+        final = final_line(mm_out)
         assert final["final"] is True
         p = final["processes"][0]
         assert p["pid"] == wl.pid and p["exited"] is False

@@ -22,7 +22,7 @@ import time
 
 import pytest
 
-from conftest import MMTRACE, LineReader, deltas, mm_triplets, require, stop
+from conftest import final_line, MMTRACE, LineReader, deltas, mm_triplets, require, stop
 from test_sid import SID, SID_MATRIX, SidWorkload
 
 KINDS = ["abs-symlink", "dotdot-symlink", "fifo", "chardev", "sparse-100G", "empty"]
@@ -164,7 +164,7 @@ def test_hostile_debug_path(cell, kind):
         end, _ = wl.barrier("END")
         mm_out.line()
         stop(mm)
-        final = json.loads(mm_out.line())
+        final = final_line(mm_out)
         p = final["processes"][0]
         window = deltas(start, end)
         assert mm_triplets(p) == window

@@ -24,7 +24,7 @@ import tempfile
 
 import pytest
 
-from conftest import (MMTRACE, WORKLOADS, HostTrace, Interp, LineReader, Workload, deltas, mm_triplets,
+from conftest import (final_line, MMTRACE, WORKLOADS, HostTrace, Interp, LineReader, Workload, deltas, mm_triplets,
                       pyenv_interpreter, require, row, stop)
 from test_sid import PER_COLLECTION_SLACK_NS, ROUNDS, SID, SidWorkload, sid_version
 
@@ -239,7 +239,7 @@ def test_nousdt_pid_counts_equal_gc_get_stats(cell, tmp_path):
         full_end = wl.full("END")
         out.line()
         stop(mm)
-        final = json.loads(out.line())
+        final = final_line(out)
         assert final["final"] is True
         p = final["processes"][0]
         window = deltas(s, e)

@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 import time
 
-from conftest import MMTRACE, WORKLOADS, LineReader, barrier_stats, deltas, go, mm_triplets, stop
+from conftest import MMTRACE, final_line, WORKLOADS, LineReader, barrier_stats, deltas, go, mm_triplets, stop
 from test_heap import WORKLOAD as HEAP_WORKLOAD, check_reading, read_at_stable_stop
 from test_sid import SID, sid  # noqa: F401 (the sid cells' fixture)
 from test_stacks import WORKLOAD as STACKS_WORKLOAD, frame_name
@@ -46,10 +46,7 @@ def check_reexec(argv, go_file, go_file_seen, extra_args):
         go(go_file, "END")
         assert wl.wait(timeout=30) == 0
         assert mm.wait(timeout=30) == 0, "mmtrace ends with the process it follows"
-        report = json.loads(out.line())
-        while not report["final"]:
-            report = json.loads(out.line())
-        old, new = rows_of(report, wl.pid)
+        old, new = rows_of(final_line(out), wl.pid)
         assert old["exited"] is True and old["traced_from"] == "attach"
         assert mm_triplets(old) == deltas(ready, execd)
         assert new["exited"] is True and new["traced_from"] == "exec" and new["counts_absolute"] is True
@@ -95,9 +92,7 @@ def final_report(mm, out):
     """Stops mmtrace and reads on to its final report (the pipe is kept
     drained: a system-wide report can be larger than its buffer)."""
     mm.send_signal(signal.SIGINT)
-    report = json.loads(out.line())
-    while not report["final"]:
-        report = json.loads(out.line())
+    report = final_line(out)
     assert mm.wait(timeout=30) == 0
     return report
 

@@ -14,7 +14,7 @@ import tempfile
 
 import pytest
 
-from conftest import (MMTRACE, WORKLOADS, HostTrace, Interp, LineReader, Workload, deltas,
+from conftest import (final_line, MMTRACE, WORKLOADS, HostTrace, Interp, LineReader, Workload, deltas,
                       mm_triplets, require, row, stop)
 
 SID = os.environ.get("MMTRACE_SID_ROOT", "/var/lib/mmtrace/sid")
@@ -127,7 +127,7 @@ def test_sid_pid_in_its_root_equals_gc_get_stats(sid):
         full_end = wl.full("END")
         mm_out.line()
         stop(mm)
-        final = json.loads(mm_out.line())
+        final = final_line(mm_out)
         assert final["final"] is True
         p = final["processes"][0]
         assert p["pid"] == wl.pid and p["exited"] is False
