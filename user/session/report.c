@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "pprof.h"
+#include "pyoffsets_dwarf.h"
 #include "present.h"
 #include "session_impl.h"
 
@@ -208,4 +209,18 @@ int session_write_stacks(struct session *s)
 	if (o->folded && stacks_write_files(&s->stacks, o->folded, o->folded_metric, s->c->err, s->c->errlen))
 		return -1;
 	return o->pprof ? write_pprof(s) : 0;
+}
+
+struct probe_view session_probe_view(const struct session *s, pid_t pid, const char *comm, int bin_id, char *offsets,
+				     size_t len)
+{
+	const struct interp_file *f = session_interp(s, bin_id);
+
+	pyoff_describe(&f->bin, offsets, len);
+	return (struct probe_view){ pid, comm, &f->bin, &f->plan, offsets };
+}
+
+void session_print_probes(const struct session *s, const struct probe_view *v, int n)
+{
+	(s->c->opt->json ? present_probes_json : present_probes_text)(s->c->out, v, n);
 }

@@ -7,13 +7,11 @@
  */
 #include <errno.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "exitcodes.h"
 #include "parse.h"
-#include "pyoffsets_dwarf.h"
 #include "session_impl.h"
 #include "stop.h"
 

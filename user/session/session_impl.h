@@ -14,6 +14,7 @@
 #include "discover_host.h"
 #include "export.h"
 #include "feature.h"
+#include "present.h"
 #include "proctable.h"
 #include "registry.h"
 #include "session.h"
@@ -155,6 +156,11 @@ int session_print_followed_probes(struct session *s);
 /* report.c */
 void session_report(struct session *s, bool final);
 void session_scrape(struct session *s);
+/* --probes: one interpreter file's plan, for pid (0: the file alone), with
+ * where its offsets came from written into offsets */
+struct probe_view session_probe_view(const struct session *s, pid_t pid, const char *comm, int bin_id, char *offsets,
+				     size_t len);
+void session_print_probes(const struct session *s, const struct probe_view *v, int n);
 /* --folded and --pprof at the end; MMX_* */
 int session_write_stacks(struct session *s);
 

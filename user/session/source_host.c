@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include "exitcodes.h"
 #include "present.h"
-#include "pyoffsets_dwarf.h"
 #include "session_impl.h"
 #include "stop.h"
 
@@ -57,11 +56,9 @@ static int host_probes(struct session *s)
 		free(offsets);
 		return MMX_INTERNAL;
 	}
-	for (i = 0; i < s->reg.nbins; i++) {
-		pyoff_describe(&session_interp(s, i)->bin, offsets[i], sizeof(offsets[i]));
-		v[i] = (struct probe_view){ 0, NULL, &session_interp(s, i)->bin, &session_interp(s, i)->plan, offsets[i] };
-	}
-	(s->c->opt->json ? present_probes_json : present_probes_text)(s->c->out, v, s->reg.nbins);
+	for (i = 0; i < s->reg.nbins; i++)
+		v[i] = session_probe_view(s, 0, NULL, i, offsets[i], sizeof(offsets[i]));
+	session_print_probes(s, v, s->reg.nbins);
 	if (!s->reg.nbins && !s->c->opt->json)
 		fprintf(s->c->out, "no running process maps a CPython interpreter\n");
 	free(v);

@@ -12,7 +12,6 @@
 #include <unistd.h>
 #include "exitcodes.h"
 #include "present.h"
-#include "pyoffsets_dwarf.h"
 #include "session_impl.h"
 #include "stop.h"
 
@@ -53,15 +52,12 @@ int session_print_followed_probes(struct session *s)
 {
 	static char offsets[OPT_MAX_PIDS][384];
 	struct probe_view v[OPT_MAX_PIDS];
-	const struct interp_file *f;
 	int i, rc = session_plan_followed(s);
 
-	for (i = 0; i < s->nfollow; i++) {
-		f = session_interp(s, s->follow[i].bin_id);
-		pyoff_describe(&f->bin, offsets[i], sizeof(offsets[i]));
-		v[i] = (struct probe_view){ s->follow[i].pid, s->follow[i].comm, &f->bin, &f->plan, offsets[i] };
-	}
-	(s->c->opt->json ? present_probes_json : present_probes_text)(s->c->out, v, s->nfollow);
+	for (i = 0; i < s->nfollow; i++)
+		v[i] = session_probe_view(s, s->follow[i].pid, s->follow[i].comm, s->follow[i].bin_id, offsets[i],
+					  sizeof(offsets[i]));
+	session_print_probes(s, v, s->nfollow);
 	return rc;
 }
 
